@@ -1,0 +1,51 @@
+/* What every subcommand shares: the option parser, the error printer and the
+ * command table entry. A subcommand is one file and one line in main.c. */
+#ifndef FP_CMD_H
+#define FP_CMD_H
+
+#include "flatparams.h"
+
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+
+typedef struct cmd_opts {
+    const char *args[8];        /* positional arguments */
+    int n_args;
+    const char *output;         /* -o */
+    const char *x, *y, *loss, *hvp, *rows, *arch, *which;
+    const char *format;         /* --format: output format */
+    const char *in_format;      /* --in-format (hidden): force input vector format */
+    const char *precision, *device;
+    const char *include[64], *exclude[64];
+    fp_select sel;
+    fp_dtype dtype;             /* --dtype, FP_DT_NONE when absent */
+    long eigs, hutchinson;
+    int quiet, json, nested, diag, trace, train_mode;
+} cmd_opts;
+
+typedef struct cmd {
+    const char *name;
+    int (*run)(cmd_opts *opts);
+    const char *usage;          /* the -h text: first line is the synopsis */
+    const char *options;        /* comma-separated long options it accepts */
+    int min_args, max_args;
+} cmd;
+
+/* Parses argv (after the command name) into opts; prints usage and returns
+ * EXIT_USAGE on misuse, -1 when -h was handled (exit 0), else 0. */
+int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts);
+
+/* Prints "flatparams: error: MSG" once; returns EXIT_BAD_INPUT. */
+int cmd_error(const fp_error *err);
+int cmd_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "flatparams: usage error: ..." and the synopsis; returns EXIT_USAGE. */
+int cmd_usage_error(const cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Opens a model with the options that govern reading (--allow-external). */
+int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
+
+extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;
+extern const cmd cmd_predict, cmd_gradient, cmd_hessian;
+
+#endif

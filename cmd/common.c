@@ -1,0 +1,189 @@
+/* The option parser shared by every subcommand, and the one error printer. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every option any command knows. Whether a command accepts one is its
+ * `options` list, so an option that means nothing to a command is a usage error. */
+typedef enum { ARG_NONE, ARG_STRING, ARG_LONG } arg_kind;
+typedef struct option_def {
+    const char *name;
+    char short_name;
+    arg_kind arg;
+    size_t offset;
+} option_def;
+
+#define STR(field) ARG_STRING, offsetof(cmd_opts, field)
+#define FLAG(field) ARG_NONE, offsetof(cmd_opts, field)
+static const option_def option_defs[] = {
+    { "output", 'o', STR(output) },
+    { "x", 'x', STR(x) },
+    { "y", 'y', STR(y) },
+    { "loss", 0, STR(loss) },
+    { "hvp", 0, STR(hvp) },
+    { "rows", 0, STR(rows) },
+    { "arch", 0, STR(arch) },
+    { "which", 0, STR(which) },
+    { "format", 0, STR(format) },
+    { "in-format", 0, STR(in_format) },
+    { "precision", 0, STR(precision) },
+    { "device", 0, STR(device) },
+    { "eigs", 0, ARG_LONG, offsetof(cmd_opts, eigs) },
+    { "hutchinson", 0, ARG_LONG, offsetof(cmd_opts, hutchinson) },
+    { "quiet", 'q', FLAG(quiet) },
+    { "json", 0, FLAG(json) },
+    { "nested", 0, FLAG(nested) },
+    { "diag", 0, FLAG(diag) },
+    { "trace", 0, FLAG(trace) },
+    { "train-mode", 0, FLAG(train_mode) },
+    /* handled specially below */
+    { "include", 0, ARG_STRING, 0 },
+    { "exclude", 0, ARG_STRING, 0 },
+    { "all", 0, ARG_NONE, 0 },
+    { "dtype", 0, ARG_STRING, 0 },
+    { "allow-external", 0, ARG_NONE, 0 },
+};
+
+static int accepts(const cmd *c, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = c->options; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == len && !strncmp(p, name, n))
+            return 1;
+        p = comma ? comma + 1 : p + n;
+    }
+    return 0;
+}
+
+static const option_def *find_option(const char *arg, const char **inline_value)
+{
+    *inline_value = NULL;
+    if (arg[0] == '-' && arg[1] == '-') {
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        for (size_t i = 0; i < sizeof option_defs / sizeof option_defs[0]; i++) {
+            if (strlen(option_defs[i].name) == len && !strncmp(option_defs[i].name, name, len)) {
+                *inline_value = eq ? eq + 1 : NULL;
+                return &option_defs[i];
+            }
+        }
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof option_defs / sizeof option_defs[0]; i++) {
+        if (option_defs[i].short_name && arg[1] == option_defs[i].short_name) {
+            *inline_value = arg[2] ? arg + 2 : NULL;
+            return &option_defs[i];
+        }
+    }
+    return NULL;
+}
+
+int cmd_usage_error(const cmd *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("flatparams: usage error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    const char *nl = strchr(c->usage, '\n');
+    fprintf(stderr, "\nusage: %.*s\n(see 'flatparams %s -h')\n",
+            (int)(nl ? nl - c->usage : (long)strlen(c->usage)), c->usage, c->name);
+    return EXIT_USAGE;
+}
+
+int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->sel.include = opts->include;
+    opts->sel.exclude = opts->exclude;
+    int only_positional = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (only_positional || arg[0] != '-' || !strcmp(arg, "-")) {
+            if (opts->n_args >= c->max_args)
+                return cmd_usage_error(c, "unexpected argument '%s'", arg);
+            opts->args[opts->n_args++] = arg;
+            continue;
+        }
+        if (!strcmp(arg, "--")) {
+            only_positional = 1;
+            continue;
+        }
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fputs(c->usage, stdout);
+            return -1;
+        }
+        const char *value;
+        const option_def *def = find_option(arg, &value);
+        if (!def || !accepts(c, def->name))
+            return cmd_usage_error(c, "'%s %s' has no option '%s'", "flatparams", c->name, arg);
+        if (def->arg == ARG_NONE && value)
+            return cmd_usage_error(c, "option '--%s' takes no value", def->name);
+        if (def->arg != ARG_NONE && !value) {
+            if (i + 1 >= argc)
+                return cmd_usage_error(c, "option '%s' needs a value", arg);
+            value = argv[++i];
+        }
+        if (!strcmp(def->name, "include") || !strcmp(def->name, "exclude")) {
+            int inc = def->name[0] == 'i';
+            size_t *n = inc ? &opts->sel.n_include : &opts->sel.n_exclude;
+            if (*n >= 64)
+                return cmd_usage_error(c, "too many --%s options (at most 64)", def->name);
+            (inc ? opts->include : opts->exclude)[(*n)++] = value;
+        } else if (!strcmp(def->name, "all")) {
+            opts->sel.all = 1;
+        } else if (!strcmp(def->name, "allow-external")) {
+            fp_allow_external = 1;
+        } else if (!strcmp(def->name, "dtype")) {
+            opts->dtype = fp_dtype_parse(value);
+            if (opts->dtype == FP_DT_NONE)
+                return cmd_usage_error(c, "unknown --dtype '%s' (float16, bfloat16, float32, "
+                                          "float64, complex64, complex128, ...)", value);
+        } else if (def->arg == ARG_LONG) {
+            char *end;
+            errno = 0;
+            long v = strtol(value, &end, 10);
+            if (errno || *end || end == value || v < 0)
+                return cmd_usage_error(c, "option '--%s' needs a non-negative integer, got '%s'",
+                                       def->name, value);
+            *(long *)((char *)opts + def->offset) = v;
+        } else if (def->arg == ARG_STRING) {
+            *(const char **)((char *)opts + def->offset) = value;
+        } else {
+            *(int *)((char *)opts + def->offset) = 1;
+        }
+    }
+    if (opts->n_args < c->min_args)
+        return cmd_usage_error(c, "missing argument");
+    return 0;
+}
+
+int cmd_error(const fp_error *err)
+{
+    /* One line, whatever the message holds. */
+    fputs("flatparams: error: ", stderr);
+    for (const char *p = err->msg; *p; p++)
+        fputc(*p == '\n' ? ' ' : *p, stderr);
+    fputc('\n', stderr);
+    return EXIT_BAD_INPUT;
+}
+
+int cmd_errorf(const char *fmt, ...)
+{
+    fp_error err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.msg, sizeof err.msg, fmt, ap);
+    va_end(ap);
+    return cmd_error(&err);
+}
+
+int cmd_open_model(const char *path, fp_tree *tree, fp_error *err)
+{
+    return fp_tree_open(path, tree, err);
+}

@@ -1,0 +1,77 @@
+/* flatparams flatten: the model's parameters as one vector, streamed array by
+ * array so memory stays at the largest array, whatever the model's size. */
+#include "cmd.h"
+
+#include <stdlib.h>
+
+static int run(cmd_opts *opts)
+{
+    const char *model = opts->args[0], *out_path = opts->output ? opts->output : "-";
+    fp_error err;
+    fp_tree tree;
+    if (cmd_open_model(model, &tree, &err) < 0)
+        return cmd_error(&err);
+    fp_layout layout;
+    if (fp_layout_build(tree.root, &opts->sel, &layout, &err) < 0) {
+        fp_tree_free(&tree);
+        return cmd_error(&err);
+    }
+    fp_dtype dtype = opts->dtype ? opts->dtype : layout.dtype;
+    uint64_t shape[1] = { layout.n_elems };
+    fp_vec_writer *w = NULL;
+    int rc = fp_vec_writer_open(&w, out_path, opts->format, dtype, 1, shape, &err);
+    void *buf = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; rc == 0 && i < layout.n_params; i++) {
+        const fp_param *p = &layout.params[i];
+        /* fp_array_read converts in place when the target is wider, so size for both */
+        size_t src = fp_array_bytes(p->node), dst = (size_t)p->n_elems * fp_dtype_size(dtype);
+        size_t need = src > dst ? src : dst;
+        if (need > cap) {
+            free(buf);
+            cap = need;
+            if (!(buf = malloc(cap))) {
+                rc = fp_fail(&err, "out of memory for %zu bytes", cap);
+                break;
+            }
+        }
+        if (fp_array_read(p->node, buf, dtype, &err) < 0) {
+            char where[4096];
+            snprintf(where, sizeof where, "%s: %s", model, p->path);
+            rc = fp_fail_prefix(&err, where);
+        } else {
+            rc = fp_vec_writer_write(w, buf, p->n_elems, &err);
+        }
+    }
+    free(buf);
+    if (rc == 0)
+        rc = fp_vec_writer_commit(w, &err);
+    else if (w)
+        fp_vec_writer_abort(w);
+    fp_layout_free(&layout);
+    fp_tree_free(&tree);
+    return rc < 0 ? cmd_error(&err) : EXIT_OK;
+}
+
+const cmd cmd_flatten = {
+    .name = "flatten",
+    .run = run,
+    .min_args = 1, .max_args = 1,
+    .options = "output,include,exclude,all,dtype,format,quiet,allow-external",
+    .usage =
+        "flatten MODEL [-o VEC] [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
+        "\n"
+        "Writes the model's trainable parameters as one flat vector, depth-first in file\n"
+        "order, each array's elements in row-major order (Flux's destructure).\n"
+        "\n"
+        "  -o VEC          output file (default: standard output, as text); the format\n"
+        "                  follows the extension: .npy .txt .csv .bin .h5 .json\n"
+        "  --include GLOB  only parameters whose path matches (repeatable)\n"
+        "  --exclude GLOB  drop parameters whose path matches (repeatable)\n"
+        "  --all           non-trainable parameters too (BatchNorm statistics, ...)\n"
+        "  --dtype T       element type of the vector (default: the promotion of all\n"
+        "                  parameters, at least float32)\n"
+        "  --format F      force the output format (npy, txt, csv, bin, h5, json)\n"
+        "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  -q              quiet\n",
+};

@@ -1,0 +1,60 @@
+/* flatparams: the command table (git.c's shape) and nothing else. */
+#include "cmd.h"
+
+#include <signal.h>
+#include <string.h>
+
+static const cmd *const commands[] = {
+    &cmd_flatten,
+    &cmd_rebuild,
+    &cmd_modules,
+    &cmd_summary,
+    &cmd_convert,
+    NULL,
+};
+
+static void print_help(FILE *out)
+{
+    fputs("usage: flatparams COMMAND [OPTIONS]\n\n"
+          "Nested model files <-> one flat parameter vector (Flux's destructure),\n"
+          "and gradients and Hessians with respect to that vector.\n\n"
+          "commands:\n", out);
+    for (const cmd *const *c = commands; *c; c++) {
+        const char *nl = strchr((*c)->usage, '\n');
+        fprintf(out, "  %.*s\n", (int)(nl ? nl - (*c)->usage : (long)strlen((*c)->usage)), (*c)->usage);
+    }
+    fputs("\n'flatparams COMMAND -h' describes a command; 'flatparams --version' prints the version.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed pipe (flatten | head) is the reader's choice, not our failure. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("flatparams %s\n", FP_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    for (const cmd *const *c = commands; *c; c++) {
+        if (strcmp(argv[1], (*c)->name))
+            continue;
+        cmd_opts opts;
+        int rc = cmd_parse(*c, argc - 2, argv + 2, &opts);
+        if (rc < 0)
+            return EXIT_OK;
+        if (rc)
+            return rc;
+        return (*c)->run(&opts);
+    }
+    fprintf(stderr, "flatparams: usage error: unknown command '%s'\n", argv[1]);
+    print_help(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,126 @@
+/* flatparams modules: every non-leaf node (Flux.modules), depth-first pre-order,
+ * with its parameter counts. Metadata only: never reads array data. */
+#include "cmd.h"
+
+#include <string.h>
+
+typedef struct modules_ctx {
+    const fp_layout *all;       /* every parameter, selected or not */
+    const fp_select *sel;
+    int json;
+    size_t n_printed;
+} modules_ctx;
+
+static int has_prefix(const char *path, const char *prefix)
+{
+    if (!strcmp(prefix, "/"))
+        return 1;
+    size_t n = strlen(prefix);
+    return !strncmp(path, prefix, n) && path[n] == '/';
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+/* Parameters under a module are a contiguous run of the depth-first layout, so
+ * one forward scan per module finds them; `first` tracks where the run starts. */
+static size_t scan_from;
+
+static int visit(const fp_node *node, const char *path, int depth, int first, int trainable,
+                 void *vctx)
+{
+    (void)depth; (void)trainable;
+    modules_ctx *ctx = vctx;
+    if (!first)
+        return 0;
+    if (node->kind == FP_ARRAY) {
+        if (scan_from < ctx->all->n_params && ctx->all->params[scan_from].node == node)
+            scan_from++;
+        return 0;
+    }
+    if (node->kind != FP_MAP && node->kind != FP_LIST)
+        return 0;
+    uint64_t n_train = 0, n_frozen = 0, a_train = 0, a_frozen = 0;
+    for (size_t i = scan_from; i < ctx->all->n_params && has_prefix(ctx->all->params[i].path, path); i++) {
+        const fp_param *p = &ctx->all->params[i];
+        if (fp_select_match(ctx->sel, p->path, p->trainable)) {
+            n_train += p->n_elems;
+            a_train++;
+        } else {
+            n_frozen += p->n_elems;
+            a_frozen++;
+        }
+    }
+    const char *type = node->type ? node->type : node->kind == FP_LIST ? "list" : "map";
+    if (ctx->json) {
+        printf("%s\n  {\"path\": ", ctx->n_printed ? "," : "[");
+        json_string(path);
+        printf(", \"type\": ");
+        json_string(type);
+        printf(", \"kind\": \"%s\", \"trainable\": %llu, \"non_trainable\": %llu, "
+               "\"arrays\": %llu, \"trainable_arrays\": %llu, \"non_trainable_arrays\": %llu}",
+               node->kind == FP_LIST ? "list" : "map", (unsigned long long)n_train,
+               (unsigned long long)n_frozen, (unsigned long long)(a_train + a_frozen),
+               (unsigned long long)a_train, (unsigned long long)a_frozen);
+    } else {
+        printf("%-32s %-20s %12llu %14llu %7llu\n", path, type, (unsigned long long)n_train,
+               (unsigned long long)n_frozen, (unsigned long long)(a_train + a_frozen));
+    }
+    ctx->n_printed++;
+    return 0;
+}
+
+static int run(cmd_opts *opts)
+{
+    fp_error err;
+    fp_tree tree;
+    if (cmd_open_model(opts->args[0], &tree, &err) < 0)
+        return cmd_error(&err);
+    fp_select every = { .all = 1 };
+    fp_layout all;
+    if (fp_layout_build(tree.root, &every, &all, &err) < 0) {
+        fp_tree_free(&tree);
+        return cmd_error(&err);
+    }
+    modules_ctx ctx = { .all = &all, .sel = &opts->sel, .json = opts->json };
+    if (!opts->json)
+        printf("%-32s %-20s %12s %14s %7s\n", "path", "type", "trainable", "non-trainable", "arrays");
+    scan_from = 0;
+    fp_tree_walk(tree.root, visit, &ctx);
+    if (opts->json)
+        printf(ctx.n_printed ? "\n]\n" : "[]\n");
+    fp_layout_free(&all);
+    fp_tree_free(&tree);
+    if (fflush(stdout) != 0)
+        return cmd_errorf("<stdout>: cannot write");
+    return EXIT_OK;
+}
+
+const cmd cmd_modules = {
+    .name = "modules",
+    .run = run,
+    .min_args = 1, .max_args = 1,
+    .options = "json,include,exclude,all,quiet,allow-external",
+    .usage =
+        "modules MODEL [--json] [--include GLOB] [--exclude GLOB]\n"
+        "\n"
+        "Lists every module (every map and list of the model tree, like Flux.modules),\n"
+        "depth-first, with the number of trainable and non-trainable parameter elements\n"
+        "and parameter arrays below it. Reads metadata only, never parameter data.\n"
+        "\n"
+        "  --json          one JSON object per module: path, type, kind, trainable,\n"
+        "                  non_trainable, arrays, trainable_arrays, non_trainable_arrays\n"
+        "  --include/--exclude GLOB   parameters deselected count as non-trainable\n",
+};

@@ -1,0 +1,173 @@
+/* flatparams rebuild: the model with its parameters replaced by a vector's
+ * values (Flux's Restructure). Same-format HDF5 outputs are a byte copy of the
+ * input with only parameter datasets rewritten, so everything that is not a
+ * parameter (attributes, integer datasets, filters, chunking) stays as it was. */
+#include "cmd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rebuild_ctx {
+    const char *vec_path;
+    fp_vec_reader *reader;
+    const fp_layout *layout;
+    size_t next_param;          /* parameters are consumed in flat order */
+    uint64_t consumed;          /* vector elements read so far */
+} rebuild_ctx;
+
+static int length_error(rebuild_ctx *ctx, uint64_t got, fp_error *err)
+{
+    return fp_fail(err, "%s: rebuild expected a vector of length %llu, got %llu", ctx->vec_path,
+                   (unsigned long long)ctx->layout->n_elems, (unsigned long long)got);
+}
+
+/* Reads the next parameter's slice, converted to the array's own dtype. */
+static int read_slice(rebuild_ctx *ctx, const fp_param *p, void *dst, fp_error *err)
+{
+    uint64_t got = 0;
+    if (fp_vec_reader_read(ctx->reader, dst, p->node->dtype, p->n_elems, &got, err) < 0) {
+        char where[4096];
+        snprintf(where, sizeof where, "%s", p->path);
+        return fp_fail_prefix(err, where);
+    }
+    ctx->consumed += got;
+    if (got < p->n_elems)
+        return length_error(ctx, ctx->consumed, err);
+    return 0;
+}
+
+/* After the last parameter the vector must be exhausted; count what is left. */
+static int check_exhausted(rebuild_ctx *ctx, fp_error *err)
+{
+    double scratch[1024];
+    uint64_t extra = 0, got;
+    do {
+        if (fp_vec_reader_read(ctx->reader, scratch, FP_F64, 512, &got, err) < 0)
+            return -1;
+        extra += got;
+    } while (got == 512);
+    return extra ? length_error(ctx, ctx->consumed + extra, err) : 0;
+}
+
+/* fp_array_source for format writers: parameters from the vector, other arrays
+ * from the input model. */
+static int fill_from_vector(void *vctx, const fp_node *arr, void *dst, fp_error *err)
+{
+    rebuild_ctx *ctx = vctx;
+    const fp_layout *layout = ctx->layout;
+    if (ctx->next_param < layout->n_params && layout->params[ctx->next_param].node == arr)
+        return read_slice(ctx, &layout->params[ctx->next_param++], dst, err);
+    if (fp_layout_find(layout, arr))
+        return fp_fail(err, "internal error: writer visited parameters out of flat order");
+    return fp_array_read(arr, dst, arr->dtype, err);
+}
+
+static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_path, fp_error *err)
+{
+    const fp_format *fmt = tree->format;
+    void *patch = NULL;
+    if (fp_copy_file(tree->path, tmp_path, err) < 0 || fmt->patch_open(tmp_path, tree, &patch, err) < 0)
+        return -1;
+    int rc = 0;
+    void *buf = NULL;
+    size_t cap = 0;
+    for (; rc == 0 && ctx->next_param < ctx->layout->n_params; ctx->next_param++) {
+        const fp_param *p = &ctx->layout->params[ctx->next_param];
+        size_t need = fp_array_bytes(p->node);
+        if (need > cap) {
+            free(buf);
+            cap = need;
+            if (!(buf = malloc(cap ? cap : 1))) {
+                rc = fp_fail(err, "out of memory for %zu bytes", cap);
+                break;
+            }
+        }
+        rc = read_slice(ctx, p, buf, err);
+        if (rc == 0)
+            rc = fmt->patch_array(patch, p->node, buf, err);
+    }
+    free(buf);
+    if (rc == 0)
+        rc = check_exhausted(ctx, err);
+    fp_error close_err;
+    if (fmt->patch_close(patch, rc == 0, &close_err) < 0 && rc == 0) {
+        *err = close_err;
+        rc = -1;
+    }
+    return rc;
+}
+
+static int run(cmd_opts *opts)
+{
+    const char *model = opts->args[0], *vec_path = opts->args[1];
+    if (!opts->output)
+        return cmd_usage_error(&cmd_rebuild, "rebuild needs -o OUT");
+    if (!strcmp(opts->output, "-"))
+        return cmd_usage_error(&cmd_rebuild, "rebuild writes a model file: -o - is not supported");
+    fp_error err;
+    fp_tree tree;
+    if (cmd_open_model(model, &tree, &err) < 0)
+        return cmd_error(&err);
+    const fp_format *out_fmt = fp_format_for_output(opts->output, opts->format);
+    if (!out_fmt && opts->format) {
+        fp_tree_free(&tree);
+        return cmd_usage_error(&cmd_rebuild, "unknown --format '%s'", opts->format);
+    }
+    if (!out_fmt)
+        out_fmt = tree.format;   /* an unknown extension keeps the input's format */
+
+    fp_layout layout;
+    rebuild_ctx ctx = { .vec_path = vec_path, .layout = &layout };
+    fp_outfile out = { .fd = -1 };
+    int rc = fp_layout_build(tree.root, &opts->sel, &layout, &err);
+    if (rc == 0)
+        rc = fp_vec_reader_open(&ctx.reader, vec_path, opts->in_format, opts->dtype, &err);
+    if (rc == 0 && fp_vec_reader_count(ctx.reader) != UINT64_MAX
+        && fp_vec_reader_count(ctx.reader) != layout.n_elems)
+        rc = length_error(&ctx, fp_vec_reader_count(ctx.reader), &err);
+    if (rc == 0)
+        rc = fp_outfile_reserve(&out, opts->output, &err);
+    if (rc == 0) {
+        if (out_fmt == tree.format && out_fmt->patch_open) {
+            rc = patch_copy(&ctx, &tree, out.tmp_path, &err);
+        } else {
+            fp_array_source src = { fill_from_vector, &ctx };
+            rc = out_fmt->write(out.tmp_path, tree.root, &src, &err);
+            if (rc == 0 && ctx.next_param != layout.n_params)
+                rc = fp_fail(&err, "internal error: the writer skipped parameters");
+            if (rc == 0)
+                rc = check_exhausted(&ctx, &err);
+        }
+        if (rc == 0)
+            rc = fp_outfile_commit(&out, &err);
+        else
+            fp_outfile_abort(&out);
+    }
+    if (ctx.reader)
+        fp_vec_reader_close(ctx.reader);
+    fp_layout_free(&layout);
+    fp_tree_free(&tree);
+    return rc < 0 ? cmd_error(&err) : EXIT_OK;
+}
+
+const cmd cmd_rebuild = {
+    .name = "rebuild",
+    .run = run,
+    .min_args = 2, .max_args = 2,
+    .options = "output,include,exclude,all,dtype,format,in-format,quiet,allow-external",
+    .usage =
+        "rebuild MODEL VEC -o OUT [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
+        "\n"
+        "Writes MODEL with its parameters replaced by the values of VEC, in the order\n"
+        "flatten writes them (Flux's Restructure). Everything else is kept as it was;\n"
+        "each value is converted to its array's own dtype. VEC may be - (standard input:\n"
+        "text, or .npy when it starts with the NumPy magic).\n"
+        "\n"
+        "  -o OUT          the new model file (written to a temporary file, then renamed);\n"
+        "                  its format follows the extension (.h5 .hdf5 .json), else MODEL's\n"
+        "  --include/--exclude/--all   the same selection that made the vector\n"
+        "  --dtype T       element type of a raw .bin VEC\n"
+        "  --format F      force the output model format (hdf5, json)\n"
+        "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  -q              quiet\n",
+};

@@ -1,0 +1,258 @@
+/* flatparams summary: the tree printed the way Flux shows a model, one line per
+ * layer with its parameter count, and the Total line. Array data is read one
+ * array at a time, only to flag layers that are all zero or hold NaN/Inf. */
+#include "cmd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct counts {
+    uint64_t n_train, n_frozen;      /* elements */
+    uint64_t a_train, a_frozen;      /* arrays */
+    uint64_t bytes;
+    int all_zero, some_nan, some_inf;
+} counts;
+
+typedef struct summary_ctx {
+    const fp_layout *all;
+    const fp_select *sel;
+    const char *model;
+    fp_error err;
+    int failed;
+} summary_ctx;
+
+/* Julia's digit grouping: 51018 -> "51_018". */
+static const char *grouped(uint64_t n, char *buf)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)n), o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = '_';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static void scan_values(summary_ctx *ctx, const fp_param *p, counts *c)
+{
+    size_t n = (size_t)p->n_elems * (fp_dtype_is_complex(p->node->dtype) ? 2 : 1);
+    double *v = malloc((n ? n : 1) * sizeof *v > fp_array_bytes(p->node) ? (n ? n : 1) * sizeof *v
+                                                                       : fp_array_bytes(p->node));
+    fp_dtype as = fp_dtype_is_complex(p->node->dtype) ? FP_C128 : FP_F64;
+    if (!v || fp_array_read(p->node, v, as, &ctx->err) < 0) {
+        if (!v)
+            fp_fail(&ctx->err, "out of memory");
+        char where[4096];
+        snprintf(where, sizeof where, "%s: %s", ctx->model, p->path);
+        fp_fail_prefix(&ctx->err, where);
+        ctx->failed = 1;
+        free(v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        c->all_zero &= v[i] == 0;
+        c->some_nan |= isnan(v[i]);
+        c->some_inf |= isinf(v[i]);
+    }
+    free(v);
+}
+
+static counts count_below(summary_ctx *ctx, const char *path, int with_values)
+{
+    counts c = { .all_zero = 1 };
+    size_t len = strlen(path);
+    for (size_t i = 0; i < ctx->all->n_params; i++) {
+        const fp_param *p = &ctx->all->params[i];
+        if (strcmp(path, "/") && (strncmp(p->path, path, len) || (p->path[len] && p->path[len] != '/')))
+            continue;
+        if (fp_select_match(ctx->sel, p->path, p->trainable)) {
+            c.n_train += p->n_elems;
+            c.a_train++;
+        } else {
+            c.n_frozen += p->n_elems;
+            c.a_frozen++;
+        }
+        c.bytes += fp_array_bytes(p->node);
+        if (with_values && !ctx->failed)
+            scan_values(ctx, p, &c);
+    }
+    if (c.a_train + c.a_frozen == 0)
+        c.all_zero = 0;
+    return c;
+}
+
+static int is_container(const fp_node *n) { return n->kind == FP_MAP || n->kind == FP_LIST; }
+
+/* A layer is a map none of whose children are containers: printed on one line. */
+static int is_leaf_layer(const fp_node *node)
+{
+    if (node->kind != FP_MAP)
+        return 0;
+    for (size_t i = 0; i < node->n_children; i++)
+        if (is_container(node->children[i]))
+            return 0;
+    return 1;
+}
+
+static const char *string_child(const fp_node *node, const char *key)
+{
+    const fp_node *c = fp_map_get(node, key);
+    return c && c->kind == FP_STRING ? c->str : NULL;
+}
+
+/* "Dense(2 => 1, tanh)", "BatchNorm(64, relu)", else "Type(weight = f32[3, 4], ...)". */
+static void layer_signature(const fp_node *node, char *buf, size_t cap)
+{
+    const char *type = node->type ? node->type : "";
+    const char *act = string_child(node, "activation");
+    int show_act = act && strcmp(act, "identity") && strcmp(act, "linear");
+    const fp_node *w = fp_map_get(node, "weight"), *k = fp_map_get(node, "kernel");
+    const fp_node *g = fp_map_get(node, "gamma");
+    if (!g)
+        g = fp_map_get(node, "beta");
+    if (w && w->kind == FP_ARRAY && w->rank == 2) {
+        snprintf(buf, cap, "%s(%llu => %llu%s%s)", type, (unsigned long long)w->shape[1],
+                 (unsigned long long)w->shape[0], show_act ? ", " : "", show_act ? act : "");
+    } else if (k && k->kind == FP_ARRAY && k->rank == 2) {
+        snprintf(buf, cap, "%s(%llu => %llu%s%s)", type, (unsigned long long)k->shape[0],
+                 (unsigned long long)k->shape[1], show_act ? ", " : "", show_act ? act : "");
+    } else if (g && g->kind == FP_ARRAY && g->rank == 1) {
+        snprintf(buf, cap, "%s(%llu%s%s)", type, (unsigned long long)g->shape[0],
+                 show_act ? ", " : "", show_act ? act : "");
+    } else {
+        size_t o = (size_t)snprintf(buf, cap, "%s(", type);
+        const char *sep = "";
+        for (size_t i = 0; i < node->n_children && o < cap; i++) {
+            const fp_node *c = node->children[i];
+            if (c->kind != FP_ARRAY)
+                continue;
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s = %s[", sep, node->keys[i],
+                                  fp_dtype_name(c->dtype));
+            for (int d = 0; d < c->rank && o < cap; d++)
+                o += (size_t)snprintf(buf + o, cap - o, "%s%llu", d ? ", " : "",
+                                      (unsigned long long)c->shape[d]);
+            if (o < cap)
+                o += (size_t)snprintf(buf + o, cap - o, "]");
+            sep = ", ";
+        }
+        if (o < cap)
+            snprintf(buf + o, cap - o, ")");
+    }
+}
+
+static void print_comment(const char *text, int col, const counts *c)
+{
+    char a[40], b[40];
+    int pad = 40 - col;
+    printf("%s%*s# %s parameters", text, pad > 1 ? pad : 1, "", grouped(c->n_train, a));
+    if (c->n_frozen)
+        printf(", plus %s non-trainable", grouped(c->n_frozen, b));
+    if (c->all_zero)
+        printf("  (all zero)");
+    if (c->some_nan)
+        printf("  (some NaN)");
+    if (c->some_inf)
+        printf("  (some Inf)");
+    putchar('\n');
+}
+
+static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, const char *path,
+                       int indent)
+{
+    char line[2048], sig[1536], child_path[4096];
+    const char *label_sep = key ? " = " : "";
+    if (is_leaf_layer(node) && node->type) {
+        layer_signature(node, sig, sizeof sig);
+        int col = snprintf(line, sizeof line, "%*s%s%s%s,", indent, "", key ? key : "", label_sep, sig);
+        counts c = count_below(ctx, path, 1);
+        if (c.a_train + c.a_frozen)
+            print_comment(line, col, &c);
+        else
+            printf("%s\n", line);
+        return;
+    }
+    /* A map holding one list (Chain's layers) shows the list's items directly. */
+    const fp_node *items = node;
+    const char *items_path = path;
+    size_t n_containers = 0, list_index = 0;
+    for (size_t i = 0; i < node->n_children; i++)
+        if (is_container(node->children[i]))
+            n_containers++, list_index = i;
+    if (node->kind == FP_MAP && n_containers == 1 && node->children[list_index]->kind == FP_LIST) {
+        items = node->children[list_index];
+        snprintf(child_path, sizeof child_path, "%s/%s", strcmp(path, "/") ? path : "",
+                 node->keys[list_index]);
+        items_path = strdup(child_path);
+    }
+    const char *open = node->type ? node->type : node->kind == FP_LIST ? "[" : "(";
+    printf("%*s%s%s%s%s\n", indent, "", key ? key : "", label_sep, open, node->type ? "(" : "");
+    for (size_t i = 0; i < items->n_children; i++) {
+        const fp_node *c = items->children[i];
+        char index[24];
+        const char *name = items->kind == FP_MAP ? items->keys[i] : index;
+        snprintf(index, sizeof index, "%zu", i);
+        snprintf(child_path, sizeof child_path, "%s/%s", strcmp(items_path, "/") ? items_path : "", name);
+        if (is_container(c)) {
+            print_node(ctx, c, items->kind == FP_MAP ? name : NULL, child_path, indent + 2);
+        } else if (c->kind == FP_ARRAY && fp_dtype_is_param(c->dtype)) {
+            counts k = count_below(ctx, child_path, 1);
+            int col = snprintf(line, sizeof line, "%*s%s%s%s[%llu elements],", indent + 2, "",
+                               items->kind == FP_MAP ? name : "", items->kind == FP_MAP ? " = " : "",
+                               fp_dtype_name(c->dtype), (unsigned long long)c->n_elems);
+            print_comment(line, col, &k);
+        }
+    }
+    const char *close = node->type ? ")" : node->kind == FP_LIST ? "]" : ")";
+    printf("%*s%s%s\n", indent, "", close, indent ? "," : "");
+    if (items_path != path)
+        free((char *)items_path);
+}
+
+static int run(cmd_opts *opts)
+{
+    fp_error err;
+    fp_tree tree;
+    if (cmd_open_model(opts->args[0], &tree, &err) < 0)
+        return cmd_error(&err);
+    fp_select every = { .all = 1 };
+    fp_layout all;
+    if (fp_layout_build(tree.root, &every, &all, &err) < 0) {
+        fp_tree_free(&tree);
+        return cmd_error(&err);
+    }
+    summary_ctx ctx = { .all = &all, .sel = &opts->sel, .model = opts->args[0] };
+    if (is_container(tree.root))
+        print_node(&ctx, tree.root, NULL, "/", 0);
+    counts total = count_below(&ctx, "/", 0);
+    char a[40], b[40];
+    if (total.a_frozen == 0)
+        printf("%*s# Total: %llu arrays, %s parameters, %llu bytes.\n", 20, "",
+               (unsigned long long)total.a_train, grouped(total.n_train, a),
+               (unsigned long long)total.bytes);
+    else
+        printf("%*s# Total: %llu trainable arrays, %s parameters,\n%*s# plus %llu non-trainable, "
+               "%s parameters, %llu bytes.\n", 20, "", (unsigned long long)total.a_train,
+               grouped(total.n_train, a), 20, "", (unsigned long long)total.a_frozen,
+               grouped(total.n_frozen, b), (unsigned long long)total.bytes);
+    fp_layout_free(&all);
+    fp_tree_free(&tree);
+    if (ctx.failed)
+        return cmd_error(&ctx.err);
+    return EXIT_OK;
+}
+
+const cmd cmd_summary = {
+    .name = "summary",
+    .run = run,
+    .min_args = 1, .max_args = 1,
+    .options = "include,exclude,all,quiet,allow-external",
+    .usage =
+        "summary MODEL [--include GLOB] [--exclude GLOB]\n"
+        "\n"
+        "Prints the model tree the way Flux shows a model: one line per layer with its\n"
+        "parameter count (\"# 3 parameters\", \"plus K non-trainable\"), flags for layers\n"
+        "that are (all zero), hold (some NaN) or (some Inf), and the Total line.\n",
+};

@@ -1,0 +1,135 @@
+/* Crash-safe outputs: write a temporary file beside the target, fsync, rename.
+ * A kill at any moment leaves the old target or the new one, never a torn one. */
+#include "flatparams.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Temporary names carry the pid so concurrent runs never collide; a kill leaves
+ * a ".NAME.flatparams-PID.tmp" that later runs never read and may delete. */
+static char *temp_name(const char *target)
+{
+    const char *slash = strrchr(target, '/');
+    size_t dir_len = slash ? (size_t)(slash - target) + 1 : 0;
+    const char *base = target + dir_len;
+    size_t cap = strlen(target) + 64;
+    char *tmp = malloc(cap);
+    if (tmp)
+        snprintf(tmp, cap, "%.*s.%s.flatparams-%ld.tmp", (int)dir_len, target, base, (long)getpid());
+    return tmp;
+}
+
+int fp_outfile_reserve(fp_outfile *out, const char *target, fp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    if (!(out->target = strdup(target)) || !(out->tmp_path = temp_name(target))) {
+        fp_outfile_abort(out);
+        return fp_fail(err, "out of memory");
+    }
+    return 0;
+}
+
+int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
+{
+    if (!strcmp(target, "-")) {
+        memset(out, 0, sizeof *out);
+        out->target = strdup("-");
+        out->fd = STDOUT_FILENO;
+        return 0;
+    }
+    if (fp_outfile_reserve(out, target, err) < 0)
+        return -1;
+    out->fd = open(out->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out->fd < 0) {
+        fp_fail(err, "%s: cannot create: %s", target, strerror(errno));
+        free(out->tmp_path);
+        out->tmp_path = NULL;
+        fp_outfile_abort(out);
+        return -1;
+    }
+    return 0;
+}
+
+int fp_outfile_commit(fp_outfile *out, fp_error *err)
+{
+    int rc = 0;
+    if (out->tmp_path) {
+        if (out->fd >= 0) {
+            if (fsync(out->fd) < 0 && errno != EINVAL)
+                rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
+            if (close(out->fd) < 0 && rc == 0)
+                rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
+            out->fd = -1;
+        }
+        if (rc == 0 && rename(out->tmp_path, out->target) < 0)
+            rc = fp_fail(err, "%s: cannot rename into place: %s", out->target, strerror(errno));
+        if (rc < 0) {
+            fp_outfile_abort(out);
+            return rc;
+        }
+    }
+    free(out->tmp_path);
+    free(out->target);
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    return rc;
+}
+
+void fp_outfile_abort(fp_outfile *out)
+{
+    if (out->tmp_path) {
+        if (out->fd >= 0)
+            close(out->fd);
+        unlink(out->tmp_path);
+    }
+    free(out->tmp_path);
+    free(out->target);
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+}
+
+int fp_copy_file(const char *src, const char *dst, fp_error *err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return fp_fail(err, "%s: cannot open: %s", src, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return fp_fail(err, "%s: cannot create: %s", dst, strerror(errno));
+    }
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    int rc = buf ? 0 : fp_fail(err, "out of memory");
+    while (rc == 0) {
+        ssize_t n = read(in, buf, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = fp_fail(err, "%s: cannot read: %s", src, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = fp_fail(err, "%s: cannot write: %s", dst, strerror(errno));
+                break;
+            }
+            done += w;
+        }
+    }
+    free(buf);
+    close(in);
+    if (close(out) < 0 && rc == 0)
+        rc = fp_fail(err, "%s: cannot write: %s", dst, strerror(errno));
+    return rc;
+}

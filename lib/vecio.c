@@ -1,0 +1,2 @@
+/* STUB: replaced by vecio work. */
+#include "flatparams.h"

@@ -1,0 +1,53 @@
+/* Shared helpers for the Check suites: run the flatparams binary, make temporary
+ * directories, read files back. Paths come from the environment that meson sets:
+ * FP_BIN (the executable), FP_TESTDATA (testdata/), FP_CORPUS (../shared/corpus). */
+#ifndef FP_TEST_HARNESS_H
+#define FP_TEST_HARNESS_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct run_result {
+    int status;        /* exit status, or 128 + signal when killed by one */
+    char *out;         /* captured stdout (NUL-terminated), caller frees via run_free */
+    size_t out_len;
+    char *err;         /* captured stderr */
+    size_t err_len;
+} run_result;
+
+/* Runs FP_BIN with argv (NULL-terminated, without argv[0]); stdin_data may be NULL.
+ * Times out after 60 s (status 128 + SIGKILL). */
+run_result run_fp(const char *stdin_data, size_t stdin_len, const char *const *argv);
+/* Convenience: run_fpv(NULL, "flatten", path, NULL). */
+run_result run_fpv(const char *stdin_data, ...);
+void run_free(run_result *r);
+
+/* Asserts the error contract: exit 1, exactly one line on stderr starting with
+ * "flatparams: error: " and containing `needle` (if non-NULL), nothing on stdout. */
+void assert_error_line(const run_result *r, const char *needle);
+
+const char *testdata(const char *name);   /* FP_TESTDATA/name, static buffer ring */
+const char *corpus(const char *name);     /* FP_CORPUS/name */
+/* A fresh empty directory, removed at exit (with its files). */
+const char *tmpdir(void);
+const char *tmpfile_in(const char *name); /* tmpdir()/name */
+
+/* Whole file into a malloc'd buffer (NUL-terminated); NULL if missing. */
+char *read_file(const char *path, size_t *len);
+int write_file(const char *path, const void *data, size_t len);
+int file_exists(const char *path);
+/* Number of entries in a directory other than . and .. */
+int dir_count(const char *path);
+
+/* Parses whitespace-separated numbers; returns count, fills *values (malloc'd). */
+size_t parse_numbers(const char *text, double **values);
+
+/* Reads a .npy file written by a fixture script (float32/float64/int64, little-endian)
+ * as doubles; returns element count or (size_t)-1. shape/rank optional. */
+size_t read_npy_f64(const char *path, double **values, int *rank, uint64_t shape[8]);
+
+/* Runs a suite and returns the process exit status (0 when all passed). */
+int run_suite(Suite *s);
+
+#endif
