@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,7 +110,9 @@ run_result run_fp(const char *stdin_data, size_t stdin_len, const char *const *a
     if (in_pipe[1] >= 0)
         close(in_pipe[1]);
     int status;
-    waitpid(pid, &status, 0);
+    struct rusage usage;
+    wait4(pid, &status, 0, &usage);
+    r.max_rss_kb = usage.ru_maxrss;
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;
 }

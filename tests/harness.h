@@ -14,6 +14,7 @@ typedef struct run_result {
     size_t out_len;
     char *err;         /* captured stderr */
     size_t err_len;
+    long max_rss_kb;   /* the child's peak resident memory */
 } run_result;
 
 /* Runs FP_BIN with argv (NULL-terminated, without argv[0]); stdin_data may be NULL.

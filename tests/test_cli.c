@@ -1,0 +1,546 @@
+/* The commands end to end, as a user runs them: flatten, rebuild, modules,
+ * summary, convert, usage and errors. Expected values come from the seed's
+ * numbers, NumPy fixtures (testdata/make_cli_fixtures.py) and the HDF5 API. */
+#include "harness.h"
+#include "flatparams.h"
+
+#include <cjson/cJSON.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const float seed_values[5] = { 0.863101f, 1.2454957f, 0.0f, -1.6345707f, 0.0f };
+
+static void assert_ok(const run_result *r)
+{
+    ck_assert_msg(r->status == 0, "exit %d, stderr: %s", r->status, r->err);
+}
+
+/* The seed flattens to exactly its five float32 numbers (weight, bias per layer). */
+START_TEST(seed_flattens_exactly)
+{
+    run_result r = run_fpv(NULL, "flatten", testdata("seed.json"), NULL);
+    assert_ok(&r);
+    double *v;
+    ck_assert_uint_eq(parse_numbers(r.out, &v), 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg((float)v[i] == seed_values[i], "element %d: %.9g", i, v[i]);
+    ck_assert_str_eq(r.out, "0.863101\n1.2454957\n0\n-1.6345707\n0\n");
+    free(v);
+    run_free(&r);
+
+    const char *npy = tmpfile_in("seed.npy");
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "-o", npy, NULL);
+    assert_ok(&r);
+    ck_assert_uint_eq(r.out_len, 0);
+    size_t len;
+    char *bytes = read_file(npy, &len);
+    ck_assert_ptr_nonnull(strstr(bytes, "'descr': '<f4'"));
+    ck_assert_ptr_nonnull(strstr(bytes, "'shape': (5,)"));
+    ck_assert_int_eq(memcmp(bytes + len - 20, seed_values, 20), 0);
+    free(bytes);
+    run_free(&r);
+}
+END_TEST
+
+/* rebuild from zeros(5): an all-zero model that keeps tanh, in JSON and in HDF5. */
+START_TEST(seed_rebuilds_from_zeros)
+{
+    const char *zero_json = tmpfile_in("zero.json");
+    run_result r = run_fpv("0\n0\n0\n0\n0\n", "rebuild", testdata("seed.json"), "-", "-o", zero_json, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    char *text = read_file(zero_json, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\"tanh\""));
+    free(text);
+    r = run_fpv(NULL, "flatten", zero_json, NULL);
+    ck_assert_str_eq(r.out, "0\n0\n0\n0\n0\n");
+    run_free(&r);
+    r = run_fpv(NULL, "summary", zero_json, NULL);
+    assert_ok(&r);
+    ck_assert_msg(strstr(r.out, "Dense(2 => 1, tanh)"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "(all zero)"), "%s", r.out);
+    run_free(&r);
+
+    const char *seed_h5 = tmpfile_in("seed.h5"), *zero_h5 = tmpfile_in("zero.h5");
+    r = run_fpv(NULL, "convert", testdata("seed.json"), "-o", seed_h5, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    r = run_fpv("0\n0\n0\n0\n0\n", "rebuild", seed_h5, "-", "-o", zero_h5, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", zero_h5, NULL);
+    ck_assert_str_eq(r.out, "0\n0\n0\n0\n0\n");
+    run_free(&r);
+    r = run_fpv(NULL, "summary", zero_h5, NULL);
+    ck_assert_msg(strstr(r.out, "Dense(2 => 1, tanh)"), "%s", r.out);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(wrong_length_names_both)
+{
+    const char *out = tmpfile_in("x.json");
+    run_result r = run_fpv("1\n2\n3\n4\n5\n6\n", "rebuild", testdata("seed.json"), "-", "-o", out, NULL);
+    assert_error_line(&r, "rebuild expected a vector of length 5, got 6");
+    ck_assert(!file_exists(out));
+    run_free(&r);
+    r = run_fpv("1\n2\n3\n4\n", "rebuild", testdata("seed.json"), "-", "-o", out, NULL);
+    assert_error_line(&r, "rebuild expected a vector of length 5, got 4");
+    run_free(&r);
+    /* a .npy states its length up front */
+    const char *npy = tmpfile_in("six.npy");
+    run_result f = run_fpv(NULL, "flatten", testdata("seed.json"), "--dtype", "f64", "-o", npy, NULL);
+    assert_ok(&f);
+    run_free(&f);
+    const char *bigger = tmpfile_in("bigger.json");
+    write_file(bigger, "{\"w\": [1, 2, 3, 4]}", 19);
+    r = run_fpv(NULL, "rebuild", bigger, npy, "-o", out, NULL);
+    assert_error_line(&r, "rebuild expected a vector of length 4, got 5");
+    ck_assert_int_eq(dir_count(tmpfile_in("")), 2);   /* six.npy and bigger.json: no temporaries */
+    run_free(&r);
+}
+END_TEST
+
+/* Chain(Chain(Dense(784=>64), BatchNorm(64, relu)), Dense(64=>10)) */
+START_TEST(mlp_bn_modules)
+{
+    run_result r = run_fpv(NULL, "modules", testdata("mlp_bn.json"), "--json", NULL);
+    assert_ok(&r);
+    cJSON *doc = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_int_eq(cJSON_GetArraySize(doc), 7);
+    cJSON *root = cJSON_GetArrayItem(doc, 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(root, "path")->valuestring, "/");
+    ck_assert_str_eq(cJSON_GetObjectItem(root, "type")->valuestring, "Chain");
+    ck_assert_int_eq(cJSON_GetObjectItem(root, "trainable")->valuedouble, 51018);
+    ck_assert_int_eq(cJSON_GetObjectItem(root, "non_trainable")->valuedouble, 128);
+    ck_assert_int_eq(cJSON_GetObjectItem(root, "arrays")->valuedouble, 8);
+    const char *types[7] = { "Chain", "list", "Chain", "list", "Dense", "BatchNorm", "Dense" };
+    const double trainable[7] = { 51018, 51018, 50368, 50368, 50240, 128, 650 };
+    for (int i = 0; i < 7; i++) {
+        cJSON *m = cJSON_GetArrayItem(doc, i);
+        ck_assert_str_eq(cJSON_GetObjectItem(m, "type")->valuestring, types[i]);
+        ck_assert_int_eq(cJSON_GetObjectItem(m, "trainable")->valuedouble, trainable[i]);
+    }
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 5), "path")->valuestring,
+                     "/layers/0/layers/1");
+    ck_assert_int_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 5), "non_trainable")->valuedouble, 128);
+    cJSON_Delete(doc);
+    run_free(&r);
+
+    r = run_fpv(NULL, "summary", testdata("mlp_bn.json"), NULL);
+    assert_ok(&r);
+    ck_assert_msg(strstr(r.out, "Dense(784 => 64),"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "BatchNorm(64, relu),"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "# 128 parameters, plus 128 non-trainable"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "# Total: 6 trainable arrays, 51_018 parameters,"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "# plus 2 non-trainable, 128 parameters"), "%s", r.out);
+    run_free(&r);
+
+    /* --exclude moves a layer's parameters to non-trainable */
+    r = run_fpv(NULL, "modules", testdata("mlp_bn.json"), "--json", "--exclude", "/layers/1", NULL);
+    doc = cJSON_Parse(r.out);
+    root = cJSON_GetArrayItem(doc, 0);
+    ck_assert_int_eq(cJSON_GetObjectItem(root, "trainable")->valuedouble, 50368);
+    ck_assert_int_eq(cJSON_GetObjectItem(root, "non_trainable")->valuedouble, 128 + 650);
+    cJSON_Delete(doc);
+    run_free(&r);
+}
+END_TEST
+
+static double *flatten_npy(const char *model, const char *const *extra, size_t *n)
+{
+    const char *npy = tmpfile_in("flat.npy");
+    const char *argv[16] = { "flatten", model, "-o", npy };
+    int k = 4;
+    for (; extra && *extra; extra++)
+        argv[k++] = *extra;
+    argv[k] = NULL;
+    run_result r = run_fp(NULL, 0, argv);
+    assert_ok(&r);
+    run_free(&r);
+    double *v;
+    *n = read_npy_f64(npy, &v, NULL, NULL);
+    ck_assert_uint_ne(*n, (size_t)-1);
+    return v;
+}
+
+static void assert_values(const double *got, size_t n_got, const char *expect_npy)
+{
+    double *want;
+    size_t n = read_npy_f64(expect_npy, &want, NULL, NULL);
+    ck_assert_uint_eq(n_got, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(got[i] == want[i], "element %zu: %.17g != %.17g", i, got[i], want[i]);
+    free(want);
+}
+
+START_TEST(hard_links_once_and_kept)
+{
+    size_t n;
+    double *v = flatten_npy(testdata("cli/shared.h5"), NULL, &n);
+    assert_values(v, n, testdata("cli/shared.expect.npy"));
+    ck_assert_uint_eq(n, 10);
+    free(v);
+    /* rebuild with 1..10 and check the link survived and holds the new values */
+    const char *out = tmpfile_in("shared-new.h5");
+    run_result r = run_fpv("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", "rebuild", testdata("cli/shared.h5"), "-",
+                           "-o", out, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    H5O_info_t a, b;
+    ck_assert_int_ge(H5Oget_info_by_name2(f, "a/weight", &a, H5O_INFO_BASIC, H5P_DEFAULT), 0);
+    ck_assert_int_ge(H5Oget_info_by_name2(f, "b/weight", &b, H5O_INFO_BASIC, H5P_DEFAULT), 0);
+    ck_assert(a.addr == b.addr);
+    float w[6];
+    hid_t d = H5Dopen2(f, "b/weight", H5P_DEFAULT);
+    H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, w);
+    H5Dclose(d);
+    H5Fclose(f);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(w[i], 3.0f + i);   /* a/bias takes 1..2, a/weight 3..8 */
+}
+END_TEST
+
+/* HDF5 -> HDF5 rebuild replaces parameter values and nothing else. */
+START_TEST(rebuild_keeps_everything_else)
+{
+    const char *model = testdata("cli/rich.h5");
+    size_t n, n_all;
+    double *v = flatten_npy(model, NULL, &n);
+    assert_values(v, n, testdata("cli/rich.expect.npy"));
+    const char *all_args[] = { "--all", NULL };
+    double *v_all = flatten_npy(model, all_args, &n_all);
+    assert_values(v_all, n_all, testdata("cli/rich.expect_all.npy"));
+    free(v_all);
+    /* new values: 2 * v + 1, as text */
+    size_t cap = n * 32 + 1, o = 0;
+    char *text = malloc(cap);
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(text + o, cap - o, "%.17g\n", 2 * v[i] + 1);
+    size_t before_len;
+    char *before = read_file(model, &before_len);
+    const char *out = tmpfile_in("rich-new.h5");
+    run_result r = run_fpv(text, "rebuild", model, "-", "-o", out, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    size_t after_len;
+    char *after = read_file(model, &after_len);
+    ck_assert(before_len == after_len && !memcmp(before, after, before_len));   /* input untouched */
+    free(before);
+    free(after);
+
+    size_t n_new;
+    double *w = flatten_npy(out, NULL, &n_new);
+    ck_assert_uint_eq(n_new, n);
+    /* layers/0/bias is f64: exact; the f32 weight rounds to float; f16 bias to half */
+    for (size_t i = 0; i < 64; i++)
+        ck_assert_double_eq(w[i], 2 * v[i] + 1);
+    for (size_t i = 64; i < 64 + 2048; i++)
+        ck_assert_double_eq(w[i], (double)(float)(2 * v[i] + 1));
+    free(w);
+    free(v);
+    free(text);
+
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "layers/0/weight", H5P_DEFAULT);
+    hid_t dcpl = H5Dget_create_plist(d);
+    ck_assert_int_eq(H5Pget_layout(dcpl), H5D_CHUNKED);
+    hsize_t chunk[2];
+    H5Pget_chunk(dcpl, 2, chunk);
+    ck_assert_uint_eq(chunk[0], 16);
+    ck_assert_int_eq(H5Pget_nfilters(dcpl), 2);   /* shuffle + gzip */
+    H5Pclose(dcpl);
+    H5Dclose(d);
+    d = H5Dopen2(f, "layers/0/bias", H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    ck_assert_int_eq(H5Tget_order(t), H5T_ORDER_BE);
+    H5Tclose(t);
+    H5Dclose(d);
+    int steps[10];
+    d = H5Dopen2(f, "layers/0/steps", H5P_DEFAULT);
+    H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps);
+    H5Dclose(d);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(steps[i], i);
+    long long epochs;
+    hid_t a = H5Aopen(f, "epochs", H5P_DEFAULT);
+    H5Aread(a, H5T_NATIVE_LLONG, &epochs);
+    H5Aclose(a);
+    ck_assert_int_eq(epochs, 12);
+    H5Fclose(f);
+}
+END_TEST
+
+/* flatten | rebuild - is bit-exact through text, for awkward f32 and f64 values. */
+START_TEST(text_round_trip_bit_exact)
+{
+    const char *model = testdata("cli/random.h5");
+    run_result flat = run_fpv(NULL, "flatten", model, "--dtype", "f64", NULL);
+    assert_ok(&flat);
+    const char *out = tmpfile_in("random-new.h5");
+    run_result r = run_fp(flat.out, flat.out_len, (const char *const[]){ "rebuild", model, "-", "-o", out, NULL });
+    assert_ok(&r);
+    run_free(&r);
+    size_t n_a, n_b;
+    double *a = flatten_npy(model, (const char *const[]){ "--dtype", "f64", NULL }, &n_a);
+    double *b = flatten_npy(out, (const char *const[]){ "--dtype", "f64", NULL }, &n_b);
+    ck_assert_uint_eq(n_a, 2004);
+    ck_assert_uint_eq(n_a, n_b);
+    ck_assert_int_eq(memcmp(a, b, n_a * sizeof *a), 0);
+    free(a);
+    free(b);
+    run_free(&flat);
+}
+END_TEST
+
+static void write_text(const char *path, const char *text)
+{
+    ck_assert_int_eq(write_file(path, text, strlen(text)), 0);
+}
+
+START_TEST(promotion_f64_and_complex)
+{
+    const char *mixed = tmpfile_in("mixed.json"), *cplx = tmpfile_in("complex.json");
+    write_text(mixed, "{\"a\": {\"dtype\": \"float32\", \"shape\": [2], \"data\": [0.5, 1.5]}, \"b\": [0.25]}");
+    write_text(cplx, "{\"a\": {\"dtype\": \"float32\", \"shape\": [1], \"data\": [2]},"
+                     " \"z\": {\"dtype\": \"complex64\", \"shape\": [1], \"data\": [[1, -3]]}}");
+    const char *npy = tmpfile_in("v.npy");
+    run_result r = run_fpv(NULL, "flatten", mixed, "-o", npy, NULL);
+    assert_ok(&r);
+    char *bytes = read_file(npy, NULL);
+    ck_assert_ptr_nonnull(strstr(bytes, "'<f8'"));
+    free(bytes);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", cplx, NULL);
+    assert_ok(&r);
+    ck_assert_str_eq(r.out, "2 0\n1 -3\n");
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", cplx, "-o", npy, NULL);
+    bytes = read_file(npy, NULL);
+    ck_assert_ptr_nonnull(strstr(bytes, "'<c8'"));
+    free(bytes);
+    run_free(&r);
+    /* complex into a real array: refused when the imaginary part is not zero */
+    const char *out = tmpfile_in("c-out.json");
+    r = run_fpv("1 1\n1 0\n", "rebuild", cplx, "-", "-o", out, NULL);
+    assert_error_line(&r, "/a");
+    run_free(&r);
+    r = run_fpv("7 0\n1 2\n", "rebuild", cplx, "-", "-o", out, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", out, NULL);
+    ck_assert_str_eq(r.out, "7 0\n1 2\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(selection)
+{
+    run_result r = run_fpv(NULL, "flatten", testdata("seed.json"), "--include", "*/weight", NULL);
+    ck_assert_str_eq(r.out, "0.863101\n1.2454957\n-1.6345707\n");
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--exclude", "/layers/0", NULL);
+    ck_assert_str_eq(r.out, "-1.6345707\n0\n");
+    run_free(&r);
+    /* a rebuild with the same selection replaces only those */
+    const char *out = tmpfile_in("sel.json");
+    r = run_fpv("9\n8\n", "rebuild", testdata("seed.json"), "-", "-o", out, "--exclude", "/layers/0", NULL);
+    assert_ok(&r);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", out, NULL);
+    ck_assert_str_eq(r.out, "0.863101\n1.2454957\n0\n9\n8\n");
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(usage_and_help)
+{
+    const char *commands[] = { "flatten", "rebuild", "modules", "summary", "convert" };
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        run_result r = run_fpv(NULL, commands[i], "-h", NULL);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_msg(!strncmp(r.out, commands[i], strlen(commands[i])), "%s", r.out);
+        run_free(&r);
+        r = run_fpv(NULL, commands[i], "--no-such-option", "x", NULL);
+        ck_assert_int_eq(r.status, 2);
+        run_free(&r);
+    }
+    run_result r = run_fpv(NULL, "--version", NULL);
+    ck_assert_str_eq(r.out, "flatparams " FP_VERSION "\n");
+    run_free(&r);
+    r = run_fpv(NULL, "frobnicate", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", NULL);
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+    r = run_fpv(NULL, "rebuild", testdata("seed.json"), "-", NULL);   /* no -o */
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(bad_inputs_one_line)
+{
+    const char *dir = tmpdir();
+    char path[4096];
+    struct { const char *name, *content, *needle; } models[] = {
+        { "invalid.json", "{\"a\": [1, 2,", "invalid JSON" },
+        { "ragged.json", "{\"w\": [[1, 2], [3]]}", "/w" },
+        { "overflow.json", "{\"w\": {\"dtype\": \"float32\", \"shape\": [4294967296, 4294967296, 4294967296], "
+                           "\"data\": []}}", "/w" },
+        { "empty.h5", "", "empty" },
+        { "garbage.h5", "\x89HDF\r\n\x1a\n garbage garbage garbage", "garbage.h5" },
+    };
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, models[i].name);
+        write_text(path, models[i].content);
+        run_result r = run_fpv(NULL, "flatten", path, NULL);
+        assert_error_line(&r, models[i].needle);
+        run_free(&r);
+        r = run_fpv(NULL, "modules", path, NULL);
+        assert_error_line(&r, models[i].needle);
+        run_free(&r);
+    }
+    run_result r = run_fpv(NULL, "flatten", "/nonexistent/model.h5", NULL);
+    assert_error_line(&r, "/nonexistent/model.h5");
+    run_free(&r);
+
+    /* bad vectors: a word in text, an npy with a broken header */
+    const char *out = tmpfile_in("never.json");
+    r = run_fpv("1\n2\nthree\n4\n5\n", "rebuild", testdata("seed.json"), "-", "-o", out, NULL);
+    assert_error_line(&r, "three");
+    run_free(&r);
+    snprintf(path, sizeof path, "%s/bad.npy", dir);
+    write_text(path, "\x93NUMPY\x01\x00\x10\x00{'descr': '<f4', ");
+    r = run_fpv(NULL, "rebuild", testdata("seed.json"), path, "-o", out, NULL);
+    assert_error_line(&r, "bad.npy");
+    run_free(&r);
+    ck_assert(!file_exists(out));
+    ck_assert_int_eq(dir_count(dir), (int)(sizeof models / sizeof *models) + 1);   /* no temporaries */
+}
+END_TEST
+
+/* Every file of the HDF5 corpus: correct output, or one error line and exit 1.
+ * cve-2018-13869.h5 crashes libhdf5 1.10.8 itself and is left to the robustness work. */
+START_TEST(hdf5_corpus)
+{
+    struct { const char *name; int ok; } files[] = {
+        { "hdf5/types_dset.h5", 1 }, { "hdf5/test_userblock_earliest.hdf5", 1 },
+        { "hdf5/tall.h5", 0 }, { "hdf5/h5ex_d_extern.h5", 0 }, { "hdf5/notahdf5file.h5", 0 },
+        { "hdf5/cve-2018-13874.h5", 0 }, { "hdf5/cve-2018-17237.h5", 0 }, { "hdf5/cve-2020-10812.h5", 0 },
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        run_result r = run_fpv(NULL, "flatten", corpus(files[i].name), NULL);
+        if (files[i].ok)
+            ck_assert_msg(r.status == 0, "%s: %s", files[i].name, r.err);
+        else
+            assert_error_line(&r, NULL);
+        run_free(&r);
+        r = run_fpv(NULL, "modules", corpus(files[i].name), NULL);
+        ck_assert_msg(r.status == 0 || r.status == 1, "%s: status %d", files[i].name, r.status);
+        if (r.status)
+            assert_error_line(&r, NULL);
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* Every Keras file flattens and rebuilds bit-exactly from its own vector as generic HDF5,
+ * and a rebuilt file carries a changed vector. */
+START_TEST(keras_corpus_generic)
+{
+    const char *files[] = {
+        "KERAS_3layer_weights.h5", "KERAS_3layer_batch_norm_weights.h5", "KERAS_conv2d_model_weights.h5",
+        "keras_3layer_batch_norm.h5", "keras_conv2d_model.h5", "keras1_my_nn_weights.h5",
+        "lstm_bidirectional.h5",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char model[4096];
+        snprintf(model, sizeof model, "keras/%s", files[i]);
+        const char *src = corpus(model);
+        const char *vec = tmpfile_in("k.npy"), *out = tmpfile_in("k-out.h5"), *vec2 = tmpfile_in("k2.npy");
+        run_result r = run_fpv(NULL, "flatten", src, "-o", vec, NULL);
+        ck_assert_msg(r.status == 0, "%s: %s", files[i], r.err);
+        run_free(&r);
+        r = run_fpv(NULL, "rebuild", src, vec, "-o", out, NULL);
+        ck_assert_msg(r.status == 0, "%s: %s", files[i], r.err);
+        run_free(&r);
+        r = run_fpv(NULL, "flatten", out, "-o", vec2, NULL);
+        ck_assert_int_eq(r.status, 0);
+        run_free(&r);
+        size_t la, lb;
+        char *a = read_file(vec, &la), *b = read_file(vec2, &lb);
+        ck_assert_msg(la == lb && !memcmp(a, b, la), "%s: vectors differ", files[i]);
+        ck_assert_uint_gt(la, 128);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
+/* flatten streams: peak memory stays near the largest array, not the model. */
+START_TEST(flatten_streams)
+{
+    const char *model = tmpfile_in("big.h5");
+    hid_t f = H5Fcreate(model, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    enum { N_ARRAYS = 16, N = 4 << 20 };   /* 16 arrays of 16 MiB: 256 MiB of float32 */
+    float *data = malloc(N * sizeof *data);
+    for (size_t i = 0; i < N; i++)
+        data[i] = (float)i;
+    hsize_t dims[1] = { N };
+    for (int k = 0; k < N_ARRAYS; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "w%02d", k);
+        hid_t space = H5Screate_simple(1, dims, NULL);
+        hid_t d = H5Dcreate2(f, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        data[0] = (float)k;
+        H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        H5Dclose(d);
+        H5Sclose(space);
+    }
+    H5Fclose(f);
+    free(data);
+    const char *formats[] = { "v.npy", "v.bin", "v.h5" };
+    for (size_t i = 0; i < 3; i++) {
+        const char *vec = tmpfile_in(formats[i]);
+        run_result r = run_fpv(NULL, "flatten", model, "-o", vec, NULL);
+        assert_ok(&r);
+        ck_assert_msg(r.max_rss_kb < (16 + 48) * 1024, "%s: peak %ld KiB", formats[i], r.max_rss_kb);
+        run_free(&r);
+        const char *out = tmpfile_in("big-new.h5");
+        r = run_fpv(NULL, "rebuild", model, vec, "-o", out, "--dtype", "f32", NULL);
+        assert_ok(&r);
+        ck_assert_msg(r.max_rss_kb < (16 + 48) * 1024, "rebuild %s: peak %ld KiB", formats[i], r.max_rss_kb);
+        run_free(&r);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, seed_flattens_exactly);
+    tcase_add_test(tc, seed_rebuilds_from_zeros);
+    tcase_add_test(tc, wrong_length_names_both);
+    tcase_add_test(tc, mlp_bn_modules);
+    tcase_add_test(tc, hard_links_once_and_kept);
+    tcase_add_test(tc, rebuild_keeps_everything_else);
+    tcase_add_test(tc, text_round_trip_bit_exact);
+    tcase_add_test(tc, promotion_f64_and_complex);
+    tcase_add_test(tc, selection);
+    tcase_add_test(tc, usage_and_help);
+    tcase_add_test(tc, bad_inputs_one_line);
+    tcase_add_test(tc, hdf5_corpus);
+    tcase_add_test(tc, keras_corpus_generic);
+    tcase_add_test(tc, flatten_streams);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
