@@ -190,6 +190,8 @@ static void store_elem(void *dst, fp_dtype t, size_t i, double re, double im)
 int fp_convert(void *dst, fp_dtype dst_dtype, const void *src, fp_dtype src_dtype,
                size_t n, size_t *bad_index)
 {
+    if (n == 0)
+        return 0;
     if (dst_dtype == src_dtype) {
         if (dst != src)
             memmove(dst, src, n * fp_dtype_size(src_dtype));
