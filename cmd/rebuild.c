@@ -39,10 +39,10 @@ static int read_slice(rebuild_ctx *ctx, const fp_param *p, void *dst, fp_error *
 /* After the last parameter the vector must be exhausted; count what is left. */
 static int check_exhausted(rebuild_ctx *ctx, fp_error *err)
 {
-    double scratch[1024];
+    double scratch[1024];   /* 512 elements of up to 16 bytes */
     uint64_t extra = 0, got;
     do {
-        if (fp_vec_reader_read(ctx->reader, scratch, FP_F64, 512, &got, err) < 0)
+        if (fp_vec_reader_read(ctx->reader, scratch, fp_vec_reader_dtype(ctx->reader), 512, &got, err) < 0)
             return -1;
         extra += got;
     } while (got == 512);

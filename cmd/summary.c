@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Output is composed in memory and printed only when every array could be read,
+ * so a failure prints one error line and no half summary. */
+static FILE *out;
+
 typedef struct counts {
     uint64_t n_train, n_frozen;      /* elements */
     uint64_t a_train, a_frozen;      /* arrays */
@@ -147,16 +151,16 @@ static void print_comment(const char *text, int col, const counts *c)
 {
     char a[40], b[40];
     int pad = 40 - col;
-    printf("%s%*s# %s parameters", text, pad > 1 ? pad : 1, "", grouped(c->n_train, a));
+    fprintf(out, "%s%*s# %s parameters", text, pad > 1 ? pad : 1, "", grouped(c->n_train, a));
     if (c->n_frozen)
-        printf(", plus %s non-trainable", grouped(c->n_frozen, b));
+        fprintf(out, ", plus %s non-trainable", grouped(c->n_frozen, b));
     if (c->all_zero)
-        printf("  (all zero)");
+        fprintf(out, "  (all zero)");
     if (c->some_nan)
-        printf("  (some NaN)");
+        fprintf(out, "  (some NaN)");
     if (c->some_inf)
-        printf("  (some Inf)");
-    putchar('\n');
+        fprintf(out, "  (some Inf)");
+    fputc('\n', out);
 }
 
 static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, const char *path,
@@ -171,7 +175,7 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
         if (c.a_train + c.a_frozen)
             print_comment(line, col, &c);
         else
-            printf("%s\n", line);
+            fprintf(out, "%s\n", line);
         return;
     }
     /* A map holding one list (Chain's layers) shows the list's items directly. */
@@ -188,7 +192,7 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
         items_path = strdup(child_path);
     }
     const char *open = node->type ? node->type : node->kind == FP_LIST ? "[" : "(";
-    printf("%*s%s%s%s%s\n", indent, "", key ? key : "", label_sep, open, node->type ? "(" : "");
+    fprintf(out, "%*s%s%s%s%s\n", indent, "", key ? key : "", label_sep, open, node->type ? "(" : "");
     for (size_t i = 0; i < items->n_children; i++) {
         const fp_node *c = items->children[i];
         char index[24];
@@ -206,7 +210,7 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
         }
     }
     const char *close = node->type ? ")" : node->kind == FP_LIST ? "]" : ")";
-    printf("%*s%s%s\n", indent, "", close, indent ? "," : "");
+    fprintf(out, "%*s%s%s\n", indent, "", close, indent ? "," : "");
     if (items_path != path)
         free((char *)items_path);
 }
@@ -224,24 +228,35 @@ static int run(cmd_opts *opts)
         return cmd_error(&err);
     }
     summary_ctx ctx = { .all = &all, .sel = &opts->sel, .model = opts->args[0] };
+    char *text = NULL;
+    size_t text_len = 0;
+    if (!(out = open_memstream(&text, &text_len))) {
+        fp_layout_free(&all);
+        fp_tree_free(&tree);
+        return cmd_errorf("out of memory");
+    }
     if (is_container(tree.root))
         print_node(&ctx, tree.root, NULL, "/", 0);
     counts total = count_below(&ctx, "/", 0);
     char a[40], b[40];
     if (total.a_frozen == 0)
-        printf("%*s# Total: %llu arrays, %s parameters, %llu bytes.\n", 20, "",
+        fprintf(out, "%*s# Total: %llu arrays, %s parameters, %llu bytes.\n", 20, "",
                (unsigned long long)total.a_train, grouped(total.n_train, a),
                (unsigned long long)total.bytes);
     else
-        printf("%*s# Total: %llu trainable arrays, %s parameters,\n%*s# plus %llu non-trainable, "
+        fprintf(out, "%*s# Total: %llu trainable arrays, %s parameters,\n%*s# plus %llu non-trainable, "
                "%s parameters, %llu bytes.\n", 20, "", (unsigned long long)total.a_train,
                grouped(total.n_train, a), 20, "", (unsigned long long)total.a_frozen,
                grouped(total.n_frozen, b), (unsigned long long)total.bytes);
+    fclose(out);
     fp_layout_free(&all);
     fp_tree_free(&tree);
+    if (!ctx.failed)
+        fwrite(text, 1, text_len, stdout);
+    free(text);
     if (ctx.failed)
         return cmd_error(&ctx.err);
-    return EXIT_OK;
+    return fflush(stdout) == 0 ? EXIT_OK : cmd_errorf("<stdout>: cannot write");
 }
 
 const cmd cmd_summary = {

@@ -1,0 +1,457 @@
+/* HDF5 vectors and matrices: one dataset ("/data", or FILE.h5:/path), read and
+ * written a hyperslab at a time so memory stays bounded whatever its size.
+ *
+ * Element types follow h5py: complex is a compound of two floats (r, i), bool an
+ * int8 enum {FALSE, TRUE}, float16 the IEEE half, bfloat16 a 16-bit float with
+ * float32's exponent. Writing FILE.h5:/path into an existing HDF5 file keeps its
+ * other objects (the copy is edited, then renamed into place); writing FILE.h5
+ * alone makes a new file. */
+#include "vecio_internal.h"
+
+#include <hdf5.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Our errors are one line with context; HDF5's own stack dumps would break that. */
+static void quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------- types */
+
+static hid_t float16_type(int bfloat)
+{
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    if (bfloat) {   /* sign 15, exponent 7..14 (8 bits), mantissa 0..6 */
+        H5Tset_fields(t, 15, 7, 8, 0, 7);
+        H5Tset_size(t, 2);
+        H5Tset_ebias(t, 127);
+    } else {        /* sign 15, exponent 10..14 (5 bits), mantissa 0..9 */
+        H5Tset_fields(t, 15, 10, 5, 0, 10);
+        H5Tset_size(t, 2);
+        H5Tset_ebias(t, 15);
+    }
+    return t;
+}
+
+static hid_t complex_type(hid_t part, const char *re_name, const char *im_name)
+{
+    size_t size = H5Tget_size(part);
+    hid_t t = H5Tcreate(H5T_COMPOUND, 2 * size);
+    H5Tinsert(t, re_name, 0, part);
+    H5Tinsert(t, im_name, size, part);
+    return t;
+}
+
+static hid_t bool_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    int8_t no = 0, yes = 1;
+    H5Tenum_insert(t, "FALSE", &no);
+    H5Tenum_insert(t, "TRUE", &yes);
+    return t;
+}
+
+/* The type of our in-memory elements (also what we write: little-endian hosts). */
+static hid_t memory_type(fp_dtype dtype)
+{
+    switch (dtype) {
+    case FP_F16:  return float16_type(0);
+    case FP_BF16: return float16_type(1);
+    case FP_F32:  return H5Tcopy(H5T_NATIVE_FLOAT);
+    case FP_F64:  return H5Tcopy(H5T_NATIVE_DOUBLE);
+    case FP_C64:  return complex_type(H5T_NATIVE_FLOAT, "r", "i");
+    case FP_C128: return complex_type(H5T_NATIVE_DOUBLE, "r", "i");
+    case FP_BOOL: return bool_type();
+    case FP_I8:   return H5Tcopy(H5T_NATIVE_INT8);
+    case FP_U8:   return H5Tcopy(H5T_NATIVE_UINT8);
+    case FP_I16:  return H5Tcopy(H5T_NATIVE_INT16);
+    case FP_U16:  return H5Tcopy(H5T_NATIVE_UINT16);
+    case FP_I32:  return H5Tcopy(H5T_NATIVE_INT32);
+    case FP_U32:  return H5Tcopy(H5T_NATIVE_UINT32);
+    case FP_I64:  return H5Tcopy(H5T_NATIVE_INT64);
+    case FP_U64:  return H5Tcopy(H5T_NATIVE_UINT64);
+    default:      return -1;
+    }
+}
+
+/* The dtype of a file type, and the memory type to read it with (which keeps
+ * the file's member names: compound conversion matches members by name). */
+static fp_dtype file_dtype(hid_t type, hid_t *mem)
+{
+    *mem = -1;
+    size_t size = H5Tget_size(type);
+    switch (H5Tget_class(type)) {
+    case H5T_FLOAT: {
+        size_t spos, epos, esize, mpos, msize;
+        H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize);
+        fp_dtype d = size == 8 ? FP_F64 : size == 4 ? FP_F32
+                   : size == 2 && esize == 5 ? FP_F16 : size == 2 && esize == 8 ? FP_BF16 : FP_DT_NONE;
+        if (d != FP_DT_NONE)
+            *mem = memory_type(d);
+        return d;
+    }
+    case H5T_INTEGER: {
+        int is_signed = H5Tget_sign(type) == H5T_SGN_2;
+        static const fp_dtype s[] = { FP_I8, FP_I16, FP_DT_NONE, FP_I32, FP_DT_NONE,
+                                      FP_DT_NONE, FP_DT_NONE, FP_I64 };
+        static const fp_dtype u[] = { FP_U8, FP_U16, FP_DT_NONE, FP_U32, FP_DT_NONE,
+                                      FP_DT_NONE, FP_DT_NONE, FP_U64 };
+        fp_dtype d = size >= 1 && size <= 8 ? (is_signed ? s : u)[size - 1] : FP_DT_NONE;
+        if (d != FP_DT_NONE)
+            *mem = memory_type(d);
+        return d;
+    }
+    case H5T_COMPOUND: {
+        if (H5Tget_nmembers(type) != 2)
+            return FP_DT_NONE;
+        hid_t re = H5Tget_member_type(type, 0), im = H5Tget_member_type(type, 1);
+        size_t part = H5Tget_size(re);
+        int ok = H5Tget_class(re) == H5T_FLOAT && H5Tget_class(im) == H5T_FLOAT
+              && part == H5Tget_size(im) && (part == 4 || part == 8);
+        H5Tclose(re);
+        H5Tclose(im);
+        if (!ok)
+            return FP_DT_NONE;
+        char *re_name = H5Tget_member_name(type, 0), *im_name = H5Tget_member_name(type, 1);
+        *mem = complex_type(part == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, re_name, im_name);
+        H5free_memory(re_name);
+        H5free_memory(im_name);
+        return part == 4 ? FP_C64 : FP_C128;
+    }
+    case H5T_ENUM: {   /* h5py's bool */
+        hid_t base = H5Tget_super(type);
+        int ok = size == 1 && H5Tget_nmembers(type) == 2;
+        H5Tclose(base);
+        if (!ok)
+            return FP_DT_NONE;
+        *mem = H5Tget_native_type(type, H5T_DIR_ASCEND);
+        return FP_BOOL;
+    }
+    default:
+        return FP_DT_NONE;
+    }
+}
+
+/* ---------------------------------------------------------------- selections */
+
+/* Adds the row-major elements [begin, end) of the sub-array at `axis` (the axes
+ * before it fixed at start[]) to the selection: a partial first row, the whole
+ * rows, and a partial last row, each a hyperslab. */
+static herr_t add_range(hid_t space, int rank, const hsize_t *dims, int axis, hsize_t *start,
+                        uint64_t begin, uint64_t end)
+{
+    if (begin >= end)
+        return 0;
+    uint64_t inner = 1;
+    for (int i = axis + 1; i < rank; i++)
+        inner *= dims[i];
+    if (begin % inner) {
+        uint64_t row = begin / inner, row_end = (row + 1) * inner < end ? (row + 1) * inner : end;
+        start[axis] = row;
+        if (add_range(space, rank, dims, axis + 1, start, begin - row * inner, row_end - row * inner) < 0)
+            return -1;
+        begin = row_end;
+    }
+    uint64_t full = (end - begin) / inner;
+    if (full > 0) {
+        hsize_t offset[FP_MAX_RANK], count[FP_MAX_RANK];
+        for (int i = 0; i < rank; i++) {
+            offset[i] = i < axis ? start[i] : i == axis ? begin / inner : 0;
+            count[i] = i < axis ? 1 : i == axis ? full : dims[i];
+        }
+        if (H5Sselect_hyperslab(space, H5S_SELECT_OR, offset, NULL, count, NULL) < 0)
+            return -1;
+        begin += full * inner;
+    }
+    if (begin < end) {
+        start[axis] = begin / inner;
+        return add_range(space, rank, dims, axis + 1, start, 0, end - begin);
+    }
+    return 0;
+}
+
+/* A file dataspace selecting elements [begin, begin + n) in row-major order,
+ * and a matching memory dataspace. */
+static int select_range(hid_t dset, uint64_t begin, uint64_t n, hid_t *file_space, hid_t *mem_space)
+{
+    *file_space = H5Dget_space(dset);
+    hsize_t count = n;
+    *mem_space = H5Screate_simple(1, &count, NULL);
+    int rank = H5Sget_simple_extent_ndims(*file_space);
+    if (*file_space < 0 || *mem_space < 0 || rank < 0)
+        return -1;
+    if (rank == 0)   /* scalar: all of it */
+        return 0;
+    hsize_t dims[FP_MAX_RANK], start[FP_MAX_RANK] = { 0 };
+    H5Sget_simple_extent_dims(*file_space, dims, NULL);
+    if (H5Sselect_none(*file_space) < 0)
+        return -1;
+    return add_range(*file_space, rank, dims, 0, start, begin, begin + n);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+typedef struct h5_reader {
+    hid_t file, dset, mem_type;
+} h5_reader;
+
+static int h5_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n, uint64_t *n_read,
+                   fp_error *err)
+{
+    h5_reader *h = r->state;
+    size_t in_size = fp_dtype_size(r->dtype), out_size = fp_dtype_size(dtype);
+    uint64_t per_chunk = VEC_BUF_BYTES / in_size;
+    unsigned char *out = dst;
+    if (n > r->count - r->done)
+        n = r->count - r->done;
+    while (*n_read < n) {
+        uint64_t k = n - *n_read < per_chunk ? n - *n_read : per_chunk;
+        hid_t file_space = -1, mem_space = -1;
+        int rc = select_range(h->dset, r->done, k, &file_space, &mem_space);
+        if (rc == 0 && H5Dread(h->dset, h->mem_type, mem_space, file_space, H5P_DEFAULT, r->scratch) < 0)
+            rc = -1;
+        H5Sclose(file_space);
+        H5Sclose(mem_space);
+        if (rc < 0)
+            return fp_fail(err, "%s: cannot read elements %llu..%llu", r->name,
+                           (unsigned long long)r->done, (unsigned long long)(r->done + k));
+        if (vec_convert_out(r, out, dtype, r->scratch, r->dtype, (size_t)k, err) < 0)
+            return -1;
+        out += k * out_size;
+        *n_read += k;
+        r->done += k;
+    }
+    return 0;
+}
+
+static int h5_shape(fp_vec_reader *r, fp_dtype dtype, int *rank, uint64_t *shape, fp_error *err)
+{
+    (void)dtype;
+    (void)err;
+    *rank = r->rank;
+    memcpy(shape, r->shape, (size_t)r->rank * sizeof *shape);
+    return 0;
+}
+
+static void h5_close(fp_vec_reader *r)
+{
+    h5_reader *h = r->state;
+    if (!h)
+        return;
+    if (h->mem_type >= 0)
+        H5Tclose(h->mem_type);
+    if (h->dset >= 0)
+        H5Dclose(h->dset);
+    if (h->file >= 0)
+        H5Fclose(h->file);
+    free(h);
+    r->state = NULL;
+}
+
+static const vec_reader_ops h5_reader_ops = { h5_read, h5_shape, h5_close };
+
+int vec_h5_open(fp_vec_reader *r, fp_error *err)
+{
+    quiet();
+    h5_reader *h = calloc(1, sizeof *h);
+    if (!h)
+        return fp_fail(err, "out of memory");
+    h->file = h->dset = h->mem_type = -1;
+    r->state = h;
+    r->ops = &h5_reader_ops;
+    const char *dataset = r->dataset ? r->dataset : "/data";
+    if (access(r->file, R_OK) < 0)
+        return fp_fail(err, "%s: cannot open: %s", r->name, strerror(errno));
+    if ((h->file = H5Fopen(r->file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: not an HDF5 file", r->name);
+    if (H5Lexists(h->file, dataset, H5P_DEFAULT) <= 0
+        || (h->dset = H5Dopen2(h->file, dataset, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: no dataset '%s' (name another as FILE.h5:/path)", r->name, dataset);
+    hid_t dcpl = H5Dget_create_plist(h->dset);
+    int external = H5Pget_external_count(dcpl) > 0 || H5Pget_layout(dcpl) == H5D_VIRTUAL;
+    H5Pclose(dcpl);
+    if (external && !fp_allow_external)
+        return fp_fail(err, "%s: %s: data stored outside the file (external or virtual); "
+                       "pass --allow-external to read it", r->name, dataset);
+    hid_t type = H5Dget_type(h->dset);
+    r->dtype = file_dtype(type, &h->mem_type);
+    H5Tclose(type);
+    if (r->dtype == FP_DT_NONE)
+        return fp_fail(err, "%s: %s: unsupported element type (not a number, complex or bool)",
+                       r->name, dataset);
+    hid_t space = H5Dget_space(h->dset);
+    int rank = H5Sget_simple_extent_ndims(space);
+    H5S_class_t space_class = H5Sget_simple_extent_type(space);
+    hsize_t dims[H5S_MAX_RANK];
+    if (rank > FP_MAX_RANK || rank < 0) {
+        H5Sclose(space);
+        return fp_fail(err, "%s: %s: unsupported dataspace", r->name, dataset);
+    }
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    r->rank = rank;
+    r->count = space_class == H5S_NULL ? 0 : 1;
+    for (int i = 0; i < rank; i++) {
+        r->shape[i] = dims[i];
+        r->count *= dims[i];
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+typedef struct h5_writer {
+    hid_t file, dset, type;
+    uint64_t buffered;     /* elements in w->scratch not yet written */
+    uint64_t per_chunk;
+} h5_writer;
+
+/* HDF5's file driver leaves write(2)'s errno behind: report it when there is one. */
+static int write_error(fp_vec_writer *w, fp_error *err)
+{
+    return fp_fail(err, "%s: cannot write: %s", w->name,
+                   errno ? strerror(errno) : "the HDF5 library failed to write the data");
+}
+
+static int flush_elements(fp_vec_writer *w, fp_error *err)
+{
+    h5_writer *h = w->state;
+    if (h->buffered == 0)
+        return 0;
+    hid_t file_space = -1, mem_space = -1;
+    uint64_t begin = w->done - h->buffered;
+    errno = 0;
+    int rc = select_range(h->dset, begin, h->buffered, &file_space, &mem_space);
+    if (rc == 0 && H5Dwrite(h->dset, h->type, mem_space, file_space, H5P_DEFAULT, w->scratch) < 0)
+        rc = -1;
+    H5Sclose(file_space);
+    H5Sclose(mem_space);
+    h->buffered = 0;
+    if (rc < 0)
+        return write_error(w, err);
+    return 0;
+}
+
+/* Opens the temporary file: a copy of the existing target when a dataset path
+ * was named (so the file's other objects stay), else a new file. */
+static hid_t open_target(fp_vec_writer *w, fp_error *err)
+{
+    const char *target = w->out.target, *tmp = w->out.tmp_path;
+    if (w->dataset && access(target, F_OK) == 0) {
+        if (H5Fis_hdf5(target) <= 0)
+            return fp_fail(err, "%s: exists and is not an HDF5 file", w->name);
+        if (fp_copy_file(target, tmp, err) < 0)
+            return -1;
+        hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (file < 0)
+            return fp_fail(err, "%s: cannot open for writing", w->name);
+        return file;
+    }
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    if (file < 0) {
+        const char *slash = strrchr(target, '/');
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) : 1, slash ? target : ".");
+        return fp_fail(err, "%s: cannot create: %s", w->name,
+                       access(dir, W_OK) < 0 ? strerror(errno) : "HDF5 cannot create the file");
+    }
+    return file;
+}
+
+static int h5_begin(fp_vec_writer *w, fp_error *err)
+{
+    quiet();
+    h5_writer *h = calloc(1, sizeof *h);
+    if (!h)
+        return fp_fail(err, "out of memory");
+    h->file = h->dset = h->type = -1;
+    h->per_chunk = VEC_BUF_BYTES / fp_dtype_size(w->dtype);
+    w->state = h;
+    const char *dataset = w->dataset ? w->dataset : "/data";
+    if ((h->file = open_target(w, err)) < 0)
+        return -1;
+    if (H5Lexists(h->file, dataset, H5P_DEFAULT) > 0 && H5Ldelete(h->file, dataset, H5P_DEFAULT) < 0)
+        return fp_fail(err, "%s: cannot replace %s", w->name, dataset);
+    hsize_t dims[2] = { w->shape[0], w->shape[1] };
+    hid_t space = H5Screate_simple(w->rank, dims, NULL);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    h->type = memory_type(w->dtype);
+    h->dset = H5Dcreate2(h->file, dataset, h->type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    H5Sclose(space);
+    if (h->dset < 0)
+        return fp_fail(err, "%s: cannot create dataset %s", w->name, dataset);
+    return 0;
+}
+
+static int h5_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error *err)
+{
+    h5_writer *h = w->state;
+    size_t size = fp_dtype_size(w->dtype);
+    const unsigned char *in = data;
+    uint64_t done = w->done;   /* the public count moves after we return */
+    while (n > 0) {
+        uint64_t k = h->per_chunk - h->buffered < n ? h->per_chunk - h->buffered : n;
+        memcpy(w->scratch + h->buffered * size, in, (size_t)(k * size));
+        h->buffered += k;
+        in += k * size;
+        n -= k;
+        done += k;
+        if (h->buffered == h->per_chunk) {
+            uint64_t saved = w->done;
+            w->done = done;
+            int rc = flush_elements(w, err);
+            w->done = saved;
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int h5_finish(fp_vec_writer *w, fp_error *err)
+{
+    h5_writer *h = w->state;
+    if (flush_elements(w, err) < 0)
+        return -1;
+    errno = 0;
+    herr_t rc = H5Dclose(h->dset);
+    h->dset = -1;
+    rc |= H5Tclose(h->type);
+    h->type = -1;
+    rc |= H5Fclose(h->file);
+    h->file = -1;
+    if (rc < 0)
+        return write_error(w, err);
+    /* Let fp_outfile_commit fsync the finished file before the rename. */
+    w->out.fd = open(w->out.tmp_path, O_RDONLY | O_CLOEXEC);
+    return 0;
+}
+
+static void h5_discard(fp_vec_writer *w)
+{
+    h5_writer *h = w->state;
+    if (!h)
+        return;
+    if (h->dset >= 0)
+        H5Dclose(h->dset);
+    if (h->type >= 0)
+        H5Tclose(h->type);
+    if (h->file >= 0)
+        H5Fclose(h->file);
+    free(h);
+    w->state = NULL;
+}
+
+const vec_writer_ops vec_h5_writer = { h5_begin, h5_write, h5_finish, h5_discard };
