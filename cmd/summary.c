@@ -210,7 +210,10 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
         }
     }
     const char *close = node->type ? ")" : node->kind == FP_LIST ? "]" : ")";
-    fprintf(out, "%*s%s%s\n", indent, "", close, indent ? "," : "");
+    if (indent)
+        fprintf(out, "%*s%s,\n", indent, "", close);
+    else
+        fputs(close, out);   /* the Total comment follows on this line, as in Flux */
     if (items_path != path)
         free((char *)items_path);
 }
@@ -238,14 +241,15 @@ static int run(cmd_opts *opts)
     if (is_container(tree.root))
         print_node(&ctx, tree.root, NULL, "/", 0);
     counts total = count_below(&ctx, "/", 0);
+    int pad = is_container(tree.root) ? 19 : 20;
     char a[40], b[40];
     if (total.a_frozen == 0)
-        fprintf(out, "%*s# Total: %llu arrays, %s parameters, %llu bytes.\n", 20, "",
+        fprintf(out, "%*s# Total: %llu arrays, %s parameters, %llu bytes.\n", pad, "",
                (unsigned long long)total.a_train, grouped(total.n_train, a),
                (unsigned long long)total.bytes);
     else
         fprintf(out, "%*s# Total: %llu trainable arrays, %s parameters,\n%*s# plus %llu non-trainable, "
-               "%s parameters, %llu bytes.\n", 20, "", (unsigned long long)total.a_train,
+               "%s parameters, %llu bytes.\n", pad, "", (unsigned long long)total.a_train,
                grouped(total.n_train, a), 20, "", (unsigned long long)total.a_frozen,
                grouped(total.n_frozen, b), (unsigned long long)total.bytes);
     fclose(out);

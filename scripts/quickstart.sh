@@ -17,7 +17,7 @@ fi
 ninja -C build
 
 echo "== flatparams flatten testdata/seed.json"
-./build/flatparams flatten testdata/seed.json | tee build/seed-theta.txt
+./build/cmd/flatparams flatten testdata/seed.json | tee build/seed-theta.txt
 echo "== flatparams rebuild testdata/seed.json (zeros) -o build/seed-zero.json"
-printf '0\n0\n0\n0\n0\n' | ./build/flatparams rebuild testdata/seed.json - -o build/seed-zero.json
-./build/flatparams summary build/seed-zero.json
+printf '0\n0\n0\n0\n0\n' | ./build/cmd/flatparams rebuild testdata/seed.json - -o build/seed-zero.json
+./build/cmd/flatparams summary build/seed-zero.json

@@ -200,8 +200,9 @@ const char *tmpdir(void)
         tmp_owner = getpid();
         atexit(cleanup_tmp);
     }
-    static char dir[300];
-    snprintf(dir, sizeof dir, "%s/%d", tmp_root, counter++);
+    static char dirs[8][300];   /* a ring, so earlier results stay valid */
+    char *dir = dirs[counter % 8];
+    snprintf(dir, sizeof dirs[0], "%s/%d", tmp_root, counter++);
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     return dir;
 }
