@@ -392,22 +392,23 @@ static int append_child(reader *r, fp_node *parent, const char *key, const cJSON
     return rc;
 }
 
+/* The first element, at any depth of nested arrays, that is not a number. */
+static const cJSON *first_non_number(const cJSON *array)
+{
+    for (const cJSON *child = array->child; child; child = child->next) {
+        const cJSON *found = cJSON_IsArray(child) ? first_non_number(child)
+                           : cJSON_IsNumber(child) ? NULL : child;
+        if (found)
+            return found;
+    }
+    return NULL;
+}
+
 static int convert_array(reader *r, const cJSON *item, fp_node **out)
 {
-    /* Beside objects, strings, booleans or nulls, arrays are elements of a
-     * list (of layers, names, ...); numbers there are a mistake, not a list. */
-    const cJSON *other = NULL;
-    size_t other_index = 0, index = 0;
-    int has_number = 0;
-    for (const cJSON *child = item->child; child; child = child->next, index++) {
-        has_number |= cJSON_IsNumber(child);
-        if (!other && !cJSON_IsNumber(child) && !cJSON_IsArray(child)) {
-            other = child;
-            other_index = index;
-        }
-    }
-    if (other && has_number)
-        return fail(r, "array mixes numbers with %s (element %zu)", kind_name(other), other_index);
+    /* Beside objects, strings, booleans or nulls, numbers and arrays are
+     * elements of a list (Keras configs hold [null, 16] and ["dense", 0, 0]). */
+    const cJSON *other = first_non_number(item);
     uint64_t shape[FP_JSON_MAX_DEPTH + 1];
     int rank = other ? 0 : first_number_rank(item, 0, shape);
     if (rank == 0) {

@@ -208,6 +208,9 @@ typedef struct fp_format {
     int (*patch_open)(const char *path, const fp_tree *tree, void **patch, fp_error *err);
     int (*patch_array)(void *patch, const fp_node *arr, const void *data, fp_error *err);
     int (*patch_close)(void *patch, int commit, fp_error *err);
+    /* Non-zero when the library behind read may crash or loop on hostile files:
+     * fp_tree_open then reads the metadata once in a child process first. */
+    int isolate_read;
 } fp_format;
 
 extern const fp_format fp_format_json;

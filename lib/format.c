@@ -1,6 +1,7 @@
 /* The registry of model-file formats: input detected by content, output chosen
  * by name or extension. */
 #include "flatparams.h"
+#include "isolate.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -59,12 +60,37 @@ const fp_format *fp_format_for_output(const char *path, const char *name)
     return NULL;
 }
 
+/* Limits for reading a file's metadata in a child: generous for real models
+ * (metadata of a 1 GiB model reads in milliseconds). */
+enum { ISOLATE_SECONDS = 20 };
+static const size_t isolate_memory = (size_t)4 << 30;
+
+typedef struct trial_read {
+    const fp_format *format;
+    const char *path;
+} trial_read;
+
+static int read_and_discard(void *arg, fp_error *err)
+{
+    trial_read *t = arg;
+    fp_tree tree = { .format = t->format, .path = (char *)t->path };
+    int rc = t->format->read(&tree, err);
+    tree.path = NULL;
+    fp_tree_free(&tree);
+    return rc;
+}
+
 int fp_tree_open(const char *path, fp_tree *tree, fp_error *err)
 {
     memset(tree, 0, sizeof *tree);
     const fp_format *fmt;
     if (fp_format_detect(path, &fmt, err) < 0)
         return -1;
+    if (fmt->isolate_read) {
+        trial_read trial = { fmt, path };
+        if (fp_isolated(read_and_discard, &trial, path, ISOLATE_SECONDS, isolate_memory, err) < 0)
+            return -1;
+    }
     tree->format = fmt;
     if (!(tree->path = strdup(path)))
         return fp_fail(err, "out of memory");
