@@ -1,6 +1,442 @@
-/* STUB: replaced by the JSON format. */
-#include "flatparams.h"
-static int probe(const unsigned char *h, size_t n) { (void)h; (void)n; return 0; }
-static int rd(fp_tree *t, fp_error *e) { (void)t; return fp_fail(e, "hdf5: not implemented"); }
-static const char *const exts[] = { ".h5", ".hdf5", NULL };
-const fp_format fp_format_hdf5 = { .name = "hdf5", .extensions = exts, .probe = probe, .read = rd };
+/* The HDF5 model format: detection, the dtype <-> HDF5 type mapping shared by
+ * the reader and the writer, and in-place patching for rebuild (a byte copy of
+ * the input whose datasets get new values, so attributes, chunking, filters
+ * and everything we do not model survive untouched).
+ *
+ * Reading is in hdf5_read.c, writing in hdf5_write.c. */
+#include "hdf5_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- detection */
+
+/* The superblock may follow a user block of 512, 1024, 2048, ... bytes. */
+static int probe(const unsigned char *head, size_t n_head)
+{
+    static const unsigned char signature[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
+    static const size_t offsets[] = { 0, 512, 1024, 2048 };
+    for (size_t i = 0; i < sizeof offsets / sizeof *offsets; i++)
+        if (offsets[i] + sizeof signature <= n_head
+            && !memcmp(head + offsets[i], signature, sizeof signature))
+            return 1;
+    return 0;
+}
+
+/* ---- HDF5's error stack */
+
+typedef struct reason_ctx {
+    char *buf;
+    size_t cap;
+    int found;
+} reason_ctx;
+
+static herr_t take_innermost(unsigned n, const H5E_error2_t *e, void *vctx)
+{
+    reason_ctx *ctx = vctx;
+    (void)n;
+    if (ctx->found)
+        return 0;
+    const char *desc = e->desc && *e->desc ? e->desc : NULL;
+    char minor[256] = "";
+    if (!desc && H5Eget_msg(e->min_num, NULL, minor, sizeof minor) > 0)
+        desc = minor;
+    if (desc) {
+        snprintf(ctx->buf, ctx->cap, "%s", desc);
+        ctx->found = 1;
+    }
+    return 0;
+}
+
+void h5_reason(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "HDF5 error");
+    hid_t stack = H5Eget_current_stack();   /* a copy; the live stack is cleared */
+    if (stack < 0)
+        return;
+    reason_ctx ctx = { buf, cap, 0 };
+    H5Ewalk2(stack, H5E_WALK_UPWARD, take_innermost, &ctx);
+    H5Eclose_stack(stack);
+}
+
+void h5_quiet(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* ---- types */
+
+/* HDF5 1.10 has no half-precision type: narrow a float32 to 16 bits the way
+ * h5py builds its float16 (sign, exponent, mantissa fields, then bias). */
+static hid_t half_type(hid_t base, size_t exp_bits, size_t man_bits, size_t bias)
+{
+    hid_t t = H5Tcopy(base);
+    if (t < 0)
+        return H5I_INVALID_HID;
+    if (H5Tset_fields(t, 15, man_bits, exp_bits, 0, man_bits) < 0 || H5Tset_size(t, 2) < 0
+        || H5Tset_ebias(t, bias) < 0) {
+        H5Tclose(t);
+        return H5I_INVALID_HID;
+    }
+    return t;
+}
+
+static hid_t complex_type(hid_t part, size_t part_size, hid_t like_file)
+{
+    char *names[2] = { NULL, NULL };
+    if (like_file >= 0 && H5Tget_class(like_file) == H5T_COMPOUND && H5Tget_nmembers(like_file) == 2) {
+        names[0] = H5Tget_member_name(like_file, 0);
+        names[1] = H5Tget_member_name(like_file, 1);
+    }
+    hid_t t = H5Tcreate(H5T_COMPOUND, 2 * part_size);
+    if (t >= 0 && (H5Tinsert(t, names[0] ? names[0] : "r", 0, part) < 0
+                   || H5Tinsert(t, names[1] ? names[1] : "i", part_size, part) < 0)) {
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+    }
+    H5free_memory(names[0]);
+    H5free_memory(names[1]);
+    return t;
+}
+
+/* h5py's bool: an int8 enum with FALSE = 0 and TRUE = 1. */
+static hid_t bool_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    int8_t no = 0, yes = 1;
+    if (t >= 0 && (H5Tenum_insert(t, "FALSE", &no) < 0 || H5Tenum_insert(t, "TRUE", &yes) < 0)) {
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+    }
+    return t;
+}
+
+hid_t h5_type_for(fp_dtype dtype, int in_file, hid_t like_file)
+{
+    hid_t f32 = in_file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT;
+    hid_t f64 = in_file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+    hid_t plain;
+    switch (dtype) {
+    case FP_F16:  return half_type(f32, 5, 10, 15);
+    case FP_BF16: return half_type(f32, 8, 7, 127);
+    case FP_C64:  return complex_type(f32, 4, like_file);
+    case FP_C128: return complex_type(f64, 8, like_file);
+    case FP_BOOL: return bool_type();
+    case FP_F32:  plain = f32; break;
+    case FP_F64:  plain = f64; break;
+    case FP_I8:   plain = in_file ? H5T_STD_I8LE : H5T_NATIVE_INT8; break;
+    case FP_U8:   plain = in_file ? H5T_STD_U8LE : H5T_NATIVE_UINT8; break;
+    case FP_I16:  plain = in_file ? H5T_STD_I16LE : H5T_NATIVE_INT16; break;
+    case FP_U16:  plain = in_file ? H5T_STD_U16LE : H5T_NATIVE_UINT16; break;
+    case FP_I32:  plain = in_file ? H5T_STD_I32LE : H5T_NATIVE_INT32; break;
+    case FP_U32:  plain = in_file ? H5T_STD_U32LE : H5T_NATIVE_UINT32; break;
+    case FP_I64:  plain = in_file ? H5T_STD_I64LE : H5T_NATIVE_INT64; break;
+    case FP_U64:  plain = in_file ? H5T_STD_U64LE : H5T_NATIVE_UINT64; break;
+    default:      return H5I_INVALID_HID;
+    }
+    return H5Tcopy(plain);
+}
+
+int h5_is_bool_enum(hid_t type)
+{
+    if (H5Tget_class(type) != H5T_ENUM || H5Tget_nmembers(type) != 2)
+        return 0;
+    int seen_false = 0, seen_true = 0;
+    for (unsigned i = 0; i < 2; i++) {
+        char *name = H5Tget_member_name(type, i);
+        if (name) {
+            seen_false |= !strcmp(name, "FALSE");
+            seen_true |= !strcmp(name, "TRUE");
+        }
+        H5free_memory(name);
+    }
+    return seen_false && seen_true;
+}
+
+static fp_dtype float_dtype(hid_t type)
+{
+    size_t size = H5Tget_size(type), spos, epos, esize, mpos, msize;
+    if (size == 2 && H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0) {
+        if (esize == 5 && msize == 10)
+            return FP_F16;
+        if (esize == 8 && msize == 7)
+            return FP_BF16;
+    }
+    return size == 4 ? FP_F32 : FP_F64;   /* other widths: HDF5 converts to f64 */
+}
+
+static fp_dtype int_dtype(hid_t type)
+{
+    static const fp_dtype by_size[2][4] = {
+        { FP_U8, FP_U16, FP_U32, FP_U64 }, { FP_I8, FP_I16, FP_I32, FP_I64 },
+    };
+    size_t size = H5Tget_size(type);
+    int is_signed = H5Tget_sign(type) == H5T_SGN_2;
+    int slot = size <= 1 ? 0 : size <= 2 ? 1 : size <= 4 ? 2 : 3;
+    return by_size[is_signed][slot];
+}
+
+fp_dtype h5_dtype_of(hid_t type)
+{
+    switch (H5Tget_class(type)) {
+    case H5T_FLOAT:
+        return float_dtype(type);
+    case H5T_INTEGER:
+        return int_dtype(type);
+    case H5T_ENUM:
+        return h5_is_bool_enum(type) ? FP_BOOL : FP_DT_NONE;
+    case H5T_COMPOUND: {
+        /* Complex numbers: h5py's {r, i}; any two float members in that order. */
+        if (H5Tget_nmembers(type) != 2)
+            return FP_DT_NONE;
+        size_t widest = 0;
+        for (unsigned i = 0; i < 2; i++) {
+            hid_t member = H5Tget_member_type(type, i);
+            if (member < 0)
+                return FP_DT_NONE;
+            int is_float = H5Tget_class(member) == H5T_FLOAT;
+            size_t size = H5Tget_size(member);
+            H5Tclose(member);
+            if (!is_float)
+                return FP_DT_NONE;
+            widest = size > widest ? size : widest;
+        }
+        return widest <= 4 ? FP_C64 : FP_C128;
+    }
+    default:
+        return FP_DT_NONE;
+    }
+}
+
+int h5_data_is_external(hid_t dset, char *what, size_t cap)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return -1;
+    int rc = 0;
+    int n_external = H5Pget_external_count(dcpl);
+    if (H5Pget_layout(dcpl) == H5D_VIRTUAL) {
+        snprintf(what, cap, "virtual dataset");
+        rc = 1;
+    } else if (n_external > 0) {
+        char name[256] = "";
+        off_t offset;
+        hsize_t size;
+        if (H5Pget_external(dcpl, 0, sizeof name, name, &offset, &size) < 0)
+            name[0] = 0;
+        name[sizeof name - 1] = 0;
+        snprintf(what, cap, "raw data stored in external file %s", name);
+        rc = 1;
+    } else if (n_external < 0) {
+        rc = -1;
+    }
+    H5Pclose(dcpl);
+    return rc;
+}
+
+/* ---- model paths */
+
+int h5_path_push(h5_path *path, const char *name)
+{
+    size_t len = strlen(name);
+    if (path->len + len + 2 > path->cap) {
+        size_t cap = 2 * (path->len + len + 2);
+        char *buf = realloc(path->buf, cap);
+        if (!buf)
+            return -1;
+        path->buf = buf;
+        path->cap = cap;
+    }
+    path->buf[path->len++] = '/';
+    memcpy(path->buf + path->len, name, len + 1);
+    path->len += len;
+    return 0;
+}
+
+void h5_path_pop(h5_path *path, size_t saved_len)
+{
+    path->len = saved_len;
+    if (path->buf)
+        path->buf[saved_len] = 0;
+}
+
+const char *h5_path_str(const h5_path *path)
+{
+    return path->len ? path->buf : "/";
+}
+
+/* ---- the address map */
+
+static size_t slot_of(uint64_t k1, uint64_t k2, size_t cap)
+{
+    uint64_t h = k1 * 0x9e3779b97f4a7c15u ^ (k2 + 0x632be59bd9b4e019u) * 0xc2b2ae3d27d4eb4fu;
+    return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+void *h5_map_get(const h5_addr_map *map, uint64_t k1, uint64_t k2)
+{
+    if (!map->cap)
+        return NULL;
+    for (size_t i = slot_of(k1, k2, map->cap); map->slots[i].used; i = (i + 1) & (map->cap - 1))
+        if (map->slots[i].k1 == k1 && map->slots[i].k2 == k2)
+            return map->slots[i].value;
+    return NULL;
+}
+
+int h5_map_put(h5_addr_map *map, uint64_t k1, uint64_t k2, void *value)
+{
+    if (2 * (map->n + 1) > map->cap) {
+        size_t cap = map->cap ? 2 * map->cap : 64;
+        struct h5_addr_slot *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < map->cap; i++) {
+            if (!map->slots[i].used)
+                continue;
+            size_t j = slot_of(map->slots[i].k1, map->slots[i].k2, cap);
+            while (slots[j].used)
+                j = (j + 1) & (cap - 1);
+            slots[j] = map->slots[i];
+        }
+        free(map->slots);
+        map->slots = slots;
+        map->cap = cap;
+    }
+    size_t i = slot_of(k1, k2, map->cap);
+    while (map->slots[i].used && !(map->slots[i].k1 == k1 && map->slots[i].k2 == k2))
+        i = (i + 1) & (map->cap - 1);
+    if (!map->slots[i].used)
+        map->n++;
+    map->slots[i] = (struct h5_addr_slot){ k1, k2, value, 1 };
+    return 0;
+}
+
+void h5_map_free(h5_addr_map *map, void (*free_value)(void *))
+{
+    for (size_t i = 0; free_value && i < map->cap; i++)
+        if (map->slots[i].used)
+            free_value(map->slots[i].value);
+    free(map->slots);
+    memset(map, 0, sizeof *map);
+}
+
+/* ---- patching a copy in place (rebuild) */
+
+typedef struct h5_patch {
+    hid_t file;
+    unsigned long fileno;   /* to refuse datasets that live in another file */
+    char *name;             /* the model's name for messages, not the copy's */
+} h5_patch;
+
+static int patch_open(const char *path, const fp_tree *tree, void **out, fp_error *err)
+{
+    h5_quiet();
+    *out = NULL;
+    h5_patch *patch = calloc(1, sizeof *patch);
+    if (!patch || !(patch->name = strdup(tree->path))) {
+        free(patch);
+        return fp_fail(err, "out of memory");
+    }
+    char why[256];
+    H5O_info_t info;
+    patch->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (patch->file < 0 || H5Oget_info2(patch->file, &info, H5O_INFO_BASIC) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: cannot open its copy %s for writing: %s", patch->name, path, why);
+        if (patch->file >= 0)
+            H5Fclose(patch->file);
+        free(patch->name);
+        free(patch);
+        return -1;
+    }
+    patch->fileno = info.fileno;
+    *out = patch;
+    return 0;
+}
+
+static int patch_array(void *vpatch, const fp_node *arr, const void *data, fp_error *err)
+{
+    h5_patch *patch = vpatch;
+    const char *where = arr->origin ? arr->origin : "?";
+    char why[256] = "", what[300];
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS), dset = H5I_INVALID_HID;
+    hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    int rc = -1;
+    /* An external link must never open its target for writing. */
+    if (dapl < 0 || H5Pset_elink_acc_flags(dapl, H5F_ACC_RDONLY) < 0 || !arr->origin
+        || (dset = H5Dopen2(patch->file, arr->origin, dapl)) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: %s: cannot open dataset: %s", patch->name, where, why);
+        goto done;
+    }
+    H5O_info_t info;
+    int external = h5_data_is_external(dset, what, sizeof what);
+    if (H5Oget_info2(dset, &info, H5O_INFO_BASIC) < 0 || external < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: %s: cannot inspect dataset: %s", patch->name, where, why);
+        goto done;
+    }
+    if (info.fileno != patch->fileno || external) {
+        fp_fail(err, "%s: %s: refusing to write %s", patch->name, where,
+                external ? what : "a dataset that lives in another file");
+        goto done;
+    }
+    if ((ftype = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0
+        || (mtype = h5_type_for(arr->dtype, 0, ftype)) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: %s: cannot inspect dataset: %s", patch->name, where, why);
+        goto done;
+    }
+    hssize_t n_points = H5Sget_simple_extent_npoints(space);
+    if (n_points < 0 || (uint64_t)n_points != arr->n_elems) {
+        fp_fail(err, "%s: %s: dataset holds %lld elements, expected %llu", patch->name, where,
+                (long long)n_points, (unsigned long long)arr->n_elems);
+        goto done;
+    }
+    if (n_points > 0 && H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: %s: cannot write dataset: %s", patch->name, where, why);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (space >= 0) H5Sclose(space);
+    if (mtype >= 0) H5Tclose(mtype);
+    if (ftype >= 0) H5Tclose(ftype);
+    if (dset >= 0) H5Dclose(dset);
+    if (dapl >= 0) H5Pclose(dapl);
+    return rc;
+}
+
+/* The caller discards the copy when commit is 0; closing is still checked so a
+ * failed flush never passes for a written file. */
+static int patch_close(void *vpatch, int commit, fp_error *err)
+{
+    h5_patch *patch = vpatch;
+    if (!patch)
+        return 0;
+    int rc = 0;
+    if (H5Fclose(patch->file) < 0 && commit) {
+        char why[256];
+        h5_reason(why, sizeof why);
+        rc = fp_fail(err, "%s: cannot finish writing: %s", patch->name, why);
+    }
+    free(patch->name);
+    free(patch);
+    return rc;
+}
+
+static const char *const extensions[] = { ".h5", ".hdf5", NULL };
+
+const fp_format fp_format_hdf5 = {
+    .name = "hdf5",
+    .extensions = extensions,
+    .probe = probe,
+    .read = h5_read,
+    .write = h5_write,
+    .patch_open = patch_open,
+    .patch_array = patch_array,
+    .patch_close = patch_close,
+    .isolate_read = 1,   /* libhdf5 1.10 crashes on some hostile files */
+};

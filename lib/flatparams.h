@@ -215,6 +215,7 @@ typedef struct fp_format {
 
 extern const fp_format fp_format_json;
 extern const fp_format fp_format_hdf5;
+extern const fp_format fp_format_safetensors;
 
 /* The format whose probe accepts the file's content; error when none does. */
 int fp_format_detect(const char *path, const fp_format **out, fp_error *err);

@@ -13,6 +13,7 @@ int fp_allow_external = 0;
 
 static const fp_format *const formats[] = {
     &fp_format_hdf5,
+    &fp_format_safetensors,
     &fp_format_json,
     NULL,
 };

@@ -1,0 +1,79 @@
+/* Shared by the HDF5 reader (hdf5_read.c), writer (hdf5_write.c) and the
+ * format table with in-place patching (hdf5.c). Not part of the public API. */
+#ifndef FP_HDF5_INTERNAL_H
+#define FP_HDF5_INTERNAL_H
+
+/* The 1.10 API (H5L_info_t / H5O_info_t carry object addresses) on any HDF5. */
+#define H5_USE_110_API
+#include <hdf5.h>
+
+#include "flatparams.h"
+
+/* The innermost message of HDF5's error stack ("file signature not found"),
+ * then clears the stack. Always a valid string. */
+void h5_reason(char *buf, size_t cap);
+
+/* Turns off HDF5's printing of its error stack on stderr (we report once). */
+void h5_quiet(void);
+
+/* The HDF5 type for a dtype: in_file picks the little-endian file type,
+ * otherwise the native memory type. For complex dtypes, like_file (a compound
+ * of two floats, or H5I_INVALID_HID) supplies the member names so HDF5 can
+ * convert by name ("r"/"i" from h5py, "real"/"imag" from others). Caller
+ * closes the result with H5Tclose; H5I_INVALID_HID on failure. */
+hid_t h5_type_for(fp_dtype dtype, int in_file, hid_t like_file);
+
+/* The dtype for a dataset's file type; FP_DT_NONE when it is not a numeric
+ * array (strings, references, opaque, vlen, other compounds, other enums). */
+fp_dtype h5_dtype_of(hid_t file_type);
+
+/* Whether an enum type is h5py's boolean (members FALSE = 0 and TRUE = 1). */
+int h5_is_bool_enum(hid_t type);
+
+/* Whether a dataset keeps its data outside this file (external raw storage,
+ * a virtual dataset); fills what with a short description when it does. */
+int h5_data_is_external(hid_t dset, char *what, size_t cap);
+
+/* A small map from a pair of 64-bit keys to a pointer: object addresses to
+ * nodes (read), nodes to their first path (write). */
+typedef struct h5_addr_map {
+    struct h5_addr_slot { uint64_t k1, k2; void *value; int used; } *slots;
+    size_t n, cap;
+} h5_addr_map;
+
+void *h5_map_get(const h5_addr_map *map, uint64_t k1, uint64_t k2);
+int h5_map_put(h5_addr_map *map, uint64_t k1, uint64_t k2, void *value);
+/* Frees the table; free_value (may be NULL) is applied to each value. */
+void h5_map_free(h5_addr_map *map, void (*free_value)(void *));
+
+/* Groups nested deeper than this are refused on read and on write. */
+enum { H5_MAX_DEPTH = 512 };
+
+/* The model path being visited ("/layers/0/weight"), grown one name at a time. */
+typedef struct h5_path {
+    char *buf;
+    size_t len, cap;
+} h5_path;
+
+int h5_path_push(h5_path *path, const char *name);     /* -1 on out of memory */
+void h5_path_pop(h5_path *path, size_t saved_len);
+const char *h5_path_str(const h5_path *path);           /* "/" at the root */
+
+/* Attributes larger than this are refused (a hostile file could claim any size). */
+#define H5_MAX_ATTRIBUTE_BYTES ((size_t)256 << 20)
+
+/* The value of an attribute (is_attribute) or a dataset as a setting: a string,
+ * number (any integer or float, as f64) or h5py boolean, arrays of them as
+ * (nested) lists; FP_NULL for a null dataspace, other types, or a dataset over
+ * max_bytes. NULL (with err naming file and path) when HDF5 fails or an
+ * attribute is over max_bytes. */
+fp_node *h5_read_value(hid_t id, int is_attribute, size_t max_bytes, const char *file,
+                       const char *path, fp_error *err);
+/* Whether a setting means false: 0 or a false boolean (the trainable mark). */
+int h5_is_false(const fp_node *value);
+
+int h5_read(fp_tree *tree, fp_error *err);
+int h5_write(const char *path, const fp_node *root, const fp_array_source *src,
+             fp_error *err);
+
+#endif

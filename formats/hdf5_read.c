@@ -1,0 +1,559 @@
+/* Reading any HDF5 file as a model tree (SPEC §3, §4): groups become maps (or
+ * lists when their members are named 0..n-1), datasets become lazy arrays,
+ * attributes become the scalar settings of their group.
+ *
+ * Only metadata is read here; a dataset's values are fetched by h5_load when
+ * someone asks for them, so `modules` on a 10 GB file reads kilobytes. Hard
+ * links (and soft links) to one object give one shared node, which is how tied
+ * weights enter the flat vector once. */
+#include "hdf5_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STRING_DATASET_BYTES ((size_t)1 << 20)
+
+/* What a lazy array needs to find its data: shared by all nodes of a tree and
+ * owned by the tree (tree->state), so nodes carry no free_load_ctx. */
+typedef struct h5_state {
+    hid_t file;
+    char *name;
+} h5_state;
+
+static void close_state(void *vstate)
+{
+    h5_state *state = vstate;
+    if (!state)
+        return;
+    if (state->file >= 0)
+        H5Fclose(state->file);
+    free(state->name);
+    free(state);
+}
+
+static int h5_load(const fp_node *node, void *dst, fp_error *err)
+{
+    const h5_state *state = node->load_ctx;
+    char why[256];
+    hid_t dset, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    int rc = -1;
+    h5_quiet();
+    if ((dset = H5Dopen2(state->file, node->origin, H5P_DEFAULT)) < 0
+        || (ftype = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0
+        || (mtype = h5_type_for(node->dtype, 0, ftype)) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: %s: cannot open dataset: %s", state->name, node->origin, why);
+    } else if ((uint64_t)H5Sget_simple_extent_npoints(space) != node->n_elems) {
+        fp_fail(err, "%s: %s: dataset changed size since it was opened", state->name, node->origin);
+    } else if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: %s: cannot read data: %s", state->name, node->origin, why);
+    } else {
+        rc = 0;
+    }
+    if (space >= 0) H5Sclose(space);
+    if (mtype >= 0) H5Tclose(mtype);
+    if (ftype >= 0) H5Tclose(ftype);
+    if (dset >= 0) H5Dclose(dset);
+    return rc;
+}
+
+/* ---- the walk's state */
+
+typedef struct object_id {
+    uint64_t fileno, addr;
+} object_id;
+
+typedef struct reader {
+    h5_state *state;
+    fp_error *err;
+    hid_t lapl, gapl, dapl;     /* link, group, dataset access: vet external links */
+    h5_addr_map objects;        /* object id -> node, for sharing */
+    object_id stack[H5_MAX_DEPTH]; /* groups being read, for cycles */
+    int depth;
+    h5_path path;               /* model path of the node being read */
+    char refused_link[512];     /* an external link the traversal callback stopped */
+} reader;
+
+static const char *here(const reader *r)
+{
+    return h5_path_str(&r->path);
+}
+
+static int fail_here(reader *r, const char *what, int with_reason)
+{
+    char why[256] = "";
+    if (with_reason)
+        h5_reason(why, sizeof why);
+    return fp_fail(r->err, "%s: %s: %s%s%s", r->state->name, here(r), what,
+                   with_reason ? ": " : "", why);
+}
+
+static int path_push(reader *r, const char *name)
+{
+    return h5_path_push(&r->path, name) < 0 ? fp_fail(r->err, "out of memory") : 0;
+}
+
+/* HDF5 calls this before it opens the target of any external link, so a link
+ * reached through a soft link or a path is vetted too. */
+static herr_t vet_external(const char *parent_file, const char *parent_group,
+                           const char *child_file, const char *child_object,
+                           unsigned *acc_flags, hid_t fapl, void *vr)
+{
+    reader *r = vr;
+    (void)parent_file; (void)parent_group; (void)fapl;
+    *acc_flags = H5F_ACC_RDONLY;
+    if (fp_allow_external)
+        return 0;
+    snprintf(r->refused_link, sizeof r->refused_link, "%s:%s", child_file, child_object);
+    return -1;
+}
+
+static int refuse_external(reader *r, const char *target)
+{
+    return fp_fail(r->err, "%s: %s: external link to %s refused (use --allow-external)",
+                   r->state->name, here(r), target);
+}
+
+/* ---- listing a group's links and attributes in file order */
+
+typedef struct entry {
+    char *name;
+    int64_t corder;
+    int corder_valid;
+    H5L_type_t link_type;
+    size_t link_size;           /* size of a soft or external link's value */
+} entry;
+
+typedef struct entry_list {
+    entry *items;
+    size_t n, cap;
+} entry_list;
+
+static int entry_add(entry_list *list, const char *name, int64_t corder, int valid)
+{
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 16;
+        entry *items = realloc(list->items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        list->items = items;
+        list->cap = cap;
+    }
+    entry *e = &list->items[list->n];
+    memset(e, 0, sizeof *e);
+    if (!(e->name = strdup(name)))
+        return -1;
+    e->corder = corder;
+    e->corder_valid = valid;
+    list->n++;
+    return 0;
+}
+
+static void entries_free(entry_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->items[i].name);
+    free(list->items);
+    memset(list, 0, sizeof *list);
+}
+
+static herr_t add_link(hid_t group, const char *name, const H5L_info_t *info, void *vlist)
+{
+    entry_list *list = vlist;
+    (void)group;
+    if (entry_add(list, name, info->corder, info->corder_valid) < 0)
+        return -1;
+    list->items[list->n - 1].link_type = info->type;
+    list->items[list->n - 1].link_size = info->type == H5L_TYPE_HARD ? 0 : info->u.val_size;
+    return 0;
+}
+
+static herr_t add_attribute(hid_t loc, const char *name, const H5A_info_t *info, void *vlist)
+{
+    (void)loc;
+    return entry_add(vlist, name, info->corder, info->corder_valid);
+}
+
+static int is_decimal(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+static int by_corder(const void *a, const void *b)
+{
+    int64_t x = ((const entry *)a)->corder, y = ((const entry *)b)->corder;
+    return x < y ? -1 : x > y ? 1 : by_name(a, b);
+}
+
+/* Decimal names by value ("9" before "10"), however many digits. */
+static int by_number(const void *a, const void *b)
+{
+    const char *x = ((const entry *)a)->name, *y = ((const entry *)b)->name;
+    const char *sx = x, *sy = y;
+    while (*sx == '0' && sx[1]) sx++;
+    while (*sy == '0' && sy[1]) sy++;
+    size_t lx = strlen(sx), ly = strlen(sy);
+    if (lx != ly)
+        return lx < ly ? -1 : 1;
+    int c = strcmp(sx, sy);
+    return c ? c : strcmp(x, y);
+}
+
+/* SPEC §3: creation order where tracked, else numeric when every name is a
+ * number, else byte order of names. (HDF5 reports a creation order of 0 for
+ * every member of a group that does not track it, hence the group's flag.) */
+static void order_entries(entry_list *list, int tracked)
+{
+    int numeric = list->n > 0;
+    for (size_t i = 0; i < list->n; i++) {
+        tracked &= list->items[i].corder_valid;
+        numeric &= is_decimal(list->items[i].name);
+    }
+    qsort(list->items, list->n, sizeof *list->items,
+          tracked ? by_corder : numeric ? by_number : by_name);
+}
+
+/* ---- datasets */
+
+static fp_node *read_dataset(reader *r, hid_t dset)
+{
+    char what[300];
+    int external = h5_data_is_external(dset, what, sizeof what);
+    if (external < 0) {
+        fail_here(r, "cannot read dataset properties", 1);
+        return NULL;
+    }
+    if (external && !fp_allow_external) {
+        fp_fail(r->err, "%s: %s: %s refused (use --allow-external)", r->state->name, here(r), what);
+        return NULL;
+    }
+    hid_t ftype = H5Dget_type(dset), space = H5Dget_space(dset);
+    fp_node *node = NULL;
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    H5S_class_t space_class = space >= 0 ? H5Sget_simple_extent_type(space) : H5S_NO_CLASS;
+    fp_dtype dtype = ftype >= 0 ? h5_dtype_of(ftype) : FP_DT_NONE;
+    if (ftype < 0 || rank < 0 || space_class == H5S_NO_CLASS
+        || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        fail_here(r, "cannot read dataset type or shape", 1);
+    } else if (dtype == FP_DT_NONE || space_class == H5S_NULL) {
+        /* Kept so paths stay meaningful, never flattened. Small strings are settings. */
+        if (H5Tget_class(ftype) == H5T_STRING && space_class != H5S_NULL)
+            node = h5_read_value(dset, 0, MAX_STRING_DATASET_BYTES, r->state->name, here(r), r->err);
+        else if (!(node = fp_node_new(FP_NULL)))
+            fp_fail(r->err, "out of memory");
+    } else {
+        uint64_t shape[FP_MAX_RANK];
+        for (int i = 0; i < rank && i < FP_MAX_RANK; i++)
+            shape[i] = dims[i];
+        if (!(node = fp_node_new_array(dtype, rank, shape, r->err))) {
+            fp_fail_prefix(r->err, here(r));
+            fp_fail_prefix(r->err, r->state->name);
+        } else if (!(node->origin = strdup(here(r)))) {
+            fp_node_release(node);
+            node = NULL;
+            fp_fail(r->err, "out of memory");
+        } else {
+            node->load = h5_load;
+            node->load_ctx = r->state;
+        }
+    }
+    if (node && node->kind == FP_ARRAY) {
+        htri_t has = H5Aexists(dset, "trainable");
+        hid_t attr = has > 0 ? H5Aopen(dset, "trainable", H5P_DEFAULT) : H5I_INVALID_HID;
+        fp_node *mark = attr >= 0 ? h5_read_value(attr, 1, H5_MAX_ATTRIBUTE_BYTES, r->state->name, here(r), r->err) : NULL;
+        if (has < 0 || (has > 0 && !mark)) {
+            if (has < 0 || attr < 0)
+                fail_here(r, "cannot read attribute trainable", 1);
+            fp_node_release(node);
+            node = NULL;
+        } else if (mark && h5_is_false(mark)) {
+            node->trainable = 0;
+        }
+        fp_node_release(mark);
+        if (attr >= 0)
+            H5Aclose(attr);
+    }
+    if (space >= 0) H5Sclose(space);
+    if (ftype >= 0) H5Tclose(ftype);
+    return node;
+}
+
+/* ---- groups and links */
+
+static fp_node *read_group(reader *r, hid_t group);
+
+/* Index of a list member: "0" or a decimal without leading zeros, below n. */
+static int list_index(const char *name, size_t n, size_t *index)
+{
+    if (!is_decimal(name) || (name[0] == '0' && name[1]) || strlen(name) > 18)
+        return 0;
+    *index = (size_t)strtoull(name, NULL, 10);
+    return *index < n;
+}
+
+static int is_setting_of_list(const char *name)
+{
+    return !strcmp(name, "type") || !strcmp(name, "trainable");
+}
+
+/* A group is a list when its members (links, and attributes other than type
+ * and trainable) are named exactly 0..n-1, n >= 1: returns n, else 0. */
+static size_t list_length(const entry_list *attrs, const entry_list *links)
+{
+    size_t n = links->n;
+    for (size_t i = 0; i < attrs->n; i++)
+        n += !is_setting_of_list(attrs->items[i].name);
+    if (n == 0)
+        return 0;
+    unsigned char *seen = calloc(n, 1);
+    int ok = seen != NULL;
+    for (size_t i = 0; ok && i < attrs->n + links->n; i++) {
+        const char *name = i < attrs->n ? attrs->items[i].name : links->items[i - attrs->n].name;
+        size_t index;
+        if (i < attrs->n && is_setting_of_list(name))
+            continue;
+        ok = list_index(name, n, &index) && !seen[index];
+        if (ok)
+            seen[index] = 1;
+    }
+    free(seen);
+    return ok ? n : 0;
+}
+
+/* Follows one link to its object: 0 with *out set, 1 to skip it (a named
+ * datatype), -1 on error. */
+static int read_link(reader *r, hid_t group, const entry *link, fp_node **out)
+{
+    *out = NULL;
+    if (link->link_type == H5L_TYPE_EXTERNAL) {
+        /* Name the target even when the callback would also catch it. */
+        char *value = malloc(link->link_size + 1), target[512] = "?";
+        const char *file = NULL, *object = NULL;
+        unsigned flags;
+        if (value && H5Lget_val(group, link->name, value, link->link_size, r->lapl) >= 0
+            && H5Lunpack_elink_val(value, link->link_size, &flags, &file, &object) >= 0)
+            snprintf(target, sizeof target, "%s:%s", file, object);
+        free(value);
+        if (!fp_allow_external)
+            return refuse_external(r, target);
+    }
+    r->refused_link[0] = 0;
+    htri_t exists = H5Oexists_by_name(group, link->name, r->lapl);
+    if (r->refused_link[0])
+        return refuse_external(r, r->refused_link);
+    if (exists <= 0) {
+        if (link->link_type == H5L_TYPE_HARD)
+            return fail_here(r, "cannot open object", 1);
+        if (link->link_type == H5L_TYPE_EXTERNAL)
+            return fail_here(r, "dangling external link", 1);
+        H5Eclear2(H5E_DEFAULT);   /* a dangling soft or user link: a null setting */
+        if (!(*out = fp_node_new(FP_NULL)))
+            return fp_fail(r->err, "out of memory");
+        return 0;
+    }
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(group, link->name, &info, H5O_INFO_BASIC, r->lapl) < 0)
+        return fail_here(r, "cannot inspect object", 1);
+    for (int i = 0; i < r->depth; i++)
+        if (r->stack[i].fileno == info.fileno && r->stack[i].addr == info.addr)
+            return fail_here(r, "link makes a cycle (a group inside itself)", 0);
+    if ((*out = h5_map_get(&r->objects, info.fileno, info.addr)))
+        return 0;
+    if (info.type == H5O_TYPE_GROUP) {
+        if (r->depth >= H5_MAX_DEPTH)
+            return fail_here(r, "groups nested too deeply", 0);
+        hid_t child = H5Gopen2(group, link->name, r->gapl);
+        if (child < 0)
+            return fail_here(r, "cannot open group", 1);
+        r->stack[r->depth++] = (object_id){ info.fileno, info.addr };
+        *out = read_group(r, child);
+        r->depth--;
+        H5Gclose(child);
+    } else if (info.type == H5O_TYPE_DATASET) {
+        hid_t dset = H5Dopen2(group, link->name, r->dapl);
+        if (dset < 0)
+            return fail_here(r, "cannot open dataset", 1);
+        *out = read_dataset(r, dset);
+        H5Dclose(dset);
+    } else {
+        return 1;
+    }
+    if (!*out)
+        return -1;
+    if (h5_map_put(&r->objects, info.fileno, info.addr, *out) < 0) {
+        fp_node_release(*out);
+        *out = NULL;
+        return fp_fail(r->err, "out of memory");
+    }
+    return 0;
+}
+
+/* Puts a member into its place: appended to a map, or into slot `index` of a
+ * list being assembled (holding a reference until the list takes it). */
+static int place(reader *r, fp_node *node, const char *name, fp_node *child, fp_node **slots,
+                 size_t n_slots)
+{
+    if (node->kind == FP_MAP)
+        return fp_node_append(node, name, child, r->err);
+    size_t index;
+    if (!list_index(name, n_slots, &index))   /* cannot happen: list_length checked */
+        return fp_fail(r->err, "%s: %s: %s is not a list index", r->state->name, here(r), name);
+    child->refs++;
+    slots[index] = child;
+    return 0;
+}
+
+static fp_node *read_group(reader *r, hid_t group)
+{
+    entry_list attrs = { 0 }, links = { 0 };
+    hsize_t at = 0;
+    if (H5Aiterate2(group, H5_INDEX_NAME, H5_ITER_INC, &at, add_attribute, &attrs) < 0) {
+        fail_here(r, "cannot list attributes", 1);
+        entries_free(&attrs);
+        return NULL;
+    }
+    at = 0;
+    if (H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &at, add_link, &links) < 0) {
+        fail_here(r, "cannot list group", 1);
+        entries_free(&attrs);
+        entries_free(&links);
+        return NULL;
+    }
+    unsigned link_order = 0, attr_order = 0;
+    hid_t gcpl = H5Gget_create_plist(group);
+    if (gcpl < 0 || H5Pget_link_creation_order(gcpl, &link_order) < 0
+        || H5Pget_attr_creation_order(gcpl, &attr_order) < 0) {
+        fail_here(r, "cannot read group properties", 1);
+        if (gcpl >= 0)
+            H5Pclose(gcpl);
+        entries_free(&attrs);
+        entries_free(&links);
+        return NULL;
+    }
+    H5Pclose(gcpl);
+    order_entries(&attrs, (attr_order & H5P_CRT_ORDER_TRACKED) != 0);
+    order_entries(&links, (link_order & H5P_CRT_ORDER_TRACKED) != 0);
+    size_t n_slots = list_length(&attrs, &links);
+    int list = n_slots > 0;
+    fp_node *node = fp_node_new(list ? FP_LIST : FP_MAP);
+    fp_node **slots = calloc(n_slots + 1, sizeof *slots);
+    int rc = node && slots ? 0 : fp_fail(r->err, "out of memory");
+    for (size_t i = 0; rc == 0 && i < attrs.n; i++) {
+        const char *name = attrs.items[i].name;
+        size_t saved = r->path.len;
+        hid_t attr = H5Aopen(group, name, H5P_DEFAULT);
+        fp_node *value = NULL;
+        if (path_push(r, name) < 0)
+            rc = -1;
+        else if (attr < 0)
+            rc = fail_here(r, "cannot open attribute", 1);
+        else if (!(value = h5_read_value(attr, 1, H5_MAX_ATTRIBUTE_BYTES, r->state->name, here(r), r->err)))
+            rc = -1;
+        if (attr >= 0)
+            H5Aclose(attr);
+        h5_path_pop(&r->path, saved);
+        if (!value)
+            continue;
+        if (!strcmp(name, "type") && value->kind == FP_STRING && !(node->type = strdup(value->str)))
+            rc = fp_fail(r->err, "out of memory");
+        if (!strcmp(name, "trainable") && h5_is_false(value))
+            node->trainable = 0;
+        if (rc == 0 && (!list || !is_setting_of_list(name)))
+            rc = place(r, node, name, value, slots, n_slots);
+        if (!value->refs)
+            fp_node_release(value);
+    }
+    for (size_t i = 0; rc == 0 && i < links.n; i++) {
+        size_t saved = r->path.len;
+        fp_node *child = NULL;
+        if (path_push(r, links.items[i].name) < 0)
+            rc = -1;
+        else if ((rc = read_link(r, group, &links.items[i], &child)) == 1)
+            rc = 0;   /* named datatypes are not part of a model */
+        h5_path_pop(&r->path, saved);
+        if (rc == 0 && child)
+            rc = place(r, node, links.items[i].name, child, slots, n_slots);
+        if (rc < 0 && child && !child->refs)
+            fp_node_release(child);
+    }
+    /* A list has every slot filled (list_length checked the names). */
+    for (size_t i = 0; i < n_slots; i++) {
+        if (rc == 0 && slots[i] && fp_node_append(node, NULL, slots[i], r->err) < 0)
+            rc = -1;
+        if (slots[i])
+            fp_node_release(slots[i]);
+    }
+    if (rc == 0 && list && node->n_children != n_slots)
+        rc = fail_here(r, "list members could not all be read", 0);
+    free(slots);
+    entries_free(&attrs);
+    entries_free(&links);
+    if (rc < 0) {
+        fp_node_release(node);
+        return NULL;
+    }
+    return node;
+}
+
+int h5_read(fp_tree *tree, fp_error *err)
+{
+    h5_quiet();
+    h5_state *state = calloc(1, sizeof *state);
+    if (!state || !(state->name = strdup(tree->path))) {
+        free(state);
+        return fp_fail(err, "out of memory");
+    }
+    state->file = H5I_INVALID_HID;
+    tree->state = state;
+    tree->close_state = close_state;
+
+    char why[256];
+    /* Default access properties: another part of the process (a vector file
+     * in the same HDF5 file) may open it too, and HDF5 wants them to agree. */
+    if ((state->file = H5Fopen(tree->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        h5_reason(why, sizeof why);
+        return fp_fail(err, "%s: cannot open as HDF5: %s", tree->path, why);
+    }
+
+    reader r = { .state = state, .err = err };
+    hid_t *access[3] = { &r.lapl, &r.gapl, &r.dapl };
+    const hid_t access_class[3] = { H5P_LINK_ACCESS, H5P_GROUP_ACCESS, H5P_DATASET_ACCESS };
+    int access_ok = 1;
+    for (int i = 0; i < 3; i++) {
+        *access[i] = H5Pcreate(access_class[i]);
+        access_ok &= *access[i] >= 0 && H5Pset_elink_cb(*access[i], vet_external, &r) >= 0;
+    }
+    hid_t root = H5I_INVALID_HID;
+    H5O_info_t info;
+    int rc = -1;
+    if (!access_ok || (root = H5Gopen2(state->file, "/", H5P_DEFAULT)) < 0
+        || H5Oget_info2(root, &info, H5O_INFO_BASIC) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: /: cannot open the root group: %s", tree->path, why);
+    } else {
+        r.stack[r.depth++] = (object_id){ info.fileno, info.addr };
+        if ((tree->root = read_group(&r, root)))
+            rc = 0;
+    }
+    if (root >= 0)
+        H5Gclose(root);
+    for (int i = 0; i < 3; i++)
+        if (*access[i] >= 0)
+            H5Pclose(*access[i]);
+    h5_map_free(&r.objects, NULL);
+    free(r.path.buf);
+    return rc;
+}

@@ -1,0 +1,492 @@
+/* Reading safetensors: the header is parsed with cJSON and checked the way the
+ * reference (huggingface/safetensors, Metadata::validate) checks it, then each
+ * tensor is placed at its dotted name in offset order; arrays stay lazy, one
+ * pread each from the file the tree keeps open. The mapping is in safetensors.c. */
+#include "safetensors_internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_NAME_DEPTH 512               /* components in one name, like JSON nesting */
+#define MAX_EXACT ((uint64_t)1 << 53)    /* integers cJSON holds exactly */
+
+static void close_file(void *state)
+{
+    fp_st_file *file = state;
+    if (!file)
+        return;
+    if (file->fd >= 0)
+        close(file->fd);
+    free(file->path);
+    free(file);
+}
+
+int fp_st_load(const fp_node *node, void *dst, fp_error *err)
+{
+    const fp_st_ref *ref = node->load_ctx;
+    size_t bytes = fp_array_bytes(node);
+    int64_t got = fp_st_pread(ref->file->fd, dst, bytes, ref->file->data_start + ref->begin);
+    if (got < 0)
+        return fp_fail(err, "%s: tensor '%s': cannot read: %s", ref->file->path, node->origin,
+                       strerror(errno));
+    if ((uint64_t)got < bytes)
+        return fp_fail(err, "%s: tensor '%s': the file ends early (truncated since it was opened?)",
+                       ref->file->path, node->origin);
+    fp_st_swap_le(dst, node->dtype, node->n_elems);
+    return 0;
+}
+
+typedef struct entry {
+    const char *name;            /* the header's key (cJSON owns it) */
+    size_t index;                /* position in the header, to break ties */
+    uint64_t begin, end;
+    fp_node *node;               /* refs 0 until placed in the tree */
+} entry;
+
+/* Prefixes of names already placed ("layers", "layers.0") -> their node, so
+ * placing n tensors costs O(total name length), not O(n^2). Keys point into
+ * the names (no copies). */
+typedef struct slot { const char *key; size_t len; fp_node *node; } slot;
+typedef struct prefix_table { slot *slots; size_t n, cap; } prefix_table;
+
+typedef struct reader {
+    const char *file;
+    fp_error *err;
+    prefix_table prefixes;
+    fp_node **maps;              /* every map made, root first: list candidates */
+    size_t n_maps, cap_maps;
+} reader;
+
+/* A name as messages show it: at most 200 bytes, control characters as '?'
+ * (messages stay one line whatever a hostile header holds). */
+static const char *shown_name(const char *name, char shown[208])
+{
+    size_t i = 0;
+    for (; name[i] && i < 200; i++)
+        shown[i] = (unsigned char)name[i] < 0x20 ? '?' : name[i];
+    strcpy(shown + i, name[i] ? "..." : "");
+    return shown;
+}
+
+static int fail_tensor(reader *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_tensor(reader *r, const char *name, const char *fmt, ...)
+{
+    char what[600], shown[208];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return fp_fail(r->err, "%s: tensor '%s': %s", r->file, shown_name(name, shown), what);
+}
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The slot for key (empty when absent); grows the table first. NULL on OOM. */
+static slot *prefix_slot(prefix_table *t, const char *key, size_t len)
+{
+    if (2 * (t->n + 1) > t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        slot *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return NULL;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->slots[i].key)
+                continue;
+            size_t h = hash_bytes(t->slots[i].key, t->slots[i].len) & (cap - 1);
+            while (slots[h].key)
+                h = (h + 1) & (cap - 1);
+            slots[h] = t->slots[i];
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t h = hash_bytes(key, len) & (t->cap - 1);
+    while (t->slots[h].key && (t->slots[h].len != len || memcmp(t->slots[h].key, key, len)))
+        h = (h + 1) & (t->cap - 1);
+    return &t->slots[h];
+}
+
+static int remember_map(reader *r, fp_node *map)
+{
+    if (r->n_maps == r->cap_maps) {
+        size_t cap = r->cap_maps ? 2 * r->cap_maps : 16;
+        fp_node **maps = realloc(r->maps, cap * sizeof *maps);
+        if (!maps)
+            return fp_fail(r->err, "out of memory");
+        r->maps = maps;
+        r->cap_maps = cap;
+    }
+    r->maps[r->n_maps++] = map;
+    return 0;
+}
+
+/* Places a tensor at its dotted name, making the maps on the way. */
+static int place(reader *r, fp_node *root, const entry *e)
+{
+    char *key = malloc(strlen(e->name) + 1);
+    if (!key)
+        return fp_fail(r->err, "out of memory");
+    fp_node *parent = root;
+    const char *start = e->name;
+    int rc = 0;
+    for (int depth = 1; rc == 0; depth++) {
+        const char *dot = strchr(start, '.');
+        size_t key_len = dot ? (size_t)(dot - start) : strlen(start);
+        size_t prefix_len = (size_t)(start - e->name) + key_len;
+        memcpy(key, start, key_len);
+        key[key_len] = 0;
+        slot *s = prefix_slot(&r->prefixes, e->name, prefix_len);
+        if (!s) {
+            rc = fp_fail(r->err, "out of memory");
+        } else if (depth > MAX_NAME_DEPTH) {
+            rc = fail_tensor(r, e->name, "name nests deeper than %d levels", MAX_NAME_DEPTH);
+        } else if (!dot) {
+            if (s->key)
+                rc = fail_tensor(r, e->name, s->node->kind == FP_ARRAY ? "is named twice"
+                                 : "is also the prefix of other tensors' names");
+            else if ((rc = fp_node_append(parent, key, e->node, r->err)) == 0) {
+                *s = (slot){ e->name, prefix_len, e->node };
+                r->prefixes.n++;
+                if (!strcmp(key, "running_mean") || !strcmp(key, "running_var"))
+                    e->node->trainable = 0;
+            }
+            break;
+        } else if (s->key && s->node->kind == FP_ARRAY) {
+            rc = fail_tensor(r, e->name, "lies inside tensor '%.*s'", (int)prefix_len, e->name);
+        } else if (s->key) {
+            parent = s->node;
+        } else {
+            fp_node *map = fp_node_new(FP_MAP);
+            if (!map || fp_node_append(parent, key, map, r->err) < 0) {
+                free(map);
+                rc = fp_fail(r->err, "out of memory");
+            } else if ((rc = remember_map(r, map)) == 0) {
+                *s = (slot){ e->name, prefix_len, map };
+                r->prefixes.n++;
+                parent = map;
+            }
+        }
+        if (dot)
+            start = dot + 1;
+    }
+    free(key);
+    return rc;
+}
+
+/* Index of a canonical decimal key below n ("0", "17"; not "07" or "+1"), or -1. */
+static long list_index(const char *key, size_t n)
+{
+    if (!*key || (key[0] == '0' && key[1]) || strlen(key) > 18)
+        return -1;
+    long value = 0;
+    for (const char *c = key; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        value = 10 * value + (*c - '0');
+    }
+    return (size_t)value < n ? value : -1;
+}
+
+/* A map keyed exactly 0..n-1 (in any order) becomes a list in index order, as
+ * HDF5 groups do. Keys are unique, so the indices are a permutation. */
+static int maybe_list(fp_node *map, fp_error *err)
+{
+    size_t n = map->n_children;
+    for (size_t i = 0; i < n; i++)
+        if (list_index(map->keys[i], n) < 0)
+            return 0;
+    if (n == 0)
+        return 0;
+    fp_node **ordered = malloc(n * sizeof *ordered);
+    if (!ordered)
+        return fp_fail(err, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        ordered[list_index(map->keys[i], n)] = map->children[i];
+        free(map->keys[i]);
+    }
+    free(map->keys);
+    free(map->children);
+    map->keys = NULL;
+    map->children = ordered;
+    map->cap_children = n;
+    map->kind = FP_LIST;
+    return 0;
+}
+
+static int is_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n)
+            return 0;
+        uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static int exact_uint(const cJSON *item, uint64_t *out)
+{
+    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= (double)MAX_EXACT)
+        || item->valuedouble != (double)(uint64_t)item->valuedouble)
+        return -1;
+    *out = (uint64_t)item->valuedouble;
+    return 0;
+}
+
+/* dtype, shape and offsets of one header entry; makes its (unplaced) node. */
+static int parse_tensor(reader *r, const cJSON *info, entry *e)
+{
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(info, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(info, "shape");
+    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(info, "data_offsets");
+    if (!cJSON_IsObject(info) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !offsets)
+        return fail_tensor(r, e->name, "needs an object with dtype, shape and data_offsets");
+    fp_dtype dt = fp_st_dtype_parse(dtype->valuestring);
+    if (dt == FP_DT_NONE)
+        return fail_tensor(r, e->name, "unsupported dtype %.40s", dtype->valuestring);
+    int rank = cJSON_GetArraySize(shape);
+    if (rank > FP_MAX_RANK)
+        return fail_tensor(r, e->name, "rank %d is beyond the supported %d", rank, FP_MAX_RANK);
+    uint64_t dims[FP_MAX_RANK];
+    for (int d = 0; d < rank; d++)
+        if (exact_uint(cJSON_GetArrayItem(shape, d), &dims[d]) < 0)
+            return fail_tensor(r, e->name, "shape must be a list of integers from 0 to 2^53");
+    if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2
+        || exact_uint(cJSON_GetArrayItem(offsets, 0), &e->begin) < 0
+        || exact_uint(cJSON_GetArrayItem(offsets, 1), &e->end) < 0)
+        return fail_tensor(r, e->name, "data_offsets must be [begin, end], integers from 0 to 2^53");
+    fp_error why;
+    if (!(e->node = fp_node_new_array(dt, rank, dims, &why)))
+        return fail_tensor(r, e->name, "%s", why.msg);
+    if (!(e->node->origin = strdup(e->name)))
+        return fp_fail(r->err, "out of memory");
+    return 0;
+}
+
+static int by_offsets(const void *pa, const void *pb)
+{
+    const entry *a = pa, *b = pb;
+    if (a->begin != b->begin)
+        return a->begin < b->begin ? -1 : 1;
+    if (a->end != b->end)
+        return a->end < b->end ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static void shape_text(const fp_node *arr, char *buf, size_t cap)
+{
+    size_t len = snprintf(buf, cap, "[");
+    for (int d = 0; d < arr->rank && len < cap; d++)
+        len += snprintf(buf + len, cap - len, "%s%" PRIu64, d ? ", " : "", arr->shape[d]);
+    if (len < cap)
+        snprintf(buf + len, cap - len, "]");
+}
+
+/* The reference's rule: sorted by offsets, the ranges tile [0, buffer_len). */
+static int check_offsets(reader *r, const entry *entries, size_t n, uint64_t buffer_len)
+{
+    uint64_t expected = 0;
+    for (size_t i = 0; i < n; i++) {
+        const entry *e = &entries[i];
+        size_t need = fp_array_bytes(e->node);
+        char shape[256], previous[208];
+        if (e->end < e->begin)
+            return fail_tensor(r, e->name, "data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
+                               e->begin, e->end);
+        if (e->begin < expected)
+            return fail_tensor(r, e->name, "data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor '%s'",
+                               e->begin, e->end, shown_name(entries[i - 1].name, previous));
+        if (e->begin > expected)
+            return fail_tensor(r, e->name, "data_offsets [%" PRIu64 ", %" PRIu64 "] leave a hole: bytes "
+                               "%" PRIu64 " to %" PRIu64 " belong to no tensor (offsets must be contiguous)",
+                               e->begin, e->end, expected, e->begin);
+        if (e->end > buffer_len)
+            return fail_tensor(r, e->name, "data_offsets [%" PRIu64 ", %" PRIu64 "] are out of bounds: "
+                               "the data buffer holds %" PRIu64 " bytes", e->begin, e->end, buffer_len);
+        if (e->end - e->begin != need) {
+            shape_text(e->node, shape, sizeof shape);
+            return fail_tensor(r, e->name, "data_offsets [%" PRIu64 ", %" PRIu64 "] do not match dtype %s "
+                               "and shape %s (%zu bytes)", e->begin, e->end,
+                               fp_st_dtype_name(e->node->dtype), shape, need);
+        }
+        expected = e->end;
+    }
+    if (expected != buffer_len)
+        return fp_fail(r->err, "%s: the data buffer has %" PRIu64 " trailing bytes that belong to no "
+                       "tensor (offsets must cover it exactly)", r->file, buffer_len - expected);
+    return 0;
+}
+
+/* Header entries -> validated, offset-ordered entries with nodes. */
+static int parse_header(reader *r, const cJSON *doc, entry *entries, size_t *n_entries)
+{
+    size_t n = 0, index = 0;
+    for (const cJSON *item = doc->child; item; item = item->next, index++) {
+        if (!strcmp(item->string, "__metadata__")) {
+            if (!cJSON_IsObject(item))
+                return fp_fail(r->err, "%s: __metadata__ must be an object of strings", r->file);
+            for (const cJSON *m = item->child; m; m = m->next)
+                if (!cJSON_IsString(m))
+                    return fp_fail(r->err, "%s: __metadata__ value '%.200s' is not a string",
+                                   r->file, m->string);
+            continue;
+        }
+        entries[n] = (entry){ .name = item->string, .index = index };
+        if (parse_tensor(r, item, &entries[n++]) < 0) {
+            *n_entries = n;
+            return -1;
+        }
+    }
+    *n_entries = n;
+    qsort(entries, n, sizeof *entries, by_offsets);
+    return 0;
+}
+
+/* Opens the file into tree->state and reads the header length: 8 + header
+ * length <= the file's size, header length within the reference's limit. */
+static int open_file(fp_tree *tree, uint64_t *file_size, fp_error *err)
+{
+    fp_st_file *file = calloc(1, sizeof *file);
+    if (!file || !(file->path = strdup(tree->path))) {
+        free(file);
+        return fp_fail(err, "out of memory");
+    }
+    file->fd = -1;
+    tree->state = file;
+    tree->close_state = close_file;
+    const char *path = tree->path;
+    struct stat st;
+    unsigned char len_bytes[8];
+    if ((file->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(file->fd, &st) < 0)
+        return fp_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    *file_size = (uint64_t)st.st_size;
+    if (fp_st_pread(file->fd, len_bytes, 8, 0) != 8)
+        return fp_fail(err, "%s: file is shorter than the 8-byte header length", path);
+    uint64_t header_len = 0;
+    for (int i = 7; i >= 0; i--)
+        header_len = header_len << 8 | len_bytes[i];
+    if (header_len > FP_ST_MAX_HEADER)
+        return fp_fail(err, "%s: header length %" PRIu64 " exceeds the 100 MB limit", path, header_len);
+    if (header_len > *file_size - 8)
+        return fp_fail(err, "%s: header length %" PRIu64 " runs past the end of the file (%" PRIu64
+                       " bytes): file is shorter than its header", path, header_len, *file_size);
+    file->data_start = 8 + header_len;
+    return 0;
+}
+
+/* The header: UTF-8, one JSON object, nothing after it but whitespace (the
+ * reference pads with spaces). NULL with err filled otherwise. */
+static cJSON *parse_header_text(const fp_st_file *file, fp_error *err)
+{
+    size_t len = (size_t)(file->data_start - 8);
+    char *text = malloc(len + 1);
+    if (!text) {
+        fp_fail(err, "out of memory for the %zu-byte header", len);
+        return NULL;
+    }
+    text[len] = 0;
+    cJSON *doc = NULL;
+    const char *end = NULL;
+    if (fp_st_pread(file->fd, text, len, 8) != (int64_t)len)
+        fp_fail(err, "%s: cannot read the header: %s", file->path, strerror(errno ? errno : EIO));
+    else if (!is_utf8((const unsigned char *)text, len))
+        fp_fail(err, "%s: header is not valid UTF-8", file->path);
+    else if (!(doc = cJSON_ParseWithLengthOpts(text, len, &end, 0)))
+        fp_fail(err, "%s: header is not valid JSON (at byte %zu)", file->path,
+                end ? (size_t)(end - text) : 0);
+    else if (end + strspn(end, " \t\r\n") != text + len)
+        fp_fail(err, "%s: header is not valid JSON (text after the object at byte %zu)",
+                file->path, (size_t)(end - text));
+    else if (!cJSON_IsObject(doc))
+        fp_fail(err, "%s: header is not a JSON object", file->path);
+    else {
+        free(text);
+        return doc;
+    }
+    cJSON_Delete(doc);
+    free(text);
+    return NULL;
+}
+
+/* Validated entries -> the tree: lazy arrays at their names, lists made. */
+static int build_tree(reader *r, const fp_st_file *file, entry *entries, size_t n, fp_node *root)
+{
+    for (size_t i = 0; i < n; i++) {
+        fp_st_ref *ref = malloc(sizeof *ref);
+        if (!ref)
+            return fp_fail(r->err, "out of memory");
+        *ref = (fp_st_ref){ file, entries[i].begin };
+        fp_node *node = entries[i].node;
+        node->load = fp_st_load;
+        node->load_ctx = ref;
+        node->free_load_ctx = free;
+        if (place(r, root, &entries[i]) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < r->n_maps; i++)
+        if (maybe_list(r->maps[i], r->err) < 0)
+            return -1;
+    return 0;
+}
+
+int fp_st_read(fp_tree *tree, fp_error *err)
+{
+    uint64_t file_size = 0;
+    if (open_file(tree, &file_size, err) < 0)
+        return -1;
+    const fp_st_file *file = tree->state;
+    cJSON *doc = parse_header_text(file, err);
+    if (!doc)
+        return -1;
+    reader r = { .file = tree->path, .err = err };
+    size_t n_entries = 0;
+    entry *entries = calloc((size_t)cJSON_GetArraySize(doc) + 1, sizeof *entries);
+    fp_node *root = fp_node_new(FP_MAP);
+    int rc = -1;
+    if (!entries || !root || remember_map(&r, root) < 0)
+        fp_fail(err, "out of memory");
+    else if (parse_header(&r, doc, entries, &n_entries) == 0
+             && check_offsets(&r, entries, n_entries, file_size - file->data_start) == 0)
+        rc = build_tree(&r, file, entries, n_entries, root);
+    /* Nodes never placed in the tree (refs 0) are the entries' to free. */
+    for (size_t i = 0; i < n_entries; i++)
+        if (entries[i].node && entries[i].node->refs == 0)
+            fp_node_release(entries[i].node);
+    if (root)
+        root->refs = 1;
+    if (rc == 0)
+        tree->root = root;
+    else
+        fp_node_release(root);
+    free(r.prefixes.slots);
+    free(r.maps);
+    free(entries);
+    cJSON_Delete(doc);
+    return rc;
+}
