@@ -42,7 +42,8 @@ int cmd_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "flatparams: usage error: ..." and the synopsis; returns EXIT_USAGE. */
 int cmd_usage_error(const cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Opens a model with the options that govern reading (--allow-external). */
+/* Opens a model with the options that govern reading (--allow-external, --arch:
+ * cmd_parse sets them process-wide). */
 int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;

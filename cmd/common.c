@@ -25,7 +25,6 @@ static const option_def option_defs[] = {
     { "loss", 0, STR(loss) },
     { "hvp", 0, STR(hvp) },
     { "rows", 0, STR(rows) },
-    { "arch", 0, STR(arch) },
     { "which", 0, STR(which) },
     { "format", 0, STR(format) },
     { "in-format", 0, STR(in_format) },
@@ -40,6 +39,7 @@ static const option_def option_defs[] = {
     { "trace", 0, FLAG(trace) },
     { "train-mode", 0, FLAG(train_mode) },
     /* handled specially below */
+    { "arch", 0, ARG_STRING, 0 },
     { "include", 0, ARG_STRING, 0 },
     { "exclude", 0, ARG_STRING, 0 },
     { "all", 0, ARG_NONE, 0 },
@@ -139,6 +139,8 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
             opts->sel.all = 1;
         } else if (!strcmp(def->name, "allow-external")) {
             fp_allow_external = 1;
+        } else if (!strcmp(def->name, "arch")) {
+            opts->arch = fp_keras_arch = value;   /* read with the model */
         } else if (!strcmp(def->name, "dtype")) {
             opts->dtype = fp_dtype_parse(value);
             if (opts->dtype == FP_DT_NONE)

@@ -57,7 +57,7 @@ const cmd cmd_flatten = {
     .name = "flatten",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "output,include,exclude,all,dtype,format,quiet,allow-external",
+    .options = "output,include,exclude,all,dtype,format,quiet,allow-external,arch",
     .usage =
         "flatten MODEL [-o VEC] [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
         "\n"
@@ -73,5 +73,7 @@ const cmd cmd_flatten = {
         "                  parameters, at least float32)\n"
         "  --format F      force the output format (npy, txt, csv, bin, h5, json)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
+        "                  layer types and settings\n"
         "  -q              quiet\n",
 };

@@ -112,7 +112,7 @@ const cmd cmd_modules = {
     .name = "modules",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "json,include,exclude,all,quiet,allow-external",
+    .options = "json,include,exclude,all,quiet,allow-external,arch",
     .usage =
         "modules MODEL [--json] [--include GLOB] [--exclude GLOB]\n"
         "\n"
@@ -122,5 +122,7 @@ const cmd cmd_modules = {
         "\n"
         "  --json          one JSON object per module: path, type, kind, trainable,\n"
         "                  non_trainable, arrays, trainable_arrays, non_trainable_arrays\n"
-        "  --include/--exclude GLOB   parameters deselected count as non-trainable\n",
+        "  --include/--exclude GLOB   parameters deselected count as non-trainable\n"
+        "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
+        "                  layer types and settings\n",
 };

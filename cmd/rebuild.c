@@ -117,7 +117,7 @@ static int run(cmd_opts *opts)
         out_fmt = tree.format;   /* an unknown extension keeps the input's format */
 
     fp_layout layout;
-    rebuild_ctx ctx = { .vec_path = vec_path, .layout = &layout };
+    rebuild_ctx ctx = { .vec_path = strcmp(vec_path, "-") ? vec_path : "<stdin>", .layout = &layout };
     fp_outfile out = { .fd = -1 };
     int rc = fp_layout_build(tree.root, &opts->sel, &layout, &err);
     if (rc == 0)
@@ -154,7 +154,7 @@ const cmd cmd_rebuild = {
     .name = "rebuild",
     .run = run,
     .min_args = 2, .max_args = 2,
-    .options = "output,include,exclude,all,dtype,format,in-format,quiet,allow-external",
+    .options = "output,include,exclude,all,dtype,format,in-format,quiet,allow-external,arch",
     .usage =
         "rebuild MODEL VEC -o OUT [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
         "\n"
@@ -164,10 +164,13 @@ const cmd cmd_rebuild = {
         "text, or .npy when it starts with the NumPy magic).\n"
         "\n"
         "  -o OUT          the new model file (written to a temporary file, then renamed);\n"
-        "                  its format follows the extension (.h5 .hdf5 .json), else MODEL's\n"
+        "                  its format follows the extension (.h5 .hdf5 .json; .keras from a\n"
+        "                  .keras MODEL), else MODEL's\n"
         "  --include/--exclude/--all   the same selection that made the vector\n"
         "  --dtype T       element type of a raw .bin VEC\n"
         "  --format F      force the output model format (hdf5, json)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
+        "                  layer types and settings\n"
         "  -q              quiet\n",
 };

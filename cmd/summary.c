@@ -88,7 +88,22 @@ static counts count_below(summary_ctx *ctx, const char *path, int with_values)
     return c;
 }
 
-static int is_container(const fp_node *n) { return n->kind == FP_MAP || n->kind == FP_LIST; }
+/* Containers that hold no array anywhere below (lists of settings, Keras'
+ * weight_names) are settings, not modules: summary leaves them out. */
+static int holds_arrays(const fp_node *n, int depth)
+{
+    if (n->kind == FP_ARRAY)
+        return 1;
+    for (size_t i = 0; i < n->n_children && depth < 512; i++)
+        if (holds_arrays(n->children[i], depth + 1))
+            return 1;
+    return 0;
+}
+
+static int is_container(const fp_node *n)
+{
+    return (n->kind == FP_MAP || n->kind == FP_LIST) && holds_arrays(n, 0);
+}
 
 /* A layer is a map none of whose children are containers: printed on one line. */
 static int is_leaf_layer(const fp_node *node)
@@ -267,11 +282,14 @@ const cmd cmd_summary = {
     .name = "summary",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "include,exclude,all,quiet,allow-external",
+    .options = "include,exclude,all,quiet,allow-external,arch",
     .usage =
         "summary MODEL [--include GLOB] [--exclude GLOB]\n"
         "\n"
         "Prints the model tree the way Flux shows a model: one line per layer with its\n"
         "parameter count (\"# 3 parameters\", \"plus K non-trainable\"), flags for layers\n"
-        "that are (all zero), hold (some NaN) or (some Inf), and the Total line.\n",
+        "that are (all zero), hold (some NaN) or (some Inf), and the Total line.\n"
+        "\n"
+        "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
+        "                  layer types and settings\n",
 };

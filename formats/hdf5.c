@@ -1,5 +1,6 @@
-/* The HDF5 model format: detection, the dtype <-> HDF5 type mapping shared by
- * the reader and the writer, and in-place patching for rebuild (a byte copy of
+/* The HDF5 model format: detection, the open file behind lazy arrays and the
+ * vetting of external links (shared with the Keras readers), the dtype <-> HDF5
+ * type mapping shared by the reader and the writer, and in-place patching for rebuild (a byte copy of
  * the input whose datasets get new values, so attributes, chunking, filters
  * and everything we do not model survive untouched).
  *
@@ -63,6 +64,76 @@ void h5_reason(char *buf, size_t cap)
 void h5_quiet(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* ---- the open file of a read, and links it may follow */
+
+/* What a lazy array needs to find its data (h5_state) is shared by all nodes of
+ * a tree and owned by the tree (tree->state), so nodes carry no free_load_ctx. */
+void h5_state_close(void *vstate)
+{
+    h5_state *state = vstate;
+    if (!state)
+        return;
+    if (state->file >= 0)
+        H5Fclose(state->file);
+    free(state->name);
+    free(state);
+}
+
+h5_state *h5_state_open(const char *file, const char *name, fp_error *err)
+{
+    h5_quiet();
+    h5_state *state = calloc(1, sizeof *state);
+    if (!state || !(state->name = strdup(name))) {
+        free(state);
+        fp_fail(err, "out of memory");
+        return NULL;
+    }
+    /* Default access properties: another part of the process (a vector file
+     * in the same HDF5 file) may open it too, and HDF5 wants them to agree. */
+    if ((state->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        char why[256];
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: cannot open as HDF5: %s", name, why);
+        h5_state_close(state);
+        return NULL;
+    }
+    return state;
+}
+
+static herr_t note_external(const char *parent_file, const char *parent_group,
+                            const char *child_file, const char *child_object,
+                            unsigned *acc_flags, hid_t fapl, void *refused)
+{
+    (void)parent_file; (void)parent_group; (void)fapl;
+    *acc_flags = H5F_ACC_RDONLY;
+    if (fp_allow_external)
+        return 0;
+    snprintf(refused, H5_REFUSED_CAP, "%s:%s", child_file, child_object);
+    return -1;
+}
+
+hid_t h5_vetting_lapl(char *refused)
+{
+    refused[0] = 0;
+    hid_t lapl = H5Pcreate(H5P_LINK_ACCESS);
+    if (lapl >= 0 && H5Pset_elink_cb(lapl, note_external, refused) < 0) {
+        H5Pclose(lapl);
+        return H5I_INVALID_HID;
+    }
+    return lapl;
+}
+
+int h5_fail_vetted(fp_error *err, const char *file, const char *where, const char *what,
+                   const char *refused)
+{
+    if (refused[0])
+        return fp_fail(err, "%s: %s: external link to %s refused (use --allow-external)", file,
+                       where, refused);
+    char why[256];
+    h5_reason(why, sizeof why);
+    return fp_fail(err, "%s: %s: %s: %s", file, where, what, why);
 }
 
 /* ---- types */

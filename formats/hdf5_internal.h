@@ -72,6 +72,41 @@ fp_node *h5_read_value(hid_t id, int is_attribute, size_t max_bytes, const char 
 /* Whether a setting means false: 0 or a false boolean (the trainable mark). */
 int h5_is_false(const fp_node *value);
 
+/* The open file behind a tree's lazy arrays: an HDF5 read's tree->state
+ * (and the Keras formats'), freed with h5_state_close. */
+typedef struct h5_state {
+    hid_t file;
+    char *name;             /* the model file, for messages */
+} h5_state;
+
+/* Opens file read-only; name is what messages call it (the model's path). */
+h5_state *h5_state_open(const char *file, const char *name, fp_error *err);
+void h5_state_close(void *state);
+
+/* The dataset at origin (a path in the file) as the generic reader makes it:
+ * a lazy array that keeps origin for patching, a string setting, or null.
+ * External links and storage are refused unless fp_allow_external, as in a
+ * full read; model_path names it in messages. */
+fp_node *h5_read_dataset_at(h5_state *state, const char *origin, const char *model_path,
+                            fp_error *err);
+
+/* Link access properties for paths a file names itself (Keras' layer_names):
+ * external links are refused unless fp_allow_external, and the refused target
+ * ("file:/object") is written to refused, H5_REFUSED_CAP bytes. Caller closes. */
+enum { H5_REFUSED_CAP = 512 };
+hid_t h5_vetting_lapl(char *refused);
+/* Fails for an HDF5 call on a path reached with such properties: "FILE: WHERE:
+ * external link to T refused (use --allow-external)" when that was the cause,
+ * else "FILE: WHERE: WHAT: <HDF5's reason>". Returns -1. */
+int h5_fail_vetted(fp_error *err, const char *file, const char *where, const char *what,
+                   const char *refused);
+
+/* Keras legacy files (keras_h5.c): 1 when the root group has Keras' layer_names,
+ * or model_config beside a model_weights group; 0 when not; -1 on HDF5 errors.
+ * keras_h5_read builds the tree h5_read returns for them. */
+int keras_h5_detect(hid_t root);
+fp_node *keras_h5_read(h5_state *state, hid_t root, fp_error *err);
+
 int h5_read(fp_tree *tree, fp_error *err);
 int h5_write(const char *path, const fp_node *root, const fp_array_source *src,
              fp_error *err);

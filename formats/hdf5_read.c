@@ -5,7 +5,11 @@
  * Only metadata is read here; a dataset's values are fetched by h5_load when
  * someone asks for them, so `modules` on a 10 GB file reads kilobytes. Hard
  * links (and soft links) to one object give one shared node, which is how tied
- * weights enter the flat vector once. */
+ * weights enter the flat vector once.
+ *
+ * Keras legacy files (layer_names, or model_config beside model_weights) are
+ * handed to keras_h5.c, which builds the tree in Keras' order from the same
+ * lazy arrays (h5_read_dataset_at). */
 #include "hdf5_internal.h"
 
 #include <stdio.h>
@@ -13,24 +17,6 @@
 #include <string.h>
 
 #define MAX_STRING_DATASET_BYTES ((size_t)1 << 20)
-
-/* What a lazy array needs to find its data: shared by all nodes of a tree and
- * owned by the tree (tree->state), so nodes carry no free_load_ctx. */
-typedef struct h5_state {
-    hid_t file;
-    char *name;
-} h5_state;
-
-static void close_state(void *vstate)
-{
-    h5_state *state = vstate;
-    if (!state)
-        return;
-    if (state->file >= 0)
-        H5Fclose(state->file);
-    free(state->name);
-    free(state);
-}
 
 static int h5_load(const fp_node *node, void *dst, fp_error *err)
 {
@@ -508,41 +494,108 @@ static fp_node *read_group(reader *r, hid_t group)
     return node;
 }
 
-int h5_read(fp_tree *tree, fp_error *err)
+/* Link, group and dataset access properties that vet external links. */
+static int reader_open(reader *r, h5_state *state, fp_error *err)
 {
-    h5_quiet();
-    h5_state *state = calloc(1, sizeof *state);
-    if (!state || !(state->name = strdup(tree->path))) {
-        free(state);
-        return fp_fail(err, "out of memory");
-    }
-    state->file = H5I_INVALID_HID;
-    tree->state = state;
-    tree->close_state = close_state;
-
-    char why[256];
-    /* Default access properties: another part of the process (a vector file
-     * in the same HDF5 file) may open it too, and HDF5 wants them to agree. */
-    if ((state->file = H5Fopen(tree->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-        h5_reason(why, sizeof why);
-        return fp_fail(err, "%s: cannot open as HDF5: %s", tree->path, why);
-    }
-
-    reader r = { .state = state, .err = err };
-    hid_t *access[3] = { &r.lapl, &r.gapl, &r.dapl };
     const hid_t access_class[3] = { H5P_LINK_ACCESS, H5P_GROUP_ACCESS, H5P_DATASET_ACCESS };
-    int access_ok = 1;
+    hid_t *access[3] = { &r->lapl, &r->gapl, &r->dapl };
+    memset(r, 0, sizeof *r);
+    r->state = state;
+    r->err = err;
+    int ok = 1;
     for (int i = 0; i < 3; i++) {
         *access[i] = H5Pcreate(access_class[i]);
-        access_ok &= *access[i] >= 0 && H5Pset_elink_cb(*access[i], vet_external, &r) >= 0;
+        ok &= *access[i] >= 0 && H5Pset_elink_cb(*access[i], vet_external, r) >= 0;
     }
+    if (!ok) {
+        char why[256];
+        h5_reason(why, sizeof why);
+        return fp_fail(err, "%s: cannot set up HDF5 access: %s", state->name, why);
+    }
+    return 0;
+}
+
+static void reader_close(reader *r)
+{
+    hid_t access[3] = { r->lapl, r->gapl, r->dapl };
+    for (int i = 0; i < 3; i++)
+        if (access[i] > 0)
+            H5Pclose(access[i]);
+    h5_map_free(&r->objects, NULL);
+    free(r->path.buf);
+}
+
+fp_node *h5_read_dataset_at(h5_state *state, const char *origin, const char *model_path,
+                            fp_error *err)
+{
+    reader r;
+    fp_node *node = NULL;
+    if (reader_open(&r, state, err) < 0) {
+        reader_close(&r);
+        return NULL;
+    }
+    if (h5_path_push(&r.path, model_path + (model_path[0] == '/')) < 0) {
+        fp_fail(err, "out of memory");
+        reader_close(&r);
+        return NULL;
+    }
+    char what[600];
+    snprintf(what, sizeof what, "no dataset %s in the file", origin);
+    htri_t exists = H5Oexists_by_name(state->file, origin, r.lapl);
+    H5O_info_t info;
+    hid_t dset = H5I_INVALID_HID;
+    if (r.refused_link[0])
+        refuse_external(&r, r.refused_link);
+    else if (exists <= 0 || H5Oget_info_by_name2(state->file, origin, &info, H5O_INFO_BASIC, r.lapl) < 0
+             || info.type != H5O_TYPE_DATASET)
+        fail_here(&r, what, 0);
+    else if ((dset = H5Dopen2(state->file, origin, r.dapl)) < 0)
+        fail_here(&r, "cannot open dataset", 1);
+    else
+        node = read_dataset(&r, dset);
+    if (node && node->kind == FP_ARRAY) {
+        /* The file's path, not the model's: patching opens it there. */
+        char *copy = strdup(origin);
+        if (!copy) {
+            fp_node_release(node);
+            node = NULL;
+            fp_fail(err, "out of memory");
+        } else {
+            free(node->origin);
+            node->origin = copy;
+        }
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (dset >= 0)
+        H5Dclose(dset);
+    reader_close(&r);
+    return node;
+}
+
+int h5_read(fp_tree *tree, fp_error *err)
+{
+    h5_state *state = h5_state_open(tree->path, tree->path, err);
+    if (!state)
+        return -1;
+    tree->state = state;
+    tree->close_state = h5_state_close;
+
+    reader r;
     hid_t root = H5I_INVALID_HID;
     H5O_info_t info;
-    int rc = -1;
-    if (!access_ok || (root = H5Gopen2(state->file, "/", H5P_DEFAULT)) < 0
-        || H5Oget_info2(root, &info, H5O_INFO_BASIC) < 0) {
+    int rc = -1, keras = 0;
+    char why[256];
+    if (reader_open(&r, state, err) < 0) {
+        /* message set */
+    } else if ((root = H5Gopen2(state->file, "/", H5P_DEFAULT)) < 0
+               || H5Oget_info2(root, &info, H5O_INFO_BASIC) < 0
+               || (keras = keras_h5_detect(root)) < 0) {
         h5_reason(why, sizeof why);
         fp_fail(err, "%s: /: cannot open the root group: %s", tree->path, why);
+    } else if (keras) {
+        /* Keras' own order and names (layer_names x weight_names), SPEC §4. */
+        if ((tree->root = keras_h5_read(state, root, err)))
+            rc = 0;
     } else {
         r.stack[r.depth++] = (object_id){ info.fileno, info.addr };
         if ((tree->root = read_group(&r, root)))
@@ -550,10 +603,6 @@ int h5_read(fp_tree *tree, fp_error *err)
     }
     if (root >= 0)
         H5Gclose(root);
-    for (int i = 0; i < 3; i++)
-        if (*access[i] >= 0)
-            H5Pclose(*access[i]);
-    h5_map_free(&r.objects, NULL);
-    free(r.path.buf);
+    reader_close(&r);
     return rc;
 }

@@ -216,6 +216,7 @@ typedef struct fp_format {
 extern const fp_format fp_format_json;
 extern const fp_format fp_format_hdf5;
 extern const fp_format fp_format_safetensors;
+extern const fp_format fp_format_keras;   /* Keras 3 .keras zips; legacy Keras .h5 is hdf5 */
 
 /* The format whose probe accepts the file's content; error when none does. */
 int fp_format_detect(const char *path, const fp_format **out, fp_error *err);
@@ -227,6 +228,9 @@ int fp_tree_open(const char *path, fp_tree *tree, fp_error *err);
 
 /* Options a model read honours (set before fp_tree_open; process-wide). */
 extern int fp_allow_external;
+/* A Keras architecture (model.to_json()) for Keras files, or NULL: layer types
+ * and settings of a weights-only file, overriding a file's own config. */
+extern const char *fp_keras_arch;
 
 /* ---------------------------------------------------------------- files */
 

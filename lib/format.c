@@ -10,9 +10,11 @@
 #include <strings.h>
 
 int fp_allow_external = 0;
+const char *fp_keras_arch = NULL;
 
 static const fp_format *const formats[] = {
-    &fp_format_hdf5,
+    &fp_format_hdf5,   /* hands Keras legacy files to formats/keras_h5.c itself */
+    &fp_format_keras,
     &fp_format_safetensors,
     &fp_format_json,
     NULL,

@@ -1,0 +1,164 @@
+/* Keras' architecture JSON (model.to_json(), an HDF5 file's model_config, a
+ * .keras zip's config.json) as the layer maps of a Keras tree: which class each
+ * layer is and its scalar settings. Used by keras_h5.c and keras_zip.c. */
+#include "keras_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Architectures are kilobytes to a few megabytes; anything larger is not one. */
+#define MAX_ARCH_BYTES ((long)256 << 20)
+
+static char *read_text(const char *path, fp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fp_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
+        fp_fail(err, "%s: cannot read: %s", path, strerror(errno));
+    else if (size > MAX_ARCH_BYTES)
+        fp_fail(err, "%s: %ld bytes is too large for a Keras architecture", path, size);
+    else if (!(text = malloc((size_t)size + 1)))
+        fp_fail(err, "out of memory");
+    else if (fread(text, 1, (size_t)size, f) != (size_t)size) {
+        fp_fail(err, "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "file shrank");
+        free(text);
+        text = NULL;
+    } else {
+        text[size] = 0;
+    }
+    fclose(f);
+    return text;
+}
+
+int keras_config_load(const char *own_text, const char *file, const char *what, cJSON **out,
+                      fp_error *err)
+{
+    *out = NULL;
+    char *arch_text = NULL;
+    if (fp_keras_arch) {
+        if (!(arch_text = read_text(fp_keras_arch, err)))
+            return -1;
+        file = fp_keras_arch;
+        what = NULL;
+        own_text = arch_text;
+    }
+    if (!own_text)
+        return 0;
+    const char *end = NULL;
+    cJSON *model = cJSON_ParseWithOpts(own_text, &end, 1);
+    int rc = 0;
+    if (!model) {
+        rc = fp_fail(err, "%s: %s%snot valid JSON (near byte %td)", file, what ? what : "",
+                     what ? " is " : "", end ? end - own_text : (ptrdiff_t)0);
+    } else if (!cJSON_IsObject(model) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(model, "class_name"))) {
+        rc = fp_fail(err, "%s: %s%snot a Keras model architecture (no class_name)", file,
+                     what ? what : "", what ? " is " : "");
+        cJSON_Delete(model);
+    } else {
+        *out = model;
+    }
+    free(arch_text);
+    return rc;
+}
+
+static const char *string_item(const cJSON *object, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+const cJSON *keras_config_layers(const cJSON *model)
+{
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(model, "config");
+    if (cJSON_IsArray(config))
+        return config;
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(config, "layers");
+    return cJSON_IsArray(layers) ? layers : NULL;
+}
+
+const char *keras_layer_name(const cJSON *layer)
+{
+    const char *name = string_item(cJSON_GetObjectItemCaseSensitive(layer, "config"), "name");
+    return name ? name : string_item(layer, "name");
+}
+
+const char *keras_layer_class(const cJSON *layer)
+{
+    return string_item(layer, "class_name");
+}
+
+const cJSON *keras_find_layer(const cJSON *layers, const char *name)
+{
+    const cJSON *layer;
+    cJSON_ArrayForEach(layer, layers) {
+        const char *n = keras_layer_name(layer);
+        if (n && !strcmp(n, name))
+            return layer;
+    }
+    return NULL;
+}
+
+static fp_node *typed_map(const char *type, fp_error *err)
+{
+    fp_node *map = fp_node_new(FP_MAP);
+    if (!map || (type && !(map->type = strdup(type)))) {
+        fp_node_release(map);
+        fp_fail(err, "out of memory");
+        return NULL;
+    }
+    return map;
+}
+
+fp_node *keras_new_root(const cJSON *model, fp_error *err)
+{
+    const char *type = model ? keras_layer_class(model) : NULL;
+    return typed_map(type ? type : "Keras", err);
+}
+
+fp_node *keras_new_layer(const cJSON *layer, fp_error *err)
+{
+    fp_node *map = typed_map(layer ? keras_layer_class(layer) : NULL, err);
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(layer, "config");
+    if (map && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(config, "trainable")))
+        map->trainable = 0;
+    return map;
+}
+
+int keras_add_settings(fp_node *map, const cJSON *layer, fp_error *err)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(layer, "config")) {
+        if (!item->string || !strcmp(item->string, "name") || fp_map_get(map, item->string))
+            continue;
+        fp_node *value = cJSON_IsString(item) ? fp_node_new_string(item->valuestring)
+                       : cJSON_IsNumber(item) ? fp_node_new_number(item->valuedouble)
+                       : cJSON_IsBool(item) ? fp_node_new_bool(cJSON_IsTrue(item))
+                                            : NULL;
+        if (!value && (cJSON_IsString(item) || cJSON_IsNumber(item) || cJSON_IsBool(item)))
+            return fp_fail(err, "out of memory");
+        if (value && fp_node_append(map, item->string, value, err) < 0) {
+            fp_node_release(value);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int keras_add_child(fp_node *map, const char *key, fp_node *child, const char *file,
+                    const char *where, fp_error *err)
+{
+    if (fp_map_get(map, key))
+        return fp_fail(err, "%s: %s: two entries named %s", file, where, key);
+    if (!strcmp(key, "moving_mean") || !strcmp(key, "moving_variance"))
+        child->trainable = 0;
+    return fp_node_append(map, key, child, err);
+}

@@ -1,0 +1,55 @@
+/* Shared by the two Keras readers: keras_h5.c (legacy HDF5 files, read inside
+ * the HDF5 format) and keras_zip.c (Keras 3 .keras zips). keras_config.c turns
+ * Keras' architecture JSON into the layer maps both build. Not public API.
+ *
+ * The tree both produce (SPEC §4): a root map (type "Sequential", "Functional",
+ * "Model", or "Keras" without an architecture) whose children are one map per
+ * layer, keyed by the layer's name, in Keras' order. A layer map's type is the
+ * layer's class_name ("Dense", "BatchNormalization"), its arrays come first
+ * (kernel, bias, gamma, beta, moving_mean, moving_variance, ...), then the
+ * scalar settings of its config (activation, use_bias, epsilon, trainable, ...). */
+#ifndef FP_KERAS_INTERNAL_H
+#define FP_KERAS_INTERNAL_H
+
+#include <cjson/cJSON.h>
+
+#include "flatparams.h"
+
+/* The architecture: the file named by --arch (fp_keras_arch) when set, else
+ * own_text (the file's own model_config or config.json; may be NULL). *out is
+ * NULL when there is neither; the caller frees it with cJSON_Delete. file and
+ * what ("model_config") name the source in messages. */
+int keras_config_load(const char *own_text, const char *file, const char *what, cJSON **out,
+                      fp_error *err);
+
+/* A model's layer entries: config.layers, or config itself when it is a list
+ * (Keras 1 and 2.0 Sequential). NULL when there are none. */
+const cJSON *keras_config_layers(const cJSON *model);
+/* A layer entry's name (config.name, else name) and class_name, or NULL. */
+const char *keras_layer_name(const cJSON *layer);
+const char *keras_layer_class(const cJSON *layer);
+/* The entry of layers whose name is name, or NULL. */
+const cJSON *keras_find_layer(const cJSON *layers, const char *name);
+
+/* The root map: type from model's class_name, or "Keras" when model is NULL. */
+fp_node *keras_new_root(const cJSON *model, fp_error *err);
+/* A layer map: type = class_name and trainable = 0 for `trainable: false`;
+ * untyped when layer is NULL (a weights file without architecture). */
+fp_node *keras_new_layer(const cJSON *layer, fp_error *err);
+/* Appends the scalar settings of the layer's config (strings, numbers,
+ * booleans) except name, skipping keys the map already has. */
+int keras_add_settings(fp_node *map, const cJSON *layer, fp_error *err);
+
+/* Appends child (a weight, a layer) under key, refusing a key the map already
+ * has. moving_mean and moving_variance are batch statistics whatever the
+ * layer's type (also without architecture, and in QKeras' QBatchNormalization):
+ * they are marked non-trainable. file and where (the map's path) go in messages. */
+int keras_add_child(fp_node *map, const char *key, fp_node *child, const char *file,
+                    const char *where, fp_error *err);
+
+/* The tree of a Keras 3 weights file (keras3_tree.c): model is config.json
+ * (or --arch); arrays stay lazy on state, with their dataset paths as origin. */
+struct h5_state;
+fp_node *keras3_read_tree(struct h5_state *state, const cJSON *model, fp_error *err);
+
+#endif
