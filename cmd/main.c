@@ -10,6 +10,8 @@ static const cmd *const commands[] = {
     &cmd_modules,
     &cmd_summary,
     &cmd_convert,
+    &cmd_predict,
+    &cmd_gradient,
     NULL,
 };
 

@@ -1,0 +1,111 @@
+/* The setup predict and gradient share: options checked, model opened and laid
+ * out, net built, X read and checked against the model. */
+#include "compute.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double compute_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+fp_dtype compute_out_dtype(const cmd_opts *opts, const compute_session *s)
+{
+    return opts->dtype ? opts->dtype : fp_net_precision(s->net);
+}
+
+int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const char *path,
+                        fp_matrix *out, fp_error *err)
+{
+    fp_dtype precision = fp_net_precision(s->net);
+    return fp_matrix_read(path, opts->in_format, opts->dtype ? opts->dtype : precision, precision,
+                          out, err);
+}
+
+int compute_write(const cmd_opts *opts, const compute_session *s, const char *path, int rank,
+                  uint64_t rows, uint64_t cols, const void *data, fp_error *err)
+{
+    fp_dtype precision = fp_net_precision(s->net), dtype = compute_out_dtype(opts, s);
+    uint64_t shape[2] = { rows, cols }, n = rank == 2 ? rows * cols : rows;
+    void *converted = NULL;
+    if (dtype != precision) {
+        if (!(converted = malloc(n * fp_dtype_size(dtype) + 1)))
+            return fp_fail(err, "out of memory");
+        fp_convert(converted, dtype, data, precision, n, NULL);
+        data = converted;
+    }
+    fp_vec_writer *w = NULL;
+    int rc = fp_vec_writer_open(&w, path, opts->format, dtype, rank, shape, err);
+    if (rc == 0)
+        rc = fp_vec_writer_write(w, data, n, err);
+    if (rc == 0)
+        rc = fp_vec_writer_commit(w, err);
+    else if (w)
+        fp_vec_writer_abort(w);
+    free(converted);
+    return rc;
+}
+
+static int check_options(const cmd *c, const cmd_opts *opts, fp_net_options *net_opts)
+{
+    if (!opts->x)
+        return cmd_usage_error(c, "%s needs -x X (one sample per row)", c->name);
+    if (opts->precision) {
+        net_opts->precision = fp_dtype_parse(opts->precision);
+        if (net_opts->precision != FP_F32 && net_opts->precision != FP_F64)
+            return cmd_usage_error(c, "--precision takes f32 or f64, got '%s'", opts->precision);
+    }
+    if (opts->device && strcmp(opts->device, "cpu") && strcmp(opts->device, "cuda"))
+        return cmd_usage_error(c, "--device takes cpu or cuda, got '%s'", opts->device);
+    if (opts->dtype && !fp_dtype_is_float(opts->dtype))
+        return cmd_usage_error(c, "--dtype must be a real floating type here, got %s",
+                               fp_dtype_name(opts->dtype));
+    net_opts->device = opts->device;
+    net_opts->train_mode = opts->train_mode;
+    return 0;
+}
+
+int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
+{
+    memset(s, 0, sizeof *s);
+    fp_net_options net_opts = { .source = opts->args[0] };
+    int rc = check_options(c, opts, &net_opts);
+    if (rc)
+        return rc;
+    fp_error err;
+    if (opts->device && !strcmp(opts->device, "cuda"))
+        return cmd_errorf("--device cuda: CUDA backend not built");
+    if (cmd_open_model(opts->args[0], &s->tree, &err) < 0)
+        return cmd_error(&err);
+    s->have_tree = 1;
+    if (fp_layout_build(s->tree.root, &opts->sel, &s->layout, &err) < 0)
+        goto fail;
+    s->have_layout = 1;
+    if (fp_net_build(&s->net, s->tree.root, &s->layout, &net_opts, &err) < 0)
+        goto fail;
+    if (compute_read_matrix(opts, s, opts->x, &s->x, &err) < 0)
+        goto fail;
+    if (fp_net_check_input(s->net, &s->x, &err) < 0) {
+        fp_fail_prefix(&err, opts->x);
+        goto fail;
+    }
+    return 0;
+fail:
+    compute_close(s);
+    return cmd_error(&err);
+}
+
+void compute_close(compute_session *s)
+{
+    free(s->x.data);
+    fp_net_free(s->net);
+    if (s->have_layout)
+        fp_layout_free(&s->layout);
+    if (s->have_tree)
+        fp_tree_free(&s->tree);
+    memset(s, 0, sizeof *s);
+}

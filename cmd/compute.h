@@ -1,0 +1,39 @@
+/* What predict, gradient (and later hessian) share: the model opened, the
+ * selection laid out, the net built, X read and checked, and the writing of a
+ * result matrix. One place, so the commands agree on every option. */
+#ifndef FP_CMD_COMPUTE_H
+#define FP_CMD_COMPUTE_H
+
+#include "cmd.h"
+#include "compute/fp_compute.h"
+
+typedef struct compute_session {
+    fp_tree tree;
+    fp_layout layout;
+    fp_net *net;
+    fp_matrix x;
+    int have_tree, have_layout;
+} compute_session;
+
+/* Checks --precision and --device, opens MODEL, builds the net and reads -x.
+ * Returns 0, or the exit status after printing the error (usage errors: 2). */
+int compute_open(const cmd *c, cmd_opts *opts, compute_session *s);
+void compute_close(compute_session *s);
+
+/* Reads a matrix file (-x, -y) in the compute dtype; raw .bin is read as --dtype,
+ * else as the compute dtype. Messages name the file. */
+int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const char *path,
+                        fp_matrix *out, fp_error *err);
+
+/* Writes n elements (rank 1) or rows x cols (rank 2) of the compute dtype to path
+ * ("-" for standard output) as --dtype, else the compute dtype. */
+int compute_write(const cmd_opts *opts, const compute_session *s, const char *path, int rank,
+                  uint64_t rows, uint64_t cols, const void *data, fp_error *err);
+
+/* The element type of written results: --dtype, else the compute dtype. */
+fp_dtype compute_out_dtype(const cmd_opts *opts, const compute_session *s);
+
+/* Seconds on a monotonic clock, for FLATPARAMS_TIME. */
+double compute_now(void);
+
+#endif

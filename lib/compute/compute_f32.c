@@ -1,0 +1,6 @@
+/* The compute kernels in float: every file below is written once over `real`. */
+#define FP_REAL_BITS 32
+#include "activations.c"
+#include "layers.c"
+#include "losses.c"
+#include "passes.c"

@@ -1,0 +1,89 @@
+/*
+ * Inside the compute core: the layer list, the buffers, and the table of
+ * per-precision passes. model.c builds it from a tree (no arithmetic),
+ * net.c plans buffers and checks inputs (no arithmetic), and the kernels
+ * (activations.c, layers.c, losses.c, passes.c) are written once over a `real`
+ * type and compiled twice, by compute_f32.c and compute_f64.c.
+ */
+#ifndef FP_COMPUTE_INTERNAL_H
+#define FP_COMPUTE_INTERNAL_H
+
+#include "backend.h"
+#include "fp_compute.h"
+
+typedef enum layer_kind {
+    LAYER_DENSE, LAYER_BATCHNORM, LAYER_LAYERNORM, LAYER_ACTIVATION
+} layer_kind;
+
+typedef enum act_kind {
+    ACT_IDENTITY, ACT_RELU, ACT_LEAKYRELU, ACT_ELU, ACT_SELU, ACT_GELU, ACT_SIGMOID,
+    ACT_TANH, ACT_SOFTPLUS, ACT_SWISH, ACT_SOFTMAX, ACT_LOGSOFTMAX, ACT_COUNT
+} act_kind;
+
+/* Where a layer's parameter lives: in the flat vector, with its gradient at the
+ * same offset of the gradient buffer, or among the constants (not selected).
+ * Offsets rather than pointers, so a device backend resolves them against its
+ * own copies of the buffers. */
+typedef enum slot_home { SLOT_ABSENT, SLOT_PARAM, SLOT_CONST } slot_home;
+typedef struct slot {
+    slot_home home;
+    uint64_t offset;       /* elements into net->params or net->consts */
+} slot;
+
+typedef struct layer {
+    layer_kind kind;
+    act_kind act;
+    char *path;            /* model path, for messages */
+    uint64_t in, out;      /* features; 0 for layers that keep their input's width */
+    int kernel_in_out;     /* Dense weight stored in x out (a Keras kernel) */
+    double eps;            /* normalisation layers */
+    slot weight, bias;     /* Dense: weight, bias; norms: scale (gamma), shift (beta) */
+    slot mean, var;        /* BatchNorm's running statistics (inference mode) */
+    int grad_below;        /* an earlier layer has a parameter in the flat vector */
+} layer;
+
+/* One layer's buffers for a batch, as element offsets into net->work. */
+typedef struct layer_plan {
+    uint64_t in, out;      /* widths */
+    uint64_t out_at;       /* output, rows x out */
+    uint64_t pre_at;       /* before the activation (== out_at for identity) */
+    uint64_t norm_at;      /* normalised input (xhat) of norm layers */
+    uint64_t stats_at;     /* norm layers: mean, then 1/std, per group */
+} layer_plan;
+
+struct net_ops;
+
+struct fp_net {
+    fp_dtype precision;
+    int train_mode;
+    const fp_backend *backend;
+    const struct net_ops *ops;
+    layer *layers;
+    size_t n_layers;
+    uint64_t in_features;  /* 0 when no layer fixes it */
+    char *in_why;          /* which array fixes it ("/layers/0/weight is 4 x 2"), for messages */
+    uint64_t n_params, n_consts;
+    void *params, *grads, *consts;
+
+    /* The workspace, planned for `rows` samples of `width` features. */
+    uint64_t rows, width;
+    layer_plan *plan;
+    void *work;
+    uint64_t work_elems;
+    uint64_t delta_at[2];  /* two rows x max_width buffers for the backward pass */
+    uint64_t target_at;    /* the target, rows x out, in the compute dtype */
+};
+
+/* The passes, one table per precision. Pointers are to the compute dtype. */
+typedef struct net_ops {
+    /* m(x) into the planned buffers. */
+    void (*forward)(fp_net *net, const void *x);
+    /* The loss of the last forward; with_grad also leaves dL/dout in delta_at[0]. */
+    double (*loss)(fp_net *net, fp_loss loss, int with_grad);
+    /* Zeroes the gradient buffer, then accumulates the backward pass into it. */
+    void (*backward)(fp_net *net, const void *x);
+} net_ops;
+
+extern const net_ops fp_net_ops_f32, fp_net_ops_f64;
+
+#endif

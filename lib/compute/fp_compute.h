@@ -1,0 +1,108 @@
+/*
+ * The compute core of libflatparams: predictions and exact gradients of a loss
+ * with respect to the flat parameter vector.
+ *
+ * A net is built from a model tree and its layout (the selection that makes the
+ * flat vector). Like llm.c's ParameterTensors, the selected parameters live in
+ * ONE contiguous buffer in flat order (the very vector `flatten` writes) and each
+ * layer holds views into it; the gradient is a second buffer with the same
+ * offsets, so the flat gradient and the nested gradient are the same memory.
+ * Parameters outside the selection are constants of the computation.
+ *
+ * Data is row-major, one sample per row (batch x features), like PyTorch. A
+ * Flux Dense `weight` is out x in, so a layer computes y = x W^T + b.
+ *
+ * Every function that can fail returns 0 on success and -1 after filling err.
+ */
+#ifndef FP_COMPUTE_H
+#define FP_COMPUTE_H
+
+#include "flatparams.h"
+
+/* Flux.Losses' definitions; "mean" is over all elements unless noted. */
+typedef enum fp_loss {
+    FP_LOSS_SUMSQ,          /* sum(abs2, m(x)): needs no target */
+    FP_LOSS_MSE,            /* mean((ŷ - y)^2) */
+    FP_LOSS_SSE,            /* sum((ŷ - y)^2) (Flux's mse with agg = sum) */
+    FP_LOSS_MAE,            /* mean(|ŷ - y|) */
+    FP_LOSS_HUBER,          /* mean of Huber with δ = 1 */
+    FP_LOSS_CROSSENTROPY,   /* sum(-y .* log(ŷ .+ eps)) / batch, eps = eps(precision) */
+    FP_LOSS_LOGITCROSSENTROPY,      /* sum(-y .* logsoftmax(ŷ)) / batch */
+    FP_LOSS_BINARYCROSSENTROPY,     /* mean(-y log(ŷ+eps) - (1-y) log(1-ŷ+eps)) */
+    FP_LOSS_LOGITBINARYCROSSENTROPY, /* mean((1-y) ŷ - logσ(ŷ)) */
+    FP_LOSS_COUNT
+} fp_loss;
+
+/* By Flux's name ("mse", "logitcrossentropy", also "huber_loss"); -1 when unknown. */
+int fp_loss_parse(const char *name, fp_loss *out);
+const char *fp_loss_name(fp_loss loss);
+/* The names fp_loss_parse accepts, comma-separated, for messages. */
+const char *fp_loss_names(void);
+/* Whether the loss compares with a target Y (all but sumsq). */
+int fp_loss_needs_target(fp_loss loss);
+
+typedef struct fp_net fp_net;
+
+typedef struct fp_net_options {
+    fp_dtype precision;     /* FP_F32 or FP_F64; FP_DT_NONE: the layout's dtype */
+    int train_mode;         /* BatchNorm uses (and differentiates through) batch statistics */
+    const char *device;     /* "cpu" (NULL) or "cuda" (an error until that backend is built) */
+    const char *source;     /* the model's file name, prefixed to messages; may be NULL */
+} fp_net_options;
+
+/* Builds a net from a model tree: a Chain (nested Chains flatten), a bare list of
+ * layers, or a single layer map. The net copies every parameter it needs (it
+ * keeps no pointer into the tree or the layout afterwards). Errors name the model
+ * path and list what is supported. Free with fp_net_free. */
+int fp_net_build(fp_net **net, const fp_node *root, const fp_layout *layout,
+                 const fp_net_options *opts, fp_error *err);
+void fp_net_free(fp_net *net);
+
+/* The compute dtype (FP_F32 or FP_F64). */
+fp_dtype fp_net_precision(const fp_net *net);
+/* Length of the flat vector (the layout's n_elems). */
+uint64_t fp_net_n_params(const fp_net *net);
+/* Features per input row, or 0 when the model accepts any width (no layer fixes it). */
+uint64_t fp_net_in_features(const fp_net *net);
+/* Output features for inputs of in_features columns. */
+uint64_t fp_net_out_features(const fp_net *net, uint64_t in_features);
+
+/* The flat parameter vector and the flat gradient, n_params elements of the
+ * compute dtype each, owned by the net. Writing to the parameters changes the
+ * model the next call computes with (finite differences, Hessian-vector products).
+ * The gradient holds the last fp_gradient's result. */
+void *fp_net_params(fp_net *net);
+const void *fp_net_grads(const fp_net *net);
+
+/* Checks X (rank 1: one sample, or a column when the model takes one feature;
+ * rank 2: batch x features) against the model. Messages start with "X" so the
+ * caller can prefix the file name. */
+int fp_net_check_input(const fp_net *net, const fp_matrix *x, fp_error *err);
+/* Checks Y against the model's output for X and the loss. Class targets for
+ * (logit)crossentropy are one-hot rows or a vector of integer labels, 0-based. */
+int fp_net_check_target(const fp_net *net, const fp_matrix *x, const fp_matrix *y,
+                        fp_loss loss, fp_error *err);
+
+/* m(X): fills out (rows x out_features, compute dtype; out->data malloc'd, the
+ * caller frees it). x may be f32 or f64; it is converted when it differs. */
+int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err);
+
+/* The loss of m(X) against Y (NULL for sumsq), without gradients. */
+int fp_loss_value(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                  double *value, fp_error *err);
+
+/* The gradient of the loss with respect to the flat vector. It is left in the
+ * net's gradient buffer (fp_net_grads) and, when grad_out is non-NULL, copied
+ * there (n_params elements of the compute dtype). Shared parameters get the sum
+ * over every use. value (may be NULL) receives the loss. */
+int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                void *grad_out, double *value, fp_error *err);
+
+/* The flat vector `flat` (layout order, flat_dtype) as a new tree shaped like the
+ * model: maps and lists keep their keys, each selected parameter array becomes an
+ * array of out_dtype holding its slice, everything else is null; shared arrays
+ * and modules stay shared. The caller releases it (fp_node_release). NULL on error. */
+fp_node *fp_nested_tree(const fp_node *root, const fp_layout *layout, const void *flat,
+                        fp_dtype flat_dtype, fp_dtype out_dtype, fp_error *err);
+
+#endif

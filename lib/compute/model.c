@@ -1,0 +1,496 @@
+/*
+ * From a model tree to a net: the layer list, each parameter resolved to the
+ * flat vector (selected) or the constants (everything else), the widths checked
+ * from layer to layer. Errors name the file and the model path, and list what
+ * is supported, because a model from another tool most often fails here.
+ */
+#include "compute_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- names */
+
+typedef struct named_kind {
+    const char *name;
+    int kind;
+} named_kind;
+
+enum { KIND_CHAIN = -1, KIND_PASS = -2 };   /* besides layer_kind */
+
+/* Flux's names first (they are the ones the messages list), then other tools'. */
+static const named_kind layer_names[] = {
+    { "Chain", KIND_CHAIN }, { "Dense", LAYER_DENSE }, { "BatchNorm", LAYER_BATCHNORM },
+    { "LayerNorm", LAYER_LAYERNORM }, { "Dropout", KIND_PASS }, { "Flatten", KIND_PASS },
+    { "Activation", LAYER_ACTIVATION },
+    { "Sequential", KIND_CHAIN }, { "Linear", LAYER_DENSE },
+    { "BatchNormalization", LAYER_BATCHNORM }, { "BatchNorm1d", LAYER_BATCHNORM },
+    { "LayerNormalization", LAYER_LAYERNORM }, { "AlphaDropout", KIND_PASS },
+    { "InputLayer", KIND_PASS },
+};
+
+static const named_kind act_names[] = {
+    { "identity", ACT_IDENTITY }, { "relu", ACT_RELU }, { "leakyrelu", ACT_LEAKYRELU },
+    { "elu", ACT_ELU }, { "selu", ACT_SELU }, { "gelu", ACT_GELU }, { "sigmoid", ACT_SIGMOID },
+    { "tanh", ACT_TANH }, { "softplus", ACT_SOFTPLUS }, { "swish", ACT_SWISH },
+    { "softmax", ACT_SOFTMAX }, { "logsoftmax", ACT_LOGSOFTMAX },
+    /* not Keras' leaky_relu: its slope is 0.2 */
+    { "linear", ACT_IDENTITY }, { "gelu_erf", ACT_GELU },
+    { "σ", ACT_SIGMOID }, { "silu", ACT_SWISH }, { "log_softmax", ACT_LOGSOFTMAX },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int find_name(const named_kind *table, size_t n, const char *name, int *kind)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(table[i].name, name)) {
+            *kind = table[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void list_names(char *buf, size_t cap, const named_kind *table, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", table[i].name);
+}
+
+/* The keys each tool uses for the same array or setting. */
+static const char *const keys_activation[] = { "activation", "σ", "λ", NULL };
+static const char *const keys_scale[] = { "gamma", "γ", "scale", "weight", NULL };
+static const char *const keys_shift[] = { "beta", "β", "bias", NULL };
+static const char *const keys_mean[] = { "mean", "μ", "running_mean", "moving_mean", NULL };
+static const char *const keys_var[] = { "var", "σ²", "running_var", "moving_variance", NULL };
+static const char *const keys_eps[] = { "eps", "ϵ", "ε", "epsilon", NULL };
+
+/* The first present, non-null child under any of the keys; Flux's LayerNorm keeps
+ * its scale and shift in a `diag` (Scale) child, so look there as well. */
+static const fp_node *find_key(const fp_node *map, const char *const *keys, const char **key)
+{
+    for (const char *const *k = keys; *k; k++) {
+        const fp_node *child = fp_map_get(map, *k);
+        if (child && child->kind != FP_NULL && !(child->kind == FP_BOOLEAN && !child->boolean)) {
+            *key = *k;
+            return child;
+        }
+    }
+    const fp_node *diag = fp_map_get(map, "diag");
+    if (diag && diag->kind == FP_MAP && (keys == keys_scale || keys == keys_shift)) {
+        const fp_node *found = find_key(diag, keys, key);
+        if (found)
+            *key = keys == keys_scale ? "diag/scale" : "diag/bias";
+        return found;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the builder */
+
+typedef struct constant {
+    const fp_node *node;
+    char *path;
+    uint64_t offset;
+} constant;
+
+typedef struct builder {
+    fp_net *net;
+    const fp_layout *layout;
+    const char *source;
+    fp_error *err;
+    size_t cap_layers;
+    constant *consts;
+    size_t n_consts, cap_consts;
+    uint64_t width;        /* features leaving the layers so far; 0 = not fixed yet */
+    int any_param;         /* a layer so far uses the flat vector */
+} builder;
+
+static int fail_at(builder *b, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(builder *b, const char *path, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (b->source)
+        return fp_fail(b->err, "%s: %s: %s", b->source, *path ? path : "/", what);
+    return fp_fail(b->err, "%s: %s", *path ? path : "/", what);
+}
+
+static char *join(const char *base, const char *key)
+{
+    size_t n = strlen(base) + strlen(key) + 2;
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/%s", base, key);
+    return path;
+}
+
+static const char *kind_name(fp_kind kind)
+{
+    static const char *const names[] = { "map", "list", "array", "string", "number", "bool", "null" };
+    return names[kind];
+}
+
+/* Grows *items (n used of *cap) so that one more fits. */
+static int room_for_one(builder *b, void **items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t grown_cap = *cap ? 2 * *cap : 8;
+    void *grown = realloc(*items, grown_cap * size);
+    if (!grown)
+        return fp_fail(b->err, "out of memory");
+    *items = grown;
+    *cap = grown_cap;
+    return 0;
+}
+
+/* Resolves an array to the flat vector or the constants; want = element count. */
+static int take_slot(builder *b, const fp_node *node, const char *path, uint64_t want, slot *out)
+{
+    if (node->kind != FP_ARRAY)
+        return fail_at(b, path, "expected an array, found a %s", kind_name(node->kind));
+    if (fp_dtype_is_complex(node->dtype))
+        return fail_at(b, path, "complex parameters are not supported by predict and gradient");
+    if (node->n_elems != want)
+        return fail_at(b, path, "has %llu elements, expected %llu", (unsigned long long)node->n_elems,
+                       (unsigned long long)want);
+    const fp_param *param = fp_layout_find(b->layout, node);
+    if (param) {
+        *out = (slot){ SLOT_PARAM, param->offset };
+        b->any_param = 1;
+        return 0;
+    }
+    if (room_for_one(b, (void **)&b->consts, &b->cap_consts, b->n_consts, sizeof *b->consts) < 0)
+        return -1;
+    constant *c = &b->consts[b->n_consts];
+    if (!(c->path = strdup(path)))
+        return fp_fail(b->err, "out of memory");
+    c->node = node;
+    c->offset = b->net->n_consts;
+    b->n_consts++;
+    b->net->n_consts += want;
+    *out = (slot){ SLOT_CONST, c->offset };
+    return 0;
+}
+
+/* A layer that fixes its input width: check it against the layers before. */
+static int take_width(builder *b, const char *path, const char *what, uint64_t in, uint64_t out)
+{
+    if (in > b->net->backend->max_dim || out > b->net->backend->max_dim)
+        return fail_at(b, path, "%s is wider than the %s backend takes (%zu)", what,
+                       b->net->backend->name, b->net->backend->max_dim);
+    if (b->width && b->width != in)
+        return fail_at(b, path, "takes %llu inputs (%s), but the layers before it give %llu",
+                       (unsigned long long)in, what, (unsigned long long)b->width);
+    if (!b->width && !b->net->in_features) {
+        b->net->in_features = in;
+        size_t n = strlen(path) + strlen(what) + 8;
+        if (!(b->net->in_why = malloc(n)))
+            return fp_fail(b->err, "out of memory");
+        snprintf(b->net->in_why, n, "%s: %s", *path ? path : "/", what);
+    }
+    b->width = out;
+    return 0;
+}
+
+static int parse_activation(builder *b, const fp_node *map, const char *path, act_kind *act)
+{
+    const char *key;
+    const fp_node *node = find_key(map, keys_activation, &key);
+    *act = ACT_IDENTITY;
+    if (!node)
+        return 0;
+    char *at = join(path, key);
+    int kind = -1, rc = 0;
+    if (!at)
+        return fp_fail(b->err, "out of memory");
+    if (node->kind != FP_STRING) {
+        rc = fail_at(b, at, "expected an activation name, found a %s", kind_name(node->kind));
+    } else if (find_name(act_names, COUNT(act_names), node->str, &kind) < 0) {
+        char names[512];
+        list_names(names, sizeof names, act_names, COUNT(act_names));
+        rc = fail_at(b, at, "unknown activation '%s' (supported: %s)", node->str, names);
+    }
+    free(at);
+    *act = (act_kind)kind;
+    return rc;
+}
+
+/* Resolves the optional array under keys into s; n = its required length, or
+ * 0 to take (and return through *n) the first present array's length. */
+static int take_optional(builder *b, const fp_node *map, const char *path,
+                         const char *const *keys, uint64_t *n, slot *s)
+{
+    const char *key;
+    const fp_node *node = find_key(map, keys, &key);
+    if (!node)
+        return 0;
+    char *at = join(path, key);
+    if (!at)
+        return fp_fail(b->err, "out of memory");
+    if (!*n && node->kind == FP_ARRAY)
+        *n = node->n_elems;
+    int rc = take_slot(b, node, at, *n, s);
+    free(at);
+    return rc;
+}
+
+static int build_dense(builder *b, const fp_node *map, const char *path, layer *l)
+{
+    const char *key = "weight";
+    const fp_node *weight = fp_map_get(map, "weight");
+    if (!weight || weight->kind == FP_NULL) {
+        key = "kernel";
+        weight = fp_map_get(map, "kernel");
+        l->kernel_in_out = 1;
+    }
+    if (!weight)
+        return fail_at(b, path, "Dense has no weight (out x in) or kernel (in x out)");
+    char *at = join(path, key);
+    if (!at)
+        return fp_fail(b->err, "out of memory");
+    int rc = 0;
+    if (weight->kind != FP_ARRAY) {
+        rc = fail_at(b, at, "expected a matrix, found a %s", kind_name(weight->kind));
+    } else if (weight->rank != 2) {
+        rc = fail_at(b, at, "expected a matrix, found an array of rank %d", weight->rank);
+    } else {
+        l->out = weight->shape[l->kernel_in_out ? 1 : 0];
+        l->in = weight->shape[l->kernel_in_out ? 0 : 1];
+        char what[96];
+        snprintf(what, sizeof what, "%s is %llu x %llu", key,
+                 (unsigned long long)weight->shape[0], (unsigned long long)weight->shape[1]);
+        rc = take_width(b, path, what, l->in, l->out);
+        if (rc == 0)
+            rc = take_slot(b, weight, at, weight->n_elems, &l->weight);
+    }
+    free(at);
+    static const char *const keys_bias[] = { "bias", NULL };
+    uint64_t n_out = l->out;
+    if (rc == 0)
+        rc = take_optional(b, map, path, keys_bias, &n_out, &l->bias);
+    return rc;
+}
+
+static int build_norm(builder *b, const fp_node *map, const char *path, layer *l)
+{
+    /* The width: from any of the arrays, else the layer keeps its input's width. */
+    uint64_t n = 0;
+    int rc = take_optional(b, map, path, keys_scale, &n, &l->weight);
+    if (rc == 0)
+        rc = take_optional(b, map, path, keys_shift, &n, &l->bias);
+    if (rc == 0 && l->kind == LAYER_BATCHNORM && !b->net->train_mode) {
+        rc = take_optional(b, map, path, keys_mean, &n, &l->mean);
+        if (rc == 0)
+            rc = take_optional(b, map, path, keys_var, &n, &l->var);
+        if (rc == 0 && (l->mean.home == SLOT_ABSENT || l->var.home == SLOT_ABSENT))
+            return fail_at(b, path, "BatchNorm in inference mode needs its running mean and var "
+                                    "(or use --train-mode)");
+    }
+    if (rc < 0)
+        return -1;
+    l->eps = 1e-5;
+    const char *key;
+    const fp_node *eps = find_key(map, keys_eps, &key);
+    if (eps && eps->kind == FP_NUMBER)
+        l->eps = eps->number;
+    else if (eps && !(eps->kind == FP_ARRAY && eps->n_elems == 1
+                      && fp_array_read(eps, &l->eps, FP_F64, b->err) == 0))
+        return fail_at(b, path, "%s should be a number", key);
+    if (!n)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "normalises %llu features", (unsigned long long)n);
+    l->in = l->out = n;
+    return take_width(b, path, what, n, n);
+}
+
+static int add_layer(builder *b, const fp_node *map, const char *path, int kind)
+{
+    fp_net *net = b->net;
+    if (room_for_one(b, (void **)&net->layers, &b->cap_layers, net->n_layers, sizeof *net->layers) < 0)
+        return -1;
+    layer *l = &net->layers[net->n_layers];
+    memset(l, 0, sizeof *l);
+    if (!(l->path = strdup(path)))
+        return fp_fail(b->err, "out of memory");
+    net->n_layers++;
+    l->kind = (layer_kind)kind;
+    l->grad_below = b->any_param;
+    if (map && parse_activation(b, map, path, &l->act) < 0)
+        return -1;
+    if (kind == LAYER_DENSE)
+        return build_dense(b, map, path, l);
+    if (kind == LAYER_BATCHNORM || kind == LAYER_LAYERNORM)
+        return build_norm(b, map, path, l);
+    return 0;
+}
+
+static int add_node(builder *b, const fp_node *node, const char *path, int depth);
+
+/* The children of a Chain's `layers` (a list, or a map of named layers); with
+ * only_maps, the layer maps among a Keras Sequential's children and settings. */
+static int add_children(builder *b, const fp_node *node, const char *path, int depth,
+                        int only_maps)
+{
+    for (size_t i = 0; i < node->n_children; i++) {
+        if (only_maps && node->children[i]->kind != FP_MAP)
+            continue;
+        char index[32];
+        snprintf(index, sizeof index, "%zu", i);
+        char *at = join(path, node->kind == FP_MAP ? node->keys[i] : index);
+        if (!at)
+            return fp_fail(b->err, "out of memory");
+        int rc = add_node(b, node->children[i], at, depth + 1);
+        free(at);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int add_node(builder *b, const fp_node *node, const char *path, int depth)
+{
+    if (depth > 64)
+        return fail_at(b, path, "layers nested more than 64 deep");
+    if (node->kind == FP_LIST)
+        return add_children(b, node, path, depth, 0);
+    char names[512];
+    list_names(names, sizeof names, layer_names, COUNT(layer_names));
+    if (node->kind != FP_MAP)
+        return fail_at(b, path, "expected a layer, found a %s (supported: %s)",
+                       kind_name(node->kind), names);
+    int kind = KIND_CHAIN;
+    if (!node->type && !fp_map_get(node, "layers"))
+        return fail_at(b, path, "has no layer type (supported: %s)", names);
+    if (node->type && find_name(layer_names, COUNT(layer_names), node->type, &kind) < 0)
+        return fail_at(b, path, "unknown layer type '%s' (supported: %s)", node->type, names);
+    if (kind == KIND_PASS)   /* Dropout and Flatten: identities on a batch of rows */
+        return 0;
+    if (kind != KIND_CHAIN)
+        return add_layer(b, node, path, kind);
+    const fp_node *layers = fp_map_get(node, "layers");
+    if (!layers && node->type && !strcmp(node->type, "Sequential"))   /* Keras: layers by name */
+        return add_children(b, node, path, depth, 1);
+    if (!layers || (layers->kind != FP_LIST && layers->kind != FP_MAP))
+        return fail_at(b, path, "a Chain needs `layers`, a list or map of layers");
+    char *at = join(path, "layers");
+    if (!at)
+        return fp_fail(b->err, "out of memory");
+    int rc = add_children(b, layers, at, depth, 0);
+    free(at);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the net */
+
+/* Copies arrays into a buffer of the compute dtype (offsets in elements). */
+static int read_into(builder *b, void *buf, const fp_node *node, uint64_t offset, const char *path)
+{
+    size_t elem = fp_dtype_size(b->net->precision);
+    if (fp_array_read(node, (char *)buf + offset * elem, b->net->precision, b->err) == 0)
+        return 0;
+    char where[2048];
+    snprintf(where, sizeof where, "%s%s%s", b->source ? b->source : "", b->source ? ": " : "", path);
+    return fp_fail_prefix(b->err, where);
+}
+
+static int load_buffers(builder *b)
+{
+    fp_net *net = b->net;
+    size_t elem = fp_dtype_size(net->precision);
+    if (net->n_params > SIZE_MAX / elem || net->n_consts > SIZE_MAX / elem)
+        return fp_fail(b->err, "%s: too many parameters to hold in memory", b->source ? b->source : "model");
+    net->params = calloc(net->n_params ? net->n_params : 1, elem);
+    net->grads = calloc(net->n_params ? net->n_params : 1, elem);
+    net->consts = malloc(net->n_consts ? net->n_consts * elem : 1);
+    net->plan = calloc(net->n_layers, sizeof *net->plan);
+    if (!net->params || !net->grads || !net->consts || !net->plan)
+        return fp_fail(b->err, "out of memory for %llu parameters",
+                       (unsigned long long)(net->n_params + net->n_consts));
+    for (size_t i = 0; i < b->layout->n_params; i++) {
+        const fp_param *p = &b->layout->params[i];
+        if (read_into(b, net->params, p->node, p->offset, p->path) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < b->n_consts; i++)
+        if (read_into(b, net->consts, b->consts[i].node, b->consts[i].offset, b->consts[i].path) < 0)
+            return -1;
+    return 0;
+}
+
+static int choose_precision(builder *b, const fp_net_options *opts)
+{
+    const fp_layout *layout = b->layout;
+    for (size_t i = 0; i < layout->n_params; i++)
+        if (fp_dtype_is_complex(layout->params[i].node->dtype))
+            return fail_at(b, layout->params[i].path,
+                           "complex parameters are not supported by predict and gradient");
+    fp_dtype precision = opts && opts->precision ? opts->precision : layout->dtype;
+    if (precision != FP_F32 && precision != FP_F64)
+        return fp_fail(b->err, "compute precision %s is not supported (float32, float64)",
+                       fp_dtype_name(precision));
+    b->net->precision = precision;
+    b->net->ops = precision == FP_F32 ? &fp_net_ops_f32 : &fp_net_ops_f64;
+    return 0;
+}
+
+int fp_net_build(fp_net **out, const fp_node *root, const fp_layout *layout,
+                 const fp_net_options *opts, fp_error *err)
+{
+    *out = NULL;
+    fp_net *net = calloc(1, sizeof *net);
+    if (!net)
+        return fp_fail(err, "out of memory");
+    builder b = { .net = net, .layout = layout, .source = opts ? opts->source : NULL, .err = err };
+    char why[128];
+    int rc = 0;
+    if (!(net->backend = fp_backend_find(opts ? opts->device : NULL, why, sizeof why)))
+        rc = fp_fail(err, "%s", why);
+    net->train_mode = opts && opts->train_mode;
+    net->n_params = layout->n_elems;
+    if (rc == 0)
+        rc = choose_precision(&b, opts);
+    if (rc == 0)
+        rc = add_node(&b, root, "", 0);
+    /* A model of identities only: one identity keeps every pass uniform. */
+    if (rc == 0 && net->n_layers == 0)
+        rc = add_layer(&b, NULL, "", LAYER_ACTIVATION);
+    if (rc == 0)
+        rc = load_buffers(&b);
+    for (size_t i = 0; i < b.n_consts; i++)
+        free(b.consts[i].path);
+    free(b.consts);
+    if (rc < 0) {
+        fp_net_free(net);
+        return -1;
+    }
+    *out = net;
+    return 0;
+}
+
+void fp_net_free(fp_net *net)
+{
+    if (!net)
+        return;
+    for (size_t i = 0; i < net->n_layers; i++)
+        free(net->layers[i].path);
+    free(net->layers);
+    free(net->in_why);
+    free(net->params);
+    free(net->grads);
+    free(net->consts);
+    free(net->plan);
+    free(net->work);
+    free(net);
+}

@@ -1,0 +1,295 @@
+/*
+ * The public calls on a built net: checking X and Y against the model,
+ * planning the buffers of a batch, and running the per-precision passes.
+ * No arithmetic on the data happens here; that is the kernels' job.
+ */
+#include "compute_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const loss_names[FP_LOSS_COUNT] = {
+    "sumsq", "mse", "sse", "mae", "huber", "crossentropy", "logitcrossentropy",
+    "binarycrossentropy", "logitbinarycrossentropy",
+};
+
+int fp_loss_parse(const char *name, fp_loss *out)
+{
+    for (int i = 0; i < FP_LOSS_COUNT; i++) {
+        if (!strcmp(name, loss_names[i])) {
+            *out = (fp_loss)i;
+            return 0;
+        }
+    }
+    if (!strcmp(name, "huber_loss")) {   /* Flux's own name */
+        *out = FP_LOSS_HUBER;
+        return 0;
+    }
+    return -1;
+}
+
+const char *fp_loss_name(fp_loss loss) { return loss < FP_LOSS_COUNT ? loss_names[loss] : "?"; }
+int fp_loss_needs_target(fp_loss loss) { return loss != FP_LOSS_SUMSQ; }
+
+const char *fp_loss_names(void)
+{
+    return "sumsq, mse, sse, mae, huber, crossentropy, logitcrossentropy, binarycrossentropy, "
+           "logitbinarycrossentropy";
+}
+
+fp_dtype fp_net_precision(const fp_net *net) { return net->precision; }
+uint64_t fp_net_n_params(const fp_net *net) { return net->n_params; }
+uint64_t fp_net_in_features(const fp_net *net) { return net->in_features; }
+void *fp_net_params(fp_net *net) { return net->params; }
+const void *fp_net_grads(const fp_net *net) { return net->grads; }
+
+uint64_t fp_net_out_features(const fp_net *net, uint64_t in_features)
+{
+    uint64_t width = in_features;
+    for (size_t i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == LAYER_DENSE)
+            width = net->layers[i].out;
+    return width;
+}
+
+/* Rank 1 is one sample (as in PyTorch), except for a model that takes one
+ * feature, where a vector file is the natural batch of scalars. */
+static void input_shape(const fp_net *net, const fp_matrix *x, uint64_t *rows, uint64_t *cols)
+{
+    if (x->rank == 1 && net->in_features != 1) {
+        *rows = 1;
+        *cols = x->rows;
+    } else {
+        *rows = x->rows;
+        *cols = x->cols;
+    }
+}
+
+int fp_net_check_input(const fp_net *net, const fp_matrix *x, fp_error *err)
+{
+    uint64_t rows, cols;
+    input_shape(net, x, &rows, &cols);
+    if (!fp_dtype_is_float(x->dtype) && (fp_dtype_is_complex(x->dtype) || x->dtype == FP_BOOL))
+        return fp_fail(err, "holds %s; the model needs real numbers", fp_dtype_name(x->dtype));
+    if (rows == 0)
+        return fp_fail(err, "has no samples (rows)");
+    if (net->in_features && cols != net->in_features)
+        return fp_fail(err, "has %llu feature%s per row, the model takes %llu (%s)",
+                       (unsigned long long)cols, cols == 1 ? "" : "s",
+                       (unsigned long long)net->in_features, net->in_why);
+    if (cols == 0)
+        return fp_fail(err, "has no features (columns)");
+    if (rows > net->backend->max_dim || cols > net->backend->max_dim)
+        return fp_fail(err, "%llu x %llu is more than the %s backend takes (%zu per dimension)",
+                       (unsigned long long)rows, (unsigned long long)cols, net->backend->name,
+                       net->backend->max_dim);
+    return 0;
+}
+
+/* A vector of integer class labels instead of one-hot rows. */
+static int takes_labels(fp_loss loss, uint64_t rows, uint64_t classes, const fp_matrix *y)
+{
+    return (loss == FP_LOSS_CROSSENTROPY || loss == FP_LOSS_LOGITCROSSENTROPY) && classes > 1
+           && (y->rank == 1 || y->cols == 1) && y->rows == rows;
+}
+
+/* Reads element i of y as a double (y may hold any real dtype). */
+static double element(const fp_matrix *y, uint64_t i)
+{
+    double v;
+    size_t size = fp_dtype_size(y->dtype);
+    fp_convert(&v, FP_F64, (const char *)y->data + i * size, y->dtype, 1, NULL);
+    return v;
+}
+
+int fp_net_check_target(const fp_net *net, const fp_matrix *x, const fp_matrix *y,
+                        fp_loss loss, fp_error *err)
+{
+    uint64_t rows, cols;
+    input_shape(net, x, &rows, &cols);
+    uint64_t classes = fp_net_out_features(net, cols);
+    if (!fp_loss_needs_target(loss))
+        return y ? fp_fail(err, "the loss %s takes no target", fp_loss_name(loss)) : 0;
+    if (!y)
+        return fp_fail(err, "the loss %s needs a target Y", fp_loss_name(loss));
+    if (fp_dtype_is_complex(y->dtype))
+        return fp_fail(err, "holds %s; targets must be real", fp_dtype_name(y->dtype));
+    if (takes_labels(loss, rows, classes, y)) {
+        for (uint64_t i = 0; i < y->rows; i++) {
+            double label = element(y, i);
+            if (!(label >= 0 && label < (double)classes && label == floor(label)))
+                return fp_fail(err, "element %llu is %g, not a class label in 0..%llu "
+                               "(labels are 0-based)", (unsigned long long)i, label,
+                               (unsigned long long)classes - 1);
+        }
+        return 0;
+    }
+    int same = y->rank == 2 ? y->rows == rows && y->cols == classes
+                            : y->rows == rows * classes && (rows == 1 || classes == 1);
+    if (!same) {
+        char shape[64];
+        if (y->rank == 2)
+            snprintf(shape, sizeof shape, "shape %llu x %llu", (unsigned long long)y->rows,
+                     (unsigned long long)y->cols);
+        else
+            snprintf(shape, sizeof shape, "%llu elements", (unsigned long long)y->rows);
+        return fp_fail(err, "has %s, the model's output for X is %llu x %llu%s", shape,
+                       (unsigned long long)rows, (unsigned long long)classes,
+                       loss == FP_LOSS_CROSSENTROPY || loss == FP_LOSS_LOGITCROSSENTROPY
+                           ? " (one-hot rows, or one 0-based label per sample)" : "");
+    }
+    return 0;
+}
+
+/* Element offsets of every buffer for rows x width inputs; grows the workspace. */
+static int plan_batch(fp_net *net, uint64_t rows, uint64_t width, fp_error *err)
+{
+    if (net->work && net->rows == rows && net->width == width)
+        return 0;
+    uint64_t at = 0, cur = width, max_width = width;
+    int overflow = 0;
+#define TAKE(n) (overflow |= __builtin_add_overflow(at, (n), &at))
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->layers[i];
+        layer_plan *p = &net->plan[i];
+        p->in = cur;
+        p->out = l->kind == LAYER_DENSE ? l->out : cur;
+        uint64_t block;
+        overflow |= __builtin_mul_overflow(rows, p->out, &block);   /* norm layers: in == out */
+        p->out_at = at;
+        TAKE(block);
+        p->pre_at = p->out_at;
+        if (l->act != ACT_IDENTITY && l->kind != LAYER_ACTIVATION) {
+            p->pre_at = at;
+            TAKE(block);
+        }
+        if (l->kind == LAYER_BATCHNORM || l->kind == LAYER_LAYERNORM) {
+            p->norm_at = at;
+            TAKE(block);
+            p->stats_at = at;
+            TAKE(2 * (l->kind == LAYER_BATCHNORM ? p->in : rows));
+        }
+        cur = p->out;
+        max_width = cur > max_width ? cur : max_width;
+    }
+    uint64_t delta;
+    overflow |= __builtin_mul_overflow(rows, max_width, &delta);
+    net->delta_at[0] = at;
+    TAKE(delta);
+    net->delta_at[1] = at;
+    TAKE(delta);
+    net->target_at = at;
+    TAKE(delta);
+#undef TAKE
+    size_t elem = fp_dtype_size(net->precision);
+    if (overflow || at > SIZE_MAX / elem)
+        return fp_fail(err, "a batch of %llu rows needs more memory than can be addressed",
+                       (unsigned long long)rows);
+    if (at > net->work_elems) {
+        void *grown = realloc(net->work, at * elem);
+        if (!grown)
+            return fp_fail(err, "out of memory for %llu bytes of activations",
+                           (unsigned long long)(at * elem));
+        net->work = grown;
+        net->work_elems = at;
+    }
+    net->rows = rows;
+    net->width = width;
+    return 0;
+}
+
+/* Checks X (and Y), plans the batch, and returns X in the compute dtype
+ * (*owned is the converted copy to free, or NULL). */
+static int prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                   int with_target, const void **x_data, void **owned, fp_error *err)
+{
+    *owned = NULL;
+    uint64_t rows, cols;
+    input_shape(net, x, &rows, &cols);
+    if (fp_net_check_input(net, x, err) < 0)
+        return fp_fail_prefix(err, "X");
+    if (with_target && fp_net_check_target(net, x, y, loss, err) < 0)
+        return fp_fail_prefix(err, "Y");
+    if (plan_batch(net, rows, cols, err) < 0)
+        return -1;
+    size_t elem = fp_dtype_size(net->precision);
+    if (with_target && y) {
+        void *target = (char *)net->work + net->target_at * elem;
+        uint64_t classes = fp_net_out_features(net, cols);
+        if (takes_labels(loss, rows, classes, y)) {   /* one-hot rows */
+            memset(target, 0, rows * classes * elem);
+            double one = 1;
+            for (uint64_t r = 0; r < rows; r++)
+                fp_convert((char *)target + (r * classes + (uint64_t)element(y, r)) * elem,
+                           net->precision, &one, FP_F64, 1, NULL);
+        } else {
+            fp_convert(target, net->precision, y->data, y->dtype, rows * classes, NULL);
+        }
+    }
+    *x_data = x->data;
+    if (x->dtype != net->precision) {
+        if (!(*owned = malloc(rows * cols * elem)))
+            return fp_fail(err, "out of memory for X in %s", fp_dtype_name(net->precision));
+        fp_convert(*owned, net->precision, x->data, x->dtype, rows * cols, NULL);
+        *x_data = *owned;
+    }
+    return 0;
+}
+
+int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const void *x_data;
+    void *owned;
+    if (prepare(net, x, NULL, FP_LOSS_SUMSQ, 0, &x_data, &owned, err) < 0)
+        return -1;
+    net->ops->forward(net, x_data);
+    free(owned);
+    const layer_plan *last = &net->plan[net->n_layers - 1];
+    size_t bytes = net->rows * last->out * fp_dtype_size(net->precision);
+    if (!(out->data = malloc(bytes ? bytes : 1)))
+        return fp_fail(err, "out of memory for the output");
+    memcpy(out->data, (char *)net->work + last->out_at * fp_dtype_size(net->precision), bytes);
+    out->rank = 2;
+    out->rows = net->rows;
+    out->cols = last->out;
+    out->dtype = net->precision;
+    return 0;
+}
+
+/* The forward pass, the loss, and with with_grad the backward pass. */
+static int run_passes(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                      int with_grad, double *value, fp_error *err)
+{
+    const void *x_data;
+    void *owned;
+    if (prepare(net, x, y, loss, 1, &x_data, &owned, err) < 0)
+        return -1;
+    net->ops->forward(net, x_data);
+    *value = net->ops->loss(net, loss, with_grad);
+    if (with_grad)
+        net->ops->backward(net, x_data);
+    free(owned);
+    return 0;
+}
+
+int fp_loss_value(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                  double *value, fp_error *err)
+{
+    return run_passes(net, x, y, loss, 0, value, err);
+}
+
+int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                void *grad_out, double *value, fp_error *err)
+{
+    double v;
+    if (run_passes(net, x, y, loss, 1, &v, err) < 0)
+        return -1;
+    if (value)
+        *value = v;
+    if (grad_out)
+        memcpy(grad_out, net->grads, net->n_params * fp_dtype_size(net->precision));
+    return 0;
+}
