@@ -46,24 +46,31 @@ def make_model(path, gib):
 H5PY_SCRIPT = r"""
 import sys, h5py, numpy as np
 parts = []
-def visit(name, obj):
-    if isinstance(obj, h5py.Dataset) and obj.dtype.kind == 'f':
-        parts.append(obj[()].ravel())
+def walk(group):  # depth-first; h5py iterates tracked groups in creation order
+    for name in group:
+        obj = group[name]
+        if isinstance(obj, h5py.Group):
+            walk(obj)
+        elif obj.dtype.kind == 'f':
+            parts.append(obj[()].ravel())
 with h5py.File(sys.argv[1], 'r') as f:
-    f.visititems(visit)
+    walk(f)
 np.save(sys.argv[2], np.concatenate(parts))
 """
 
 
 def run(cmd, shell=False):
-    """Wall time and peak RSS (MiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, shell=shell)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"failed: {cmd}")
-    return elapsed, usage.ru_maxrss / 1024
+    """Wall time and peak RSS (MiB) of one command, measured by GNU time (the
+    rusage of a child forked from Python would count Python's own pages)."""
+    if shell:
+        cmd = ["sh", "-c", cmd]
+    with tempfile.NamedTemporaryFile("r") as report:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%M"] + cmd)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"failed: {cmd}")
+        return elapsed, int(report.read().split()[-1]) / 1024
 
 
 def main():
@@ -84,6 +91,7 @@ def main():
         out = os.path.join(work, "v.npy")
         cases = [
             ("flatparams flatten -o v.npy", [exe, "flatten", model, "-o", out]),
+            ("flatparams, FLATPARAMS_FSYNC=1", f"FLATPARAMS_FSYNC=1 {exe} flatten {model} -o {out}"),
             ("cat model.h5 > copy", f"cat {model} > {work}/copy"),
             ("cat model.h5 > copy; sync copy", f"cat {model} > {work}/copy && sync {work}/copy"),
             ("h5py + NumPy (np.save)", [sys.executable, script, model, os.path.join(work, "v2.npy")]),
@@ -92,12 +100,13 @@ def main():
         results = {}
         for _ in range(args.repeats):
             for name, cmd in cases:
+                subprocess.run(["sync"])  # start each run with no dirty pages
                 t, rss = run(cmd, shell=isinstance(cmd, str))
                 results.setdefault(name, []).append((t, rss))
         a = np.load(out, mmap_mode="r")
         b = np.load(os.path.join(work, "v2.npy"), mmap_mode="r")
         assert a.shape == b.shape == (n_params,) and np.array_equal(a, b), "outputs differ"
-        print(f"model: {size / 2**30:.2f} GiB HDF5, {n_arrays} arrays, {n_params:,} float32 parameters")
+        print(f"model: {size / 2**30:.2f} GiB HDF5, {n_arrays} arrays, {n_params:,} float32 parameters, in {work}")
         print(f"median of {args.repeats} runs; outputs checked equal\n")
         cat_t = statistics.median(t for t, _ in results["cat model.h5 > copy"])
         print(f"| {'command':34} | {'time (s)':>8} | {'vs cat':>7} | {'peak RSS (MiB)':>14} |")

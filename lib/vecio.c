@@ -102,9 +102,27 @@ int vec_out_reserve(fp_vec_writer *w, size_t need, fp_error *err)
     return 0;
 }
 
+/* Writes all of [p, p + n) straight to the file. */
+static int write_all(fp_vec_writer *w, const unsigned char *p, size_t n, fp_error *err)
+{
+    while (n > 0) {
+        ssize_t k = write(w->out.fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return fp_fail(err, "%s: cannot write: %s", w->name, strerror(errno));
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 int vec_out_put(fp_vec_writer *w, const void *bytes, size_t n, fp_error *err)
 {
     const unsigned char *p = bytes;
+    /* Whole arrays (the common case in flatten) skip the copy into the buffer. */
+    if (n >= VEC_BUF_BYTES)
+        return vec_out_flush(w, err) < 0 ? -1 : write_all(w, p, n, err);
     while (n > 0) {
         if (w->len == VEC_BUF_BYTES && vec_out_flush(w, err) < 0)
             return -1;

@@ -330,6 +330,8 @@ static int raw_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error *e
     size_t in_size = fp_dtype_size(w->dtype), out_size = fp_dtype_size(out_dtype);
     int copy_through = out_dtype == w->dtype && vec_host_little_endian();
     const unsigned char *in = data;
+    if (copy_through)   /* the caller's bytes are already the file's */
+        return vec_out_put(w, data, (size_t)n * out_size, err);
     size_t per_chunk = VEC_BUF_BYTES / out_size;
     while (n > 0) {
         size_t k = n < per_chunk ? (size_t)n : per_chunk;
