@@ -121,7 +121,7 @@ const cmd cmd_gradient = {
     .run = run,
     .min_args = 1, .max_args = 1,
     .options = "output,x,y,loss,nested,include,exclude,all,dtype,format,precision,device,quiet,"
-               "train-mode,in-format,allow-external",
+               "train-mode,in-format,allow-external,arch",
     .usage =
         "gradient MODEL -x X [-y Y] [--loss L] [-o OUT] [--nested] [--precision f32|f64]\n"
         "\n"
@@ -150,5 +150,6 @@ const cmd cmd_gradient = {
         "  --exclude GLOB  hold parameters whose path matches constant (repeatable)\n"
         "  --all           non-trainable parameters too (BatchNorm statistics)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  --arch JSON     architecture (Keras model.to_json()) of a weights-only Keras file\n"
         "  -q              no loss line on a terminal's stderr\n",
 };

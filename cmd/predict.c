@@ -28,7 +28,7 @@ const cmd cmd_predict = {
     .run = run,
     .min_args = 1, .max_args = 1,
     .options = "output,x,include,exclude,all,dtype,format,precision,device,quiet,train-mode,"
-               "in-format,allow-external",
+               "in-format,allow-external,arch",
     .usage =
         "predict MODEL -x X [-o Y] [--precision f32|f64] [--train-mode] [--dtype T] [--format F]\n"
         "\n"
@@ -48,5 +48,6 @@ const cmd cmd_predict = {
         "  --include/--exclude/--all   the selection that makes the flat vector (the\n"
         "                  model computes the same either way)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  --arch JSON     architecture (Keras model.to_json()) of a weights-only Keras file\n"
         "  -q              quiet\n",
 };

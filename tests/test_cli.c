@@ -528,6 +528,41 @@ START_TEST(flatten_streams)
 }
 END_TEST
 
+/* Keras models compute like Flux ones: predictions equal an independent NumPy
+ * forward pass (testdata/make_keras_compute_fixtures.py). */
+START_TEST(keras_predict_matches_numpy)
+{
+    const char *cases[][3] = {
+        { "keras/keras_3layer_batch_norm.h5", NULL, "keras/predict/keras_3layer_batch_norm.y.npy" },
+        { "keras/KERAS_3layer_weights.h5", "keras/KERAS_3layer.json", "keras/predict/KERAS_3layer.y.npy" },
+    };
+    for (size_t i = 0; i < 2; i++) {
+        const char *y = tmpfile_in("y.npy");
+        char model[4096], arch[4096];
+        snprintf(model, sizeof model, "%s", corpus(cases[i][0]));
+        const char *argv[12] = { "predict", model, "-x", testdata("keras/predict/x.npy"), "-o", y,
+                                 "--precision", "f64", NULL };
+        if (cases[i][1]) {
+            snprintf(arch, sizeof arch, "%s", corpus(cases[i][1]));
+            argv[8] = "--arch";
+            argv[9] = arch;
+        }
+        run_result r = run_fp(NULL, 0, argv);
+        assert_ok(&r);
+        run_free(&r);
+        double *got, *want;
+        size_t n = read_npy_f64(y, &got, NULL, NULL);
+        ck_assert_uint_eq(n, 30);
+        ck_assert_uint_eq(read_npy_f64(testdata(cases[i][2]), &want, NULL, NULL), 30);
+        for (size_t k = 0; k < n; k++)
+            ck_assert_msg(fabs(got[k] - want[k]) <= 1e-12 + 1e-9 * fabs(want[k]), "%s[%zu]: %.17g vs %.17g",
+                          cases[i][0], k, got[k], want[k]);
+        free(got);
+        free(want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -547,6 +582,7 @@ int main(void)
     tcase_add_test(tc, hdf5_corpus);
     tcase_add_test(tc, keras_corpus_generic);
     tcase_add_test(tc, flatten_streams);
+    tcase_add_test(tc, keras_predict_matches_numpy);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -29,6 +29,9 @@ static const named_kind layer_names[] = {
     { "BatchNormalization", LAYER_BATCHNORM }, { "BatchNorm1d", LAYER_BATCHNORM },
     { "LayerNormalization", LAYER_LAYERNORM }, { "AlphaDropout", KIND_PASS },
     { "InputLayer", KIND_PASS },
+    /* Keras Functional models: merges (Add, Concatenate, ...) are not supported
+     * layers, so one whose layers are all supported is a chain in layer order. */
+    { "Functional", KIND_CHAIN }, { "Model", KIND_CHAIN },
 };
 
 static const named_kind act_names[] = {
@@ -380,7 +383,8 @@ static int add_node(builder *b, const fp_node *node, const char *path, int depth
     if (kind != KIND_CHAIN)
         return add_layer(b, node, path, kind);
     const fp_node *layers = fp_map_get(node, "layers");
-    if (!layers && node->type && !strcmp(node->type, "Sequential"))   /* Keras: layers by name */
+    if (!layers && node->type && (!strcmp(node->type, "Sequential") || !strcmp(node->type, "Functional")
+                                  || !strcmp(node->type, "Model")))   /* Keras: layers by name */
         return add_children(b, node, path, depth, 1);
     if (!layers || (layers->kind != FP_LIST && layers->kind != FP_MAP))
         return fail_at(b, path, "a Chain needs `layers`, a list or map of layers");
