@@ -30,6 +30,13 @@ int fp_isolated(int (*fn)(void *arg, fp_error *err), void *arg, const char *what
         close(pipe_fd[0]);
         struct rlimit cpu = { (rlim_t)seconds, (rlim_t)seconds + 1 };
         setrlimit(RLIMIT_CPU, &cpu);
+#if defined(__SANITIZE_ADDRESS__)
+        memory_bytes = 0;   /* AddressSanitizer reserves terabytes of address space */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+        memory_bytes = 0;
+#endif
+#endif
         if (memory_bytes) {
             struct rlimit as = { memory_bytes, memory_bytes };
             setrlimit(RLIMIT_AS, &as);
