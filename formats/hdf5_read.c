@@ -207,8 +207,9 @@ static void order_entries(entry_list *list, int tracked)
         tracked &= list->items[i].corder_valid;
         numeric &= is_decimal(list->items[i].name);
     }
-    qsort(list->items, list->n, sizeof *list->items,
-          tracked ? by_corder : numeric ? by_number : by_name);
+    if (list->n > 1)   /* qsort's pointer must not be NULL, even for 0 items */
+        qsort(list->items, list->n, sizeof *list->items,
+              tracked ? by_corder : numeric ? by_number : by_name);
 }
 
 /* ---- datasets */

@@ -194,7 +194,7 @@ static int list_children(k3_reader *r, const char *path, int groups_only, child_
         children_free(out);
         return fail_hdf5(r, path, "cannot list group");
     }
-    if (all_decimal(out))
+    if (out->n > 1 && all_decimal(out))
         qsort(out->names, out->n, sizeof *out->names, by_number);
     size_t kept = 0;
     for (size_t i = 0; i < out->n; i++) {
