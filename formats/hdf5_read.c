@@ -214,6 +214,20 @@ static void order_entries(entry_list *list, int tracked)
 
 /* ---- datasets */
 
+/* Where a dataset's bytes lie in the file when they are stored exactly as the
+ * node's dtype in little-endian order, contiguous and unfiltered; -1 otherwise. */
+static int64_t raw_offset(hid_t dset, hid_t ftype, const fp_node *node, int external)
+{
+    hid_t want = node->dtype == FP_F32 ? H5T_IEEE_F32LE : node->dtype == FP_F64 ? H5T_IEEE_F64LE
+               : H5I_INVALID_HID;
+    if (external || want == H5I_INVALID_HID || H5Tequal(ftype, want) <= 0)
+        return -1;
+    haddr_t addr = H5Dget_offset(dset);
+    if (addr == HADDR_UNDEF || H5Dget_storage_size(dset) != fp_array_bytes(node) || addr > INT64_MAX)
+        return -1;
+    return (int64_t)addr;
+}
+
 static fp_node *read_dataset(reader *r, hid_t dset)
 {
     char what[300];
@@ -255,6 +269,7 @@ static fp_node *read_dataset(reader *r, hid_t dset)
         } else {
             node->load = h5_load;
             node->load_ctx = r->state;
+            node->raw_offset = raw_offset(dset, ftype, node, external);
         }
     }
     if (node && node->kind == FP_ARRAY) {

@@ -265,9 +265,11 @@ static int read_vars(k3_reader *r, const char *group, const char *model_path, co
             rc = fp_fail(r->err, "out of memory");
         } else if (!(node = h5_read_dataset_at(r->state, origin, path, r->err))) {
             rc = -1;
-        } else if ((rc = keras_add_child(map, key, node, r->state->name, *model_path ? model_path : "/",
-                                         r->err)) < 0) {
-            fp_node_release(node);
+        } else {
+            node->raw_offset = -1;   /* it points into the extracted weights file, not the zip */
+            rc = keras_add_child(map, key, node, r->state->name, *model_path ? model_path : "/", r->err);
+            if (rc < 0)
+                fp_node_release(node);
         }
         free(origin);
         free(path);

@@ -446,6 +446,7 @@ static int build_tree(reader *r, const fp_st_file *file, entry *entries, size_t 
         node->load = fp_st_load;
         node->load_ctx = ref;
         node->free_load_ctx = free;
+        node->raw_offset = (int64_t)(ref->file->data_start + ref->begin);
         if (place(r, root, &entries[i]) < 0)
             return -1;
     }

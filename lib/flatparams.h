@@ -94,6 +94,10 @@ struct fp_node {
     void *load_ctx;
     void (*free_load_ctx)(void *ctx);
     char *origin;          /* where the format found it (HDF5 object path), or NULL */
+    int64_t raw_offset;    /* >= 0: the data lies in the tree's file at this byte
+                              offset exactly as dtype, little-endian, row-major
+                              (contiguous, unfiltered), so flatten can stream it
+                              in small pieces without the format's library; -1 else */
 
     /* scalars */
     char *str;             /* FP_STRING */

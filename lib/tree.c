@@ -12,6 +12,7 @@ fp_node *fp_node_new(fp_kind kind)
     if (node) {
         node->kind = kind;
         node->trainable = 1;
+        node->raw_offset = -1;
     }
     return node;
 }

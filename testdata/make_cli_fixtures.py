@@ -66,3 +66,16 @@ with h5py.File(path("random.h5"), "w") as f:
     f.create_dataset("f32", data=(rng.standard_normal(1000) * 10.0 ** rng.integers(-30, 30, 1000)).astype(np.float32))
     f.create_dataset("f64", data=rng.standard_normal(1000) * 10.0 ** rng.integers(-300, 300, 1000))
     f.create_dataset("tiny", data=np.array([5e-324, -0.0, 2.2250738585072014e-308, 1.7976931348623157e308]))
+
+# userblock.h5: a 512-byte user block before the superblock; contiguous f32 and
+# f64 datasets (flatten copies such bytes straight from the file) beside a
+# chunked one and a big-endian one (which go through libhdf5).
+with h5py.File(path("userblock.h5"), "w", userblock_size=512, track_order=True) as f:
+    a = f.create_dataset("a", data=rng.standard_normal((3, 5)).astype(np.float32))
+    b = f.create_dataset("b", data=rng.standard_normal(7), chunks=(3,))
+    c = f.create_dataset("c", data=rng.standard_normal(4).astype(">f4"))
+    d = f.create_dataset("d", data=rng.standard_normal(300000).astype(np.float32))
+    expect = np.concatenate([a[()].ravel(), b[()].ravel(), c[()].astype(np.float64), d[()].astype(np.float64)])
+np.save(path("userblock.expect.npy"), expect)
+with open(path("userblock.h5"), "r+b") as f:
+    f.write(b"user block: not HDF5")

@@ -177,6 +177,25 @@ static void assert_values(const double *got, size_t n_got, const char *expect_np
     free(want);
 }
 
+/* Contiguous little-endian arrays are copied straight from the file's bytes:
+ * right with a user block before the superblock, and beside arrays that go
+ * through libhdf5 (chunked, big-endian), in f64 and as f32. */
+START_TEST(raw_copy_matches_numpy)
+{
+    size_t n;
+    double *v = flatten_npy(testdata("cli/userblock.h5"), NULL, &n);
+    assert_values(v, n, testdata("cli/userblock.expect.npy"));
+    free(v);
+    v = flatten_npy(testdata("cli/userblock.h5"), (const char *const[]){ "--exclude", "/b", NULL }, &n);
+    double *want;
+    ck_assert_uint_eq(read_npy_f64(testdata("cli/userblock.expect.npy"), &want, NULL, NULL), n + 7);
+    ck_assert_int_eq(memcmp(v, want, 15 * sizeof *v), 0);
+    ck_assert_int_eq(memcmp(v + 15, want + 22, (n - 15) * sizeof *v), 0);
+    free(v);
+    free(want);
+}
+END_TEST
+
 START_TEST(hard_links_once_and_kept)
 {
     size_t n;
@@ -572,6 +591,7 @@ int main(void)
     tcase_add_test(tc, seed_rebuilds_from_zeros);
     tcase_add_test(tc, wrong_length_names_both);
     tcase_add_test(tc, mlp_bn_modules);
+    tcase_add_test(tc, raw_copy_matches_numpy);
     tcase_add_test(tc, hard_links_once_and_kept);
     tcase_add_test(tc, rebuild_keeps_everything_else);
     tcase_add_test(tc, text_round_trip_bit_exact);
