@@ -10,9 +10,9 @@
 
 /* An array stored in the file exactly as the vector wants it is copied in
  * cache-sized pieces straight from the file: no format library, no array-sized
- * buffer (a 16 MiB buffer read then written costs two trips to memory; 1 MiB
+ * buffer (a 16 MiB buffer read then written costs two trips to memory; 256 KiB
  * pieces stay in cache between the read and the write). */
-enum { PIECE_BYTES = 1 << 20 };
+enum { PIECE_BYTES = 256 << 10 };
 
 static int copy_raw(int fd, const char *model, const fp_param *p, fp_vec_writer *w, fp_error *err)
 {

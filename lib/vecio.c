@@ -120,8 +120,8 @@ static int write_all(fp_vec_writer *w, const unsigned char *p, size_t n, fp_erro
 int vec_out_put(fp_vec_writer *w, const void *bytes, size_t n, fp_error *err)
 {
     const unsigned char *p = bytes;
-    /* Whole arrays (the common case in flatten) skip the copy into the buffer. */
-    if (n >= VEC_BUF_BYTES)
+    /* Large pieces (flatten's) skip the copy into the buffer. */
+    if (n >= VEC_DIRECT_BYTES)
         return vec_out_flush(w, err) < 0 ? -1 : write_all(w, p, n, err);
     while (n > 0) {
         if (w->len == VEC_BUF_BYTES && vec_out_flush(w, err) < 0)

@@ -11,6 +11,8 @@
 /* Output is buffered in pieces this big, and readers convert through a scratch
  * buffer this big: memory never grows with the number of elements. */
 enum { VEC_BUF_BYTES = 1 << 20 };
+/* Pieces at least this large are written straight from the caller's memory. */
+enum { VEC_DIRECT_BYTES = 64 << 10 };
 
 typedef enum vec_format {
     VF_NONE, VF_NPY, VF_TEXT, VF_CSV, VF_BIN, VF_H5, VF_JSON
