@@ -45,6 +45,10 @@ int cmd_usage_error(const cmd *c, const char *fmt, ...) __attribute__((format(pr
 /* Opens a model with the options that govern reading (--allow-external, --arch:
  * cmd_parse sets them process-wide). */
 int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
+/* Opens a model and lists every parameter, trainable or not (modules, summary):
+ * on success the caller frees both; on failure it has printed the error and
+ * returns EXIT_BAD_INPUT with nothing to free. */
+int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;
 extern const cmd cmd_predict, cmd_gradient, cmd_hessian;

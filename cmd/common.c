@@ -189,3 +189,16 @@ int cmd_open_model(const char *path, fp_tree *tree, fp_error *err)
 {
     return fp_tree_open(path, tree, err);
 }
+
+int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all)
+{
+    fp_error err;
+    fp_select every = { .all = 1 };
+    if (cmd_open_model(path, tree, &err) < 0)
+        return cmd_error(&err);
+    if (fp_layout_build(tree->root, &every, all, &err) < 0) {
+        fp_tree_free(tree);
+        return cmd_error(&err);
+    }
+    return 0;
+}

@@ -84,16 +84,10 @@ static int visit(const fp_node *node, const char *path, int depth, int first, in
 
 static int run(cmd_opts *opts)
 {
-    fp_error err;
     fp_tree tree;
-    if (cmd_open_model(opts->args[0], &tree, &err) < 0)
-        return cmd_error(&err);
-    fp_select every = { .all = 1 };
     fp_layout all;
-    if (fp_layout_build(tree.root, &every, &all, &err) < 0) {
-        fp_tree_free(&tree);
-        return cmd_error(&err);
-    }
+    if (cmd_open_all_params(opts->args[0], &tree, &all))
+        return EXIT_BAD_INPUT;
     modules_ctx ctx = { .all = &all, .sel = &opts->sel, .json = opts->json };
     if (!opts->json)
         printf("%-32s %-20s %12s %14s %7s\n", "path", "type", "trainable", "non-trainable", "arrays");

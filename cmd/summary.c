@@ -235,16 +235,10 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
 
 static int run(cmd_opts *opts)
 {
-    fp_error err;
     fp_tree tree;
-    if (cmd_open_model(opts->args[0], &tree, &err) < 0)
-        return cmd_error(&err);
-    fp_select every = { .all = 1 };
     fp_layout all;
-    if (fp_layout_build(tree.root, &every, &all, &err) < 0) {
-        fp_tree_free(&tree);
-        return cmd_error(&err);
-    }
+    if (cmd_open_all_params(opts->args[0], &tree, &all))
+        return EXIT_BAD_INPUT;
     summary_ctx ctx = { .all = &all, .sel = &opts->sel, .model = opts->args[0] };
     char *text = NULL;
     size_t text_len = 0;
