@@ -2,7 +2,9 @@
  * A kill at any moment leaves the old target or the new one, never a torn one. */
 #include "flatparams.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,44 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
     return 0;
 }
 
+/* Removes temporaries that killed runs left for the same target: names
+ * ".BASE.flatparams-PID.tmp" whose PID is no longer running. A live PID (a run in
+ * progress, or a recycled number) keeps its file: stale files are at worst left,
+ * never a running job's output removed. */
+static void remove_stale_temporaries(const char *target)
+{
+    const char *slash = strrchr(target, '/');
+    size_t dir_len = slash ? (size_t)(slash - target) : 0;
+    const char *base = slash ? slash + 1 : target;
+    char dir[4096], prefix[1024], path[8192];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (dir_len == 0)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)dir_len, target);
+    int n_prefix = snprintf(prefix, sizeof prefix, ".%s.flatparams-", base);
+    if (n_prefix <= 0 || (size_t)n_prefix >= sizeof prefix)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, (size_t)n_prefix))
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + n_prefix, &end, 10);
+        if (end == e->d_name + n_prefix || strcmp(end, ".tmp") || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 int fp_outfile_commit(fp_outfile *out, fp_error *err)
 {
     int rc = 0;
@@ -78,6 +118,8 @@ int fp_outfile_commit(fp_outfile *out, fp_error *err)
         }
         if (rc == 0 && rename(out->tmp_path, out->target) < 0)
             rc = fp_fail(err, "%s: cannot rename into place: %s", out->target, strerror(errno));
+        if (rc == 0)
+            remove_stale_temporaries(out->target);
         if (rc < 0) {
             fp_outfile_abort(out);
             return rc;

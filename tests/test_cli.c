@@ -8,7 +8,10 @@
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const float seed_values[5] = { 0.863101f, 1.2454957f, 0.0f, -1.6345707f, 0.0f };
 
@@ -582,6 +585,73 @@ START_TEST(keras_predict_matches_numpy)
 }
 END_TEST
 
+/* SIGKILL during a large rebuild leaves the old target intact (never a torn
+ * file); the temporary it leaves is removed by the next run that succeeds. */
+START_TEST(killed_rebuild_leaves_old_target)
+{
+    const char *dir = tmpdir();
+    char model[4096], vec[4096], target[4096];
+    snprintf(model, sizeof model, "%s/big.h5", dir);
+    snprintf(vec, sizeof vec, "%s/v.npy", dir);
+    snprintf(target, sizeof target, "%s/out.h5", dir);
+    hid_t f = H5Fcreate(model, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    enum { N = 8 << 20 };   /* 8 arrays of 32 MiB */
+    float *data = calloc(N, sizeof *data);
+    hsize_t dims[1] = { N };
+    for (int k = 0; k < 8; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%d", k);
+        hid_t space = H5Screate_simple(1, dims, NULL);
+        hid_t d = H5Dcreate2(f, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        H5Dclose(d);
+        H5Sclose(space);
+    }
+    H5Fclose(f);
+    free(data);
+    run_result r = run_fpv(NULL, "flatten", model, "-o", vec, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    const char old_content[] = "the old target";
+    ck_assert_int_eq(write_file(target, old_content, sizeof old_content), 0);
+
+    int killed_mid_run = 0;
+    for (int attempt = 0; attempt < 6 && !killed_mid_run; attempt++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            execl(getenv("FP_BIN"), "flatparams", "rebuild", model, vec, "-o", target, (char *)NULL);
+            _exit(127);
+        }
+        usleep(50000 + 50000 * attempt);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        killed_mid_run = WIFSIGNALED(status);
+        size_t len;
+        char *now = read_file(target, &len);
+        ck_assert_ptr_nonnull(now);
+        int is_old = len == sizeof old_content && !memcmp(now, old_content, len);
+        free(now);
+        if (killed_mid_run && !is_old) {   /* killed after the rename: then it is whole */
+            run_result check = run_fpv(NULL, "modules", target, NULL);
+            assert_ok(&check);
+            run_free(&check);
+            killed_mid_run = 0;
+        }
+    }
+    ck_assert_msg(killed_mid_run, "rebuild always finished before the kill");
+    ck_assert_int_gt(dir_count(dir), 3);   /* big.h5, v.npy, out.h5 and a stale temporary */
+    r = run_fpv(NULL, "rebuild", model, vec, "-o", target, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    ck_assert_int_eq(dir_count(dir), 3);
+    r = run_fpv(NULL, "flatten", target, "-o", vec, NULL);   /* a whole, valid model */
+    assert_ok(&r);
+    run_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -603,6 +673,7 @@ int main(void)
     tcase_add_test(tc, keras_corpus_generic);
     tcase_add_test(tc, flatten_streams);
     tcase_add_test(tc, keras_predict_matches_numpy);
+    tcase_add_test(tc, killed_rebuild_leaves_old_target);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
