@@ -18,8 +18,11 @@ ASAN_OPTIONS=handle_segv=0:handle_sigbus=0:handle_sigfpe=0:detect_leaks=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --timeout-multiplier 4 "$@" || status=1
 
-# Every Check suite prints "NN%: Checks: C, Failures: F, Errors: E".
+# Every Check suite prints "NN%: Checks: C, Failures: F, Errors: E"; the
+# valgrind script prints "valgrind: P passed, F failed".
 cat build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
-    grep -ho 'Checks: [0-9]*, Failures: [0-9]*, Errors: [0-9]*' |
-    awk -F'[:,] *' '{c += $2; f += $4 + $6} END {printf "checks: %d passed, %d failed\n", c - f, f}'
+    grep -hoE 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+|^valgrind: [0-9]+ passed, [0-9]+ failed' |
+    awk -F'[:,] *' '/^Checks/ {c += $2; f += $4 + $6}
+                    /^valgrind/ {split($0, w, " "); c += w[2] + w[4]; f += w[4]}
+                    END {printf "checks: %d passed, %d failed\n", c - f, f}'
 exit $status
