@@ -50,6 +50,18 @@ int compute_write(const cmd_opts *opts, const compute_session *s, const char *pa
     return rc;
 }
 
+int compute_parse_loss(const cmd *c, const cmd_opts *opts, fp_loss *loss)
+{
+    *loss = opts->y ? FP_LOSS_MSE : FP_LOSS_SUMSQ;
+    if (opts->loss && fp_loss_parse(opts->loss, loss) < 0)
+        return cmd_usage_error(c, "unknown --loss '%s' (%s)", opts->loss, fp_loss_names());
+    if (fp_loss_needs_target(*loss) && !opts->y)
+        return cmd_usage_error(c, "--loss %s needs -y Y", fp_loss_name(*loss));
+    if (!fp_loss_needs_target(*loss) && opts->y)
+        return cmd_usage_error(c, "--loss %s takes no -y", fp_loss_name(*loss));
+    return 0;
+}
+
 static int check_options(const cmd *c, const cmd_opts *opts, fp_net_options *net_opts)
 {
     if (!opts->x)

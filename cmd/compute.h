@@ -33,6 +33,10 @@ int compute_write(const cmd_opts *opts, const compute_session *s, const char *pa
 /* The element type of written results: --dtype, else the compute dtype. */
 fp_dtype compute_out_dtype(const cmd_opts *opts, const compute_session *s);
 
+/* --loss (and its default: sumsq without -y, mse with) checked against -y.
+ * Returns 0, or the exit status after printing the usage error. */
+int compute_parse_loss(const cmd *c, const cmd_opts *opts, fp_loss *loss);
+
 /* Seconds on a monotonic clock, for FLATPARAMS_TIME. */
 double compute_now(void);
 

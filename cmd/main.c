@@ -12,6 +12,7 @@ static const cmd *const commands[] = {
     &cmd_convert,
     &cmd_predict,
     &cmd_gradient,
+    &cmd_hessian,
     NULL,
 };
 

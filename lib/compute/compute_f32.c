@@ -4,3 +4,5 @@
 #include "layers.c"
 #include "losses.c"
 #include "passes.c"
+#include "tangent.c"
+#include "tangent_pass.c"

@@ -72,6 +72,11 @@ struct fp_net {
     uint64_t work_elems;
     uint64_t delta_at[2];  /* two rows x max_width buffers for the backward pass */
     uint64_t target_at;    /* the target, rows x out, in the compute dtype */
+
+    /* Hessian scratch kept between calls (hessian.c), so blocks of rows do not
+     * fault in fresh pages each time: the tangent workspace, unit directions. */
+    void *tangent_work, *unit_dirs;
+    size_t tangent_bytes, unit_bytes;
 };
 
 /* The passes, one table per precision. Pointers are to the compute dtype. */
@@ -85,5 +90,23 @@ typedef struct net_ops {
 } net_ops;
 
 extern const net_ops fp_net_ops_f32, fp_net_ops_f64;
+
+/* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for k
+ * directions V (k x n_params) on the prepared batch; tw is scratch of
+ * k * work_elems elements. */
+typedef struct net_tangent_ops {
+    void (*hvp)(fp_net *net, const void *x, fp_loss loss, const void *V, size_t k, void *HV,
+                void *tw);
+} net_tangent_ops;
+
+extern const net_tangent_ops fp_net_tangent_ops_f32, fp_net_tangent_ops_f64;
+
+/* splitmix64, the fixed-seed generator of Hutchinson's probes and Lanczos' start. */
+uint64_t fp_splitmix64(uint64_t *state);
+
+/* Checks X (and Y with with_target), plans the batch, copies Y into the target
+ * buffer and returns X in the compute dtype (*owned: a converted copy to free). */
+int fp_net_prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                   int with_target, const void **x_data, void **owned, fp_error *err);
 
 #endif

@@ -98,6 +98,47 @@ int fp_loss_value(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss l
 int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                 void *grad_out, double *value, fp_error *err);
 
+/* ---- Hessians: exact second derivatives of the loss with respect to the flat
+ * vector, by the tangent (forward-over-reverse) pass. X, Y and loss as for
+ * fp_gradient. Buffers are the caller's; nothing is kept between calls. */
+
+/* Scratch each Hessian call may use for one block of directions. */
+#define FP_HESSIAN_BLOCK_BYTES ((size_t)64 << 20)
+
+/* HV = H V for k directions: V and HV are k x n_params, row-major, compute dtype.
+ * Large k runs in blocks whose scratch stays near FP_HESSIAN_BLOCK_BYTES. */
+int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
+           size_t k, void *HV, fp_error *err);
+/* How many directions (rows of H) one pass takes with about max_bytes of scratch
+ * (tangent activations, the directions and their products); at least 1. */
+size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes);
+/* Rows [row_begin, row_end) of H, (row_end - row_begin) x n_params into out
+ * (compute dtype): H e_i, which is row i as H is symmetric (to rounding). */
+int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                    uint64_t row_begin, uint64_t row_end, void *out, fp_error *err);
+
+/* Called after each block: done of total rows (or iterations). */
+typedef void (*fp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+/* The diagonal (n_params doubles): e_i^T H e_i, by blocks of rows; the same
+ * passes as the full matrix (no exact shortcut), less the writing. */
+int fp_hessian_diag(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                    double *diag, fp_progress_fn progress, void *ctx, fp_error *err);
+/* Hutchinson's estimate of the trace: the mean of z^T H z over `probes`
+ * Rademacher vectors from `seed`; std_error (may be NULL) its standard error. */
+int fp_hessian_hutchinson(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                          uint64_t probes, uint64_t seed, double *estimate, double *std_error,
+                          fp_error *err);
+
+typedef enum fp_eig_which { FP_EIG_LM, FP_EIG_LA, FP_EIG_SA } fp_eig_which;
+/* k eigenvalues of H by Lanczos with full reorthogonalisation (in double):
+ * largest magnitude (LM, sorted by decreasing |λ|), largest algebraic (LA,
+ * decreasing) or smallest (SA, increasing). Runs until the wanted Ritz values'
+ * residual bounds fall below 1e-11 |λ_max| (f32: 1e-5), or the space is all of
+ * R^n. k > n_params is an error. *iterations (may be NULL): HVPs used. */
+int fp_hessian_eigs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                    size_t k, fp_eig_which which, double *values, size_t *iterations,
+                    fp_progress_fn progress, void *ctx, fp_error *err);
+
 /* The flat vector `flat` (layout order, flat_dtype) as a new tree shaped like the
  * model: maps and lists keep their keys, each selected parameter array becomes an
  * array of out_dtype holding its slice, everything else is null; shared arrays

@@ -496,5 +496,7 @@ void fp_net_free(fp_net *net)
     free(net->consts);
     free(net->plan);
     free(net->work);
+    free(net->tangent_work);
+    free(net->unit_dirs);
     free(net);
 }

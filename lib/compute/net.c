@@ -259,6 +259,12 @@ int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
     return 0;
 }
 
+int fp_net_prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                   int with_target, const void **x_data, void **owned, fp_error *err)
+{
+    return prepare(net, x, y, loss, with_target, x_data, owned, err);
+}
+
 /* The forward pass, the loss, and with with_grad the backward pass. */
 static int run_passes(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                       int with_grad, double *value, fp_error *err)

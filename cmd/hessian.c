@@ -1,0 +1,378 @@
+/* flatparams hessian: the exact Hessian of the loss with respect to the flat
+ * vector, or a part of it: rows, the diagonal, a product with a vector,
+ * eigenvalues, the trace.
+ *
+ * The full matrix is computed block of rows by block of rows (a block is one
+ * tangent pass of K unit vectors, K sized so its scratch stays near 64 MiB) and
+ * never held whole. H e_i is row i only up to rounding, so the rows go first to
+ * an unlinked scratch file beside the output; a second pass writes
+ * H[i,j] = (S[i,j] + S[j,i]) / 2, which is exactly symmetric (float addition
+ * commutes), reading each block's rows and its column strip with pread. */
+#include "compute.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct progress {
+    int on;
+    const char *what;
+    double start;
+} progress;
+
+static void progress_show(void *ctx, uint64_t done, uint64_t total)
+{
+    progress *p = ctx;
+    if (!p->on)
+        return;
+    double elapsed = compute_now() - p->start, rate = elapsed > 0 ? (double)done / elapsed : 0;
+    fprintf(stderr, "\rhessian: %s %llu/%llu (%.1f%%), %.1f/s, %.0f s left   ", p->what,
+            (unsigned long long)done, (unsigned long long)total,
+            total ? 100.0 * (double)done / (double)total : 100.0, rate,
+            rate > 0 ? (double)(total - done) / rate : 0.0);
+    if (done >= total)
+        fputc('\n', stderr);
+}
+
+static size_t block_rows(compute_session *s, uint64_t n)
+{
+    const char *env = getenv("FLATPARAMS_BLOCK_ROWS");   /* tests: force many blocks */
+    size_t k = env && atol(env) > 0 ? (size_t)atol(env)
+                                    : fp_hessian_block(s->net, &s->x, FP_HESSIAN_BLOCK_BYTES);
+    return k < n ? k : (size_t)(n ? n : 1);
+}
+
+/* Parses "A:B" (either side may be empty, as in a Python slice). */
+static int parse_rows(const char *text, uint64_t n, uint64_t *begin, uint64_t *end, fp_error *err)
+{
+    const char *colon = strchr(text, ':');
+    char *stop;
+    if (!colon)
+        return fp_fail(err, "--rows %s: expected A:B (0-based, B excluded)", text);
+    errno = 0;
+    *begin = colon == text ? 0 : strtoull(text, &stop, 10);
+    if (colon != text && (stop != colon || errno || text[0] == '-'))
+        return fp_fail(err, "--rows %s: A is not a row number", text);
+    *end = colon[1] ? strtoull(colon + 1, &stop, 10) : n;
+    if (colon[1] && (*stop || errno || colon[1] == '-'))
+        return fp_fail(err, "--rows %s: B is not a row number", text);
+    if (*begin > *end)
+        return fp_fail(err, "--rows %s: the first row is after the end", text);
+    if (*end > n)
+        return fp_fail(err, "--rows %s: the Hessian has %llu rows (0:%llu)", text,
+                       (unsigned long long)n, (unsigned long long)n);
+    return 0;
+}
+
+typedef struct job {
+    const cmd_opts *opts;
+    compute_session *s;
+    const fp_matrix *y;
+    fp_loss loss;
+    progress prog;
+} job;
+
+/* Opens the writer for rows x cols (or a vector when cols == 0). */
+static int open_writer(job *j, fp_vec_writer **w, uint64_t rows, uint64_t cols, fp_error *err)
+{
+    uint64_t shape[2] = { rows, cols };
+    return fp_vec_writer_open(w, j->opts->output ? j->opts->output : "-", j->opts->format,
+                              compute_out_dtype(j->opts, j->s), cols ? 2 : 1, shape, err);
+}
+
+/* Writes count elements of the compute dtype, converted to the output dtype. */
+static int write_converted(job *j, fp_vec_writer *w, void *data, uint64_t count, void *scratch,
+                           fp_error *err)
+{
+    fp_dtype dtype = compute_out_dtype(j->opts, j->s), precision = fp_net_precision(j->s->net);
+    if (dtype != precision) {
+        fp_convert(scratch, dtype, data, precision, count, NULL);
+        data = scratch;
+    }
+    return fp_vec_writer_write(w, data, count, err);
+}
+
+static int finish(fp_vec_writer *w, int rc, fp_error *err)
+{
+    if (rc == 0)
+        return fp_vec_writer_commit(w, err);
+    if (w)
+        fp_vec_writer_abort(w);
+    return rc;
+}
+
+/* Rows [begin, end) straight to the writer (no symmetrisation: other rows are not here). */
+static int write_rows(job *j, uint64_t begin, uint64_t end, fp_error *err)
+{
+    uint64_t n = fp_net_n_params(j->s->net);
+    size_t block = block_rows(j->s, end - begin), elem = 8;
+    void *rows = malloc(block * n * elem + 1), *conv = malloc(block * n * elem + 1);
+    fp_vec_writer *w = NULL;
+    int rc = rows && conv ? open_writer(j, &w, end - begin, n, err)
+                          : fp_fail(err, "out of memory for %zu rows", block);
+    for (uint64_t at = begin; rc == 0 && at < end; at += block) {
+        uint64_t stop = end - at < block ? end : at + block;
+        rc = fp_hessian_rows(j->s->net, &j->s->x, j->y, j->loss, at, stop, rows, err);
+        if (rc == 0)
+            rc = write_converted(j, w, rows, (stop - at) * n, conv, err);
+        progress_show(&j->prog, stop - begin, end - begin);
+    }
+    free(rows);
+    free(conv);
+    return finish(w, rc, err);
+}
+
+/* An unlinked scratch file beside the output (or in $TMPDIR for standard output). */
+static int scratch_file(const char *output, fp_error *err)
+{
+    char path[PATH_MAX];
+    const char *slash = output && strcmp(output, "-") ? strrchr(output, '/') : NULL;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    if (!output || !strcmp(output, "-"))
+        snprintf(path, sizeof path, "%s/.flatparams-hessian-XXXXXX", tmp);
+    else if (slash)
+        snprintf(path, sizeof path, "%.*s/.flatparams-hessian-XXXXXX", (int)(slash - output), output);
+    else
+        snprintf(path, sizeof path, ".flatparams-hessian-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return fp_fail(err, "%s: cannot create the scratch file: %s", path, strerror(errno));
+    unlink(path);
+    return fd;
+}
+
+static int io_all(int fd, void *buf, size_t bytes, off_t at, int writing, fp_error *err)
+{
+    for (size_t done = 0; done < bytes;) {
+        ssize_t got = writing ? pwrite(fd, (char *)buf + done, bytes - done, at + (off_t)done)
+                              : pread(fd, (char *)buf + done, bytes - done, at + (off_t)done);
+        if (got <= 0)
+            return fp_fail(err, "the Hessian's scratch file: %s",
+                           got < 0 ? strerror(errno) : "unexpected end");
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+#define AVERAGE(real, rows, strip, K, n, begin)                                      \
+    for (size_t r = 0; r < (K); r++)                                                 \
+        for (uint64_t c = 0; c < (n); c++)                                           \
+            ((real *)(rows))[r * (n) + c] =                                          \
+                (((real *)(rows))[r * (n) + c] + ((real *)(strip))[c * (K) + r]) / 2
+
+/* The full matrix: rows into the scratch file, then the symmetric average out. */
+static int write_full(job *j, fp_error *err)
+{
+    uint64_t n = fp_net_n_params(j->s->net);
+    size_t elem = fp_dtype_size(fp_net_precision(j->s->net));
+    size_t block = block_rows(j->s, n);
+    int fd = scratch_file(j->opts->output, err);
+    if (fd < 0)
+        return -1;
+    void *rows = malloc(block * n * elem + 1), *strip = malloc(block * n * elem + 1);
+    void *conv = malloc(block * n * 8 + 1);
+    fp_vec_writer *w = NULL;
+    int rc = rows && strip && conv ? 0 : fp_fail(err, "out of memory for %zu rows", block);
+    for (uint64_t at = 0; rc == 0 && at < n; at += block) {
+        uint64_t stop = n - at < block ? n : at + block;
+        rc = fp_hessian_rows(j->s->net, &j->s->x, j->y, j->loss, at, stop, rows, err);
+        if (rc == 0)
+            rc = io_all(fd, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
+        progress_show(&j->prog, stop, n);
+    }
+    if (rc == 0)
+        rc = open_writer(j, &w, n, n, err);
+    j->prog.what = "symmetrised rows";
+    j->prog.start = compute_now();
+    for (uint64_t at = 0; rc == 0 && at < n; at += block) {
+        size_t K = n - at < block ? (size_t)(n - at) : block;
+        rc = io_all(fd, rows, K * n * elem, (off_t)(at * n * elem), 0, err);
+        for (uint64_t c = 0; rc == 0 && c < n; c++)   /* S[c, at:at+K] */
+            rc = io_all(fd, (char *)strip + c * K * elem, K * elem, (off_t)((c * n + at) * elem), 0, err);
+        if (rc < 0)
+            break;
+        if (elem == 4)
+            AVERAGE(float, rows, strip, K, n, at);
+        else
+            AVERAGE(double, rows, strip, K, n, at);
+        rc = write_converted(j, w, rows, K * n, conv, err);
+        progress_show(&j->prog, at + K, n);
+    }
+    close(fd);
+    free(rows);
+    free(strip);
+    free(conv);
+    return finish(w, rc, err);
+}
+
+/* count doubles (diagonal, eigenvalues, trace) written as a vector. */
+static int write_doubles(job *j, const double *values, uint64_t count, fp_error *err)
+{
+    void *data = malloc(count * 8 + 1);
+    if (!data)
+        return fp_fail(err, "out of memory");
+    fp_convert(data, fp_net_precision(j->s->net), values, FP_F64, count, NULL);
+    int rc = compute_write(j->opts, j->s, j->opts->output ? j->opts->output : "-", 1, count, 1,
+                           data, err);
+    free(data);
+    return rc;
+}
+
+static int write_hvp(job *j, fp_error *err)
+{
+    fp_matrix v;
+    uint64_t n = fp_net_n_params(j->s->net);
+    if (compute_read_matrix(j->opts, j->s, j->opts->hvp, &v, err) < 0)
+        return -1;
+    int rc = 0;
+    if (v.rows * v.cols != n || (v.rank == 2 && v.rows != 1 && v.cols != 1))
+        rc = fp_fail(err, "%s: --hvp expected a vector of length %llu, got %llu", j->opts->hvp,
+                     (unsigned long long)n, (unsigned long long)(v.rows * v.cols));
+    void *hv = malloc(n * 8 + 1);
+    if (rc == 0 && !hv)
+        rc = fp_fail(err, "out of memory");
+    if (rc == 0)
+        rc = fp_hvp(j->s->net, &j->s->x, j->y, j->loss, v.data, 1, hv, err);
+    if (rc == 0)
+        rc = compute_write(j->opts, j->s, j->opts->output ? j->opts->output : "-", 1, n, 1, hv, err);
+    free(hv);
+    free(v.data);
+    return rc;
+}
+
+static int write_spectral(job *j, fp_error *err)
+{
+    uint64_t n = fp_net_n_params(j->s->net);
+    const cmd_opts *o = j->opts;
+    if (o->eigs) {
+        if ((uint64_t)o->eigs > n)
+            return fp_fail(err, "--eigs %ld: the Hessian is %llu x %llu, so at most %llu eigenvalues",
+                           o->eigs, (unsigned long long)n, (unsigned long long)n,
+                           (unsigned long long)n);
+        fp_eig_which which = !o->which || !strcmp(o->which, "LM") ? FP_EIG_LM
+                             : !strcmp(o->which, "LA")            ? FP_EIG_LA : FP_EIG_SA;
+        double *values = malloc((size_t)o->eigs * sizeof *values);
+        j->prog.what = "Lanczos iterations";
+        int rc = values ? fp_hessian_eigs(j->s->net, &j->s->x, j->y, j->loss, (size_t)o->eigs,
+                                          which, values, NULL, progress_show, &j->prog, err)
+                        : fp_fail(err, "out of memory");
+        if (j->prog.on)
+            fputc('\n', stderr);
+        if (rc == 0)
+            rc = write_doubles(j, values, (uint64_t)o->eigs, err);
+        free(values);
+        return rc;
+    }
+    if (o->hutchinson) {
+        double estimate, std_error;
+        if (fp_hessian_hutchinson(j->s->net, &j->s->x, j->y, j->loss, (uint64_t)o->hutchinson,
+                                  0x5EED, &estimate, &std_error, err) < 0)
+            return -1;
+        if (j->prog.on)
+            fprintf(stderr, "hessian: trace estimate %.10g ± %.3g (standard error, %ld probes)\n",
+                    estimate, std_error, o->hutchinson);
+        return write_doubles(j, &estimate, 1, err);
+    }
+    double *diag = malloc(n * sizeof *diag + 1), trace = 0;   /* --diag, --trace */
+    int rc = diag ? fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, diag, progress_show,
+                                    &j->prog, err)
+                  : fp_fail(err, "out of memory");
+    for (uint64_t i = 0; rc == 0 && i < n; i++)
+        trace += diag[i];
+    if (rc == 0)
+        rc = o->trace ? write_doubles(j, &trace, 1, err) : write_doubles(j, diag, n, err);
+    free(diag);
+    return rc;
+}
+
+static int check_modes(const cmd_opts *o)
+{
+    int modes = !!o->rows + !!o->diag + !!o->hvp + !!o->eigs + !!o->trace + !!o->hutchinson;
+    if (modes > 1)
+        return cmd_usage_error(&cmd_hessian, "--rows, --diag, --hvp, --eigs, --trace and "
+                                             "--hutchinson exclude each other");
+    if (o->eigs < 0 || o->hutchinson < 0)
+        return cmd_usage_error(&cmd_hessian, "--%s takes a positive count",
+                               o->eigs < 0 ? "eigs" : "hutchinson");
+    if (o->which && !o->eigs)
+        return cmd_usage_error(&cmd_hessian, "--which goes with --eigs");
+    if (o->which && strcmp(o->which, "LM") && strcmp(o->which, "LA") && strcmp(o->which, "SA"))
+        return cmd_usage_error(&cmd_hessian, "--which takes LM, LA or SA, got '%s'", o->which);
+    return 0;
+}
+
+static int run(cmd_opts *opts)
+{
+    fp_loss loss;
+    int rc = compute_parse_loss(&cmd_hessian, opts, &loss);
+    if (rc == 0)
+        rc = check_modes(opts);
+    if (rc)
+        return rc;
+    compute_session s;
+    if ((rc = compute_open(&cmd_hessian, opts, &s)))
+        return rc;
+    fp_error err;
+    fp_matrix y = { 0 };
+    if (opts->y) {
+        rc = compute_read_matrix(opts, &s, opts->y, &y, &err);
+        if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y, loss, &err)) < 0)
+            fp_fail_prefix(&err, opts->y);
+    }
+    job j = { opts, &s, opts->y ? &y : NULL, loss,
+              { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() } };
+    uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
+    if (rc == 0 && opts->rows) {
+        if ((rc = parse_rows(opts->rows, n, &begin, &end, &err)) == 0)
+            rc = write_rows(&j, begin, end, &err);
+    } else if (rc == 0 && opts->hvp) {
+        rc = write_hvp(&j, &err);
+    } else if (rc == 0 && (opts->eigs || opts->hutchinson || opts->diag || opts->trace)) {
+        rc = write_spectral(&j, &err);
+    } else if (rc == 0) {
+        rc = write_full(&j, &err);
+    }
+    free(y.data);
+    compute_close(&s);
+    return rc < 0 ? cmd_error(&err) : EXIT_OK;
+}
+
+const cmd cmd_hessian = {
+    .name = "hessian",
+    .run = run,
+    .min_args = 1, .max_args = 1,
+    .options = "output,x,y,loss,rows,diag,hvp,eigs,which,trace,hutchinson,include,exclude,all,"
+               "dtype,format,precision,device,quiet,train-mode,in-format,allow-external,arch",
+    .usage =
+        "hessian MODEL -x X [-y Y] [--loss L] [-o OUT] [--rows A:B | --diag | --hvp V |\n"
+        "        --eigs K [--which LM|LA|SA] | --trace | --hutchinson N] [--precision f32|f64]\n"
+        "\n"
+        "Writes the exact Hessian (second derivatives) of the loss with respect to the flat\n"
+        "parameter vector, n x n in flat order, or a part of it. Rows are computed a block\n"
+        "at a time (Hessian-vector products, forward-over-reverse) and streamed, so memory\n"
+        "stays far below n x n. The full matrix is made exactly symmetric: H[i,j] is the\n"
+        "average of the two computed values (it goes through a scratch file beside OUT).\n"
+        "\n"
+        "  -x X, -y Y, --loss L   as for gradient (sumsq without -y, else mse by default)\n"
+        "  -o OUT          output file (default: standard output, as text)\n"
+        "  --rows A:B      rows A to B-1 (0-based, like a Python slice): (B-A) x n, as\n"
+        "                  computed (symmetric to rounding), so jobs can split one Hessian\n"
+        "  --diag          the diagonal (n values; as many products as the full matrix)\n"
+        "  --hvp V         H v for a vector file V of length n\n"
+        "  --eigs K        the K eigenvalues largest in magnitude (Lanczos with full\n"
+        "                  reorthogonalisation); --which LA or SA: largest or smallest\n"
+        "  --trace         the exact trace (the sum of the diagonal)\n"
+        "  --hutchinson N  estimate the trace from N Rademacher probes (fixed seed)\n"
+        "  --precision P   compute in f32 or f64 (default: the flat vector's type)\n"
+        "  --train-mode    BatchNorm differentiates through the batch's own statistics\n"
+        "  --dtype T       element type of the output (default: the compute precision)\n"
+        "  --format F      force the output format (npy, txt, csv, bin, h5, json)\n"
+        "  --include GLOB, --exclude GLOB, --all   which parameters vary, as for gradient\n"
+        "  --device D      cpu (default); cuda is not built yet\n"
+        "  --allow-external, --arch JSON   as for gradient\n"
+        "  -q              no progress line (shown only when stderr is a terminal)\n",
+};

@@ -1,0 +1,396 @@
+/*
+ * The tangent (forward-over-reverse) pass: Pearlmutter's R-operator, which
+ * turns one forward and one backward pass into H V for a block of K directions
+ * at once. Each layer's third function (after llm.c's forward and backward):
+ * `*_tangent_forward` carries the directional derivative of the activations,
+ * `*_tangent_backward` that of the backward pass's deltas and parameter
+ * gradients. The K directions are an extra batch dimension: a tangent buffer is
+ * (K*B) x features, direction k's rows at k*B; so input tangents go through a
+ * layer's weight in ONE product, and only a direction's own weight tangent
+ * (X dW_k^T) takes one product per direction.
+ *
+ * Buffers: the tangent workspace is the primal plan scaled by K (a primal
+ * buffer at element `at` of B x C has its tangent at K*at, (K*B) x C), so net.c's
+ * plan serves both. A NULL tangent means zero (nothing below depends on the
+ * parameters). V and HV are K rows of the flat vector; a parameter's direction
+ * and its H V entries sit at its offset in the row, so a shared parameter reads
+ * the same direction in every use and its H V rows accumulate (+=) the sum.
+ * Written over `real` and compiled once per precision, after passes.c.
+ */
+#include "compute_internal.h"
+#include "real.h"
+
+#include <string.h>
+
+/* Elementwise loops compute a chunk's derivatives once, then sweep the K
+ * directions over it, so each direction's rows are read contiguously. */
+enum { CHUNK = 256 };
+
+/* act'(x) and act''(x) of an elementwise activation, y = act(x). */
+static inline void act_derivs(act_kind act, real x, real y, real *d1, real *d2)
+{
+    real s;
+    switch (act) {
+    case ACT_RELU:      *d1 = x > 0 ? 1 : 0; *d2 = 0; return;
+    case ACT_LEAKYRELU: *d1 = x > 0 ? 1 : LEAKY_SLOPE; *d2 = 0; return;
+    case ACT_ELU:       *d1 = x > 0 ? 1 : exp(x); *d2 = x > 0 ? 0 : exp(x); return;
+    case ACT_SELU:
+        *d1 = SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * exp(x));
+        *d2 = x > 0 ? 0 : SELU_LAMBDA * SELU_ALPHA * exp(x);
+        return;
+    case ACT_GELU:   /* (xΦ)'' = 2φ + xφ' = φ (2 - x²) */
+        *d1 = normal_cdf(x) + x * normal_pdf(x);
+        *d2 = normal_pdf(x) * (2 - x * x);
+        return;
+    case ACT_SIGMOID: *d1 = y * (1 - y); *d2 = y * (1 - y) * (1 - 2 * y); return;
+    case ACT_TANH:    *d1 = 1 - y * y; *d2 = -2 * y * (1 - y * y); return;
+    case ACT_SOFTPLUS:
+        s = sigmoid(x);
+        *d1 = s;
+        *d2 = s * (1 - s);
+        return;
+    case ACT_SWISH:
+        s = sigmoid(x);
+        *d1 = s + x * s * (1 - s);
+        *d2 = s * (1 - s) * (2 + x * (1 - 2 * s));
+        return;
+    default: *d1 = 1; *d2 = 0; return;   /* identity */
+    }
+}
+
+/* tout = the tangent of act(pre) for K directions; tout may be tpre. */
+static void act_tangent_forward(act_kind act, real *tout, const real *tpre, const real *pre,
+                                const real *out, size_t B, size_t C, size_t K)
+{
+    size_t n = B * C;
+    if (act == ACT_SOFTMAX || act == ACT_LOGSOFTMAX) {
+        for (size_t r = 0; r < K * B; r++) {
+            const real *y = out + (r % B) * C, *tx = tpre + r * C;
+            real *ty = tout + r * C, sum = 0;
+            for (size_t c = 0; c < C; c++)   /* the softmax p is y or exp(y) */
+                sum += (act == ACT_SOFTMAX ? y[c] : exp(y[c])) * tx[c];
+            for (size_t c = 0; c < C; c++)
+                ty[c] = act == ACT_SOFTMAX ? y[c] * (tx[c] - sum) : tx[c] - sum;
+        }
+        return;
+    }
+    if (act == ACT_IDENTITY) {
+        if (tout != tpre)
+            memcpy(tout, tpre, K * n * sizeof *tout);
+        return;
+    }
+    real d1[CHUNK], d2[CHUNK];
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t len = n - at < CHUNK ? n - at : CHUNK;
+        for (size_t i = 0; i < len; i++)
+            act_derivs(act, pre[at + i], out[at + i], &d1[i], &d2[i]);
+        for (size_t k = 0; k < K; k++)
+            for (size_t i = 0; i < len; i++)
+                tout[k * n + at + i] = d1[i] * tpre[k * n + at + i];
+    }
+}
+
+/* td: the tangent of dL/dout in, the tangent of dL/dpre out (in place). Needs
+ * the primal dout, so it runs before act_backward overwrites it. */
+static void act_tangent_backward(act_kind act, real *td, const real *tpre, const real *tout,
+                                 const real *dout, const real *pre, const real *out, size_t B,
+                                 size_t C, size_t K)
+{
+    size_t n = B * C;
+    if (act == ACT_IDENTITY)
+        return;
+    if (act == ACT_SOFTMAX || act == ACT_LOGSOFTMAX) {
+        for (size_t r = 0; r < K * B; r++) {
+            const real *y = out + (r % B) * C, *dy = dout + (r % B) * C;
+            const real *ty = tout ? tout + r * C : NULL;
+            real *tdy = td + r * C, s = 0, ts = 0;
+            if (act == ACT_SOFTMAX) {   /* dx = y (dy - Σ dy y) */
+                for (size_t c = 0; c < C; c++) {
+                    s += dy[c] * y[c];
+                    ts += tdy[c] * y[c] + (ty ? dy[c] * ty[c] : 0);
+                }
+                for (size_t c = 0; c < C; c++)
+                    tdy[c] = (ty ? ty[c] * (dy[c] - s) : 0) + y[c] * (tdy[c] - ts);
+            } else {                    /* dx = dy - exp(y) Σ dy */
+                for (size_t c = 0; c < C; c++) {
+                    s += dy[c];
+                    ts += tdy[c];
+                }
+                for (size_t c = 0; c < C; c++)
+                    tdy[c] -= exp(y[c]) * ((ty ? ty[c] * s : 0) + ts);
+            }
+        }
+        return;
+    }
+    real d1[CHUNK], d2[CHUNK];
+    for (size_t at = 0; at < n; at += CHUNK) {
+        size_t len = n - at < CHUNK ? n - at : CHUNK;
+        for (size_t i = 0; i < len; i++) {
+            act_derivs(act, pre[at + i], out[at + i], &d1[i], &d2[i]);
+            d2[i] *= dout[at + i];
+        }
+        for (size_t k = 0; k < K; k++) {
+            real *t = td + k * n + at;
+            const real *tp = tpre ? tpre + k * n + at : NULL;
+            for (size_t i = 0; i < len; i++)
+                t[i] = d1[i] * t[i] + (tp ? d2[i] * tp[i] : 0);
+        }
+    }
+}
+
+/* The derivative of loss_forward_backward's d with respect to the output o
+ * (target t) for the elementwise losses, n elements in B rows. */
+static real loss_second_derivative(fp_loss loss, real o, real t, size_t n, size_t B)
+{
+    real per_elem = 1 / (real)n, per_row = 1 / (real)B, eps = R1(REAL_EPS);
+    switch (loss) {
+    case FP_LOSS_SUMSQ:
+    case FP_LOSS_SSE: return 2;
+    case FP_LOSS_MSE: return 2 * per_elem;
+    case FP_LOSS_HUBER: return fabs(o - t) < 1 ? per_elem : 0;
+    case FP_LOSS_CROSSENTROPY: return t != 0 ? t / ((o + eps) * (o + eps)) * per_row : 0;
+    case FP_LOSS_BINARYCROSSENTROPY: {
+        real p = o + eps, q = 1 - o + eps, u = 1 - t;
+        return ((t != 0 ? t / (p * p) : 0) + (u != 0 ? u / (q * q) : 0)) * per_elem;
+    }
+    case FP_LOSS_LOGITBINARYCROSSENTROPY: {
+        real s = exp(log_sigmoid(o));
+        return s * (1 - s) * per_elem;
+    }
+    default: return 0;   /* mae: piecewise linear */
+    }
+}
+
+/* tg = the tangent of dL/dout (loss_forward_backward's d), given tout. */
+static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out, const real *y,
+                         size_t B, size_t C, size_t K)
+{
+    size_t n = B * C;
+    real per_row = 1 / (real)B;
+    if (!tout) {
+        memset(tg, 0, K * n * sizeof *tg);
+        return;
+    }
+    if (loss == FP_LOSS_LOGITCROSSENTROPY) {   /* d = (p Σy - y)/B, p = softmax(out) */
+        for (size_t r = 0; r < K * B; r++) {
+            const real *x = out + (r % B) * C, *t = y + (r % B) * C, *tx = tout + r * C;
+            real top = x[0], sum_exp = 0, sum_y = 0, dot = 0;
+            for (size_t c = 1; c < C; c++)
+                top = x[c] > top ? x[c] : top;
+            for (size_t c = 0; c < C; c++) {
+                sum_exp += exp(x[c] - top);
+                sum_y += t[c];
+            }
+            for (size_t c = 0; c < C; c++)
+                dot += exp(x[c] - top) / sum_exp * tx[c];
+            for (size_t c = 0; c < C; c++)
+                tg[r * C + c] = sum_y * per_row * exp(x[c] - top) / sum_exp * (tx[c] - dot);
+        }
+        return;
+    }
+    real hs[CHUNK];
+    for (size_t at = 0; at < n; at += CHUNK) {   /* elementwise: d'(out) */
+        size_t len = n - at < CHUNK ? n - at : CHUNK;
+        for (size_t i = 0; i < len; i++)
+            hs[i] = loss_second_derivative(loss, out[at + i], y ? y[at + i] : 0, n, B);
+        for (size_t k = 0; k < K; k++)
+            for (size_t i = 0; i < len; i++)
+                tg[k * n + at + i] = hs[i] * tout[k * n + at + i];
+    }
+}
+
+/* ---- Dense. tweight/tbias (direction k at + k*stride) NULL for constants. */
+
+static void dense_tangent_forward(const fp_backend *be, real *tout, const real *tinp,
+                                  const real *inp, const real *weight, const real *tweight,
+                                  const real *tbias, size_t stride, size_t B, size_t C, size_t OC,
+                                  size_t K, int kernel_in_out)
+{
+    size_t ldw = kernel_in_out ? OC : C;
+    if (tinp)   /* all directions' input tangents through W in one product */
+        GEMM(be)(0, !kernel_in_out, K * B, OC, C, 1, tinp, C, weight, ldw, 0, tout, OC);
+    else
+        memset(tout, 0, K * B * OC * sizeof *tout);
+    for (size_t k = 0; k < K; k++) {
+        real *to = tout + k * B * OC;
+        if (tweight)
+            GEMM(be)(0, !kernel_in_out, B, OC, C, 1, inp, C, tweight + k * stride, ldw, 1, to, OC);
+        if (tbias)
+            for (size_t b = 0; b < B; b++)
+                for (size_t o = 0; o < OC; o++)
+                    to[b * OC + o] += tbias[k * stride + o];
+    }
+}
+
+static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hweight, real *hbias,
+                                   size_t stride, const real *tdout, const real *dout,
+                                   const real *tinp, const real *inp, const real *weight,
+                                   const real *tweight, size_t B, size_t C, size_t OC, size_t K,
+                                   int kernel_in_out)
+{
+    size_t ldw = kernel_in_out ? OC : C;
+    for (size_t k = 0; k < K; k++) {
+        const real *td = tdout + k * B * OC, *ti = tinp ? tinp + k * B * C : NULL;
+        if (hweight && !kernel_in_out) {   /* (dout^T inp)' = td^T inp + dout^T ti */
+            real *hw = hweight + k * stride;
+            GEMM(be)(1, 0, OC, C, B, 1, td, OC, inp, C, 1, hw, C);
+            if (ti)
+                GEMM(be)(1, 0, OC, C, B, 1, dout, OC, ti, C, 1, hw, C);
+        } else if (hweight) {
+            real *hw = hweight + k * stride;
+            GEMM(be)(1, 0, C, OC, B, 1, inp, C, td, OC, 1, hw, OC);
+            if (ti)
+                GEMM(be)(1, 0, C, OC, B, 1, ti, C, dout, OC, 1, hw, OC);
+        }
+        if (hbias)
+            for (size_t b = 0; b < B; b++)
+                for (size_t o = 0; o < OC; o++)
+                    hbias[k * stride + o] += td[b * OC + o];
+    }
+    if (!tdinp)
+        return;
+    /* (dout W)' = td W + dout dW_k */
+    GEMM(be)(0, kernel_in_out, K * B, C, OC, 1, tdout, OC, weight, ldw, 0, tdinp, C);
+    if (tweight)
+        for (size_t k = 0; k < K; k++)
+            GEMM(be)(0, kernel_in_out, B, C, OC, 1, dout, OC, tweight + k * stride, ldw, 1,
+                     tdinp + k * B * C, C);
+}
+
+/* ---- normalisation. Groups as in layers.c (BatchNorm: columns, LayerNorm:
+ * rows). For statistics of the data, xhat' = rstd (x' - mean(x') - xhat
+ * mean(xhat x')), the very formula of norm_stats_backward, and rstd' = -rstd^2
+ * mean(xhat x'). trstd: K x n_groups. */
+static void norm_stats_tangent(real *txhat, real *trstd, const real *tinp, const real *xhat,
+                               const real *rstd, size_t n_groups, size_t n, size_t group_stride,
+                               size_t elem_stride, size_t K)
+{
+    size_t block = n_groups * n;
+    if (!tinp) {
+        memset(txhat, 0, K * block * sizeof *txhat);
+        memset(trstd, 0, K * n_groups * sizeof *trstd);
+        return;
+    }
+    for (size_t k = 0; k < K; k++) {
+        const real *ti = tinp + k * block;
+        norm_stats_backward(txhat + k * block, ti, xhat, rstd, n_groups, n, group_stride,
+                            elem_stride);
+        for (size_t g = 0; g < n_groups; g++) {
+            real m = 0;
+            for (size_t i = 0; i < n; i++)
+                m += xhat[g * group_stride + i * elem_stride] * ti[g * group_stride + i * elem_stride];
+            trstd[k * n_groups + g] = -rstd[g] * rstd[g] * m / (real)n;
+        }
+    }
+}
+
+/* BatchNorm in inference mode: xhat = (x - mean) rstd, rstd = (var + eps)^-1/2,
+ * where mean and var may be parameters (--all). trstd: K x C. */
+static void running_stats_tangent(real *txhat, real *trstd, const real *tinp, const real *xhat,
+                                  const real *rstd, const real *tmean, const real *tvar,
+                                  size_t stride, size_t B, size_t C, size_t K)
+{
+    for (size_t k = 0; k < K; k++) {
+        real *tr = trstd + k * C;
+        for (size_t c = 0; c < C; c++)
+            tr[c] = tvar ? R1(-0.5) * rstd[c] * rstd[c] * rstd[c] * tvar[k * stride + c] : 0;
+        for (size_t b = 0; b < B; b++) {
+            for (size_t c = 0; c < C; c++) {
+                size_t i = b * C + c, ki = k * B * C + i;
+                real tx = (tinp ? tinp[ki] : 0) - (tmean ? tmean[k * stride + c] : 0);
+                txhat[ki] = tx * rstd[c] + xhat[i] * tr[c] / rstd[c];
+            }
+        }
+    }
+}
+
+/* tout = gamma' xhat + gamma xhat' + beta' per column. */
+static void affine_tangent_forward(real *tout, const real *txhat, const real *xhat,
+                                   const real *gamma, const real *tgamma, const real *tbeta,
+                                   size_t stride, size_t B, size_t C, size_t K)
+{
+    for (size_t k = 0; k < K; k++)
+        for (size_t b = 0; b < B; b++)
+            for (size_t c = 0; c < C; c++) {
+                size_t i = b * C + c, ki = k * B * C + i;
+                tout[ki] = (gamma ? gamma[c] : 1) * txhat[ki]
+                           + (tgamma ? tgamma[k * stride + c] * xhat[i] : 0)
+                           + (tbeta ? tbeta[k * stride + c] : 0);
+            }
+}
+
+/* The affine part backwards: g = dout gamma (primal, into g), td becomes the
+ * tangent of g (in place), and the parameters' H V rows accumulate. */
+static void affine_tangent_backward(real *g, real *td, real *hgamma, real *hbeta, size_t stride,
+                                    const real *dout, const real *xhat, const real *txhat,
+                                    const real *gamma, const real *tgamma, size_t B, size_t C,
+                                    size_t K)
+{
+    for (size_t i = 0; i < B * C; i++)
+        g[i] = dout[i] * (gamma ? gamma[i % C] : 1);
+    for (size_t k = 0; k < K; k++)
+        for (size_t i = 0; i < B * C; i++) {
+            size_t c = i % C, ki = k * B * C + i;
+            if (hgamma)
+                hgamma[k * stride + c] += td[ki] * xhat[i] + dout[i] * txhat[ki];
+            if (hbeta)
+                hbeta[k * stride + c] += td[ki];
+            td[ki] = td[ki] * (gamma ? gamma[c] : 1) + (tgamma ? dout[i] * tgamma[k * stride + c] : 0);
+        }
+}
+
+/* The tangent of norm_stats_backward's dinp = r (g - m1 - xhat m2), with
+ * m1 = mean(g), m2 = mean(g xhat): r' (g - m1 - xhat m2) + r (g' - m1' - xhat' m2 - xhat m2'). */
+static void norm_stats_tangent_backward(real *tdinp, const real *tg, const real *g,
+                                        const real *xhat, const real *txhat, const real *rstd,
+                                        const real *trstd, size_t n_groups, size_t n,
+                                        size_t group_stride, size_t elem_stride, size_t K)
+{
+    size_t block = n_groups * n;
+    for (size_t k = 0; k < K; k++) {
+        const real *tgk = tg + k * block, *txk = txhat + k * block;
+        real *out = tdinp + k * block;
+        for (size_t grp = 0; grp < n_groups; grp++) {
+            real m1 = 0, m2 = 0, tm1 = 0, tm2 = 0;
+            for (size_t i = 0; i < n; i++) {
+                size_t j = grp * group_stride + i * elem_stride;
+                m1 += g[j];
+                m2 += g[j] * xhat[j];
+                tm1 += tgk[j];
+                tm2 += tgk[j] * xhat[j] + g[j] * txk[j];
+            }
+            m1 /= (real)n;
+            m2 /= (real)n;
+            tm1 /= (real)n;
+            tm2 /= (real)n;
+            real r = rstd[grp], tr = trstd[k * n_groups + grp];
+            for (size_t i = 0; i < n; i++) {
+                size_t j = grp * group_stride + i * elem_stride;
+                out[j] = tr * (g[j] - m1 - xhat[j] * m2)
+                         + r * (tgk[j] - tm1 - txk[j] * m2 - xhat[j] * tm2);
+            }
+        }
+    }
+}
+
+/* BatchNorm inference backwards: dinp = g rstd, dmean = -Σ g rstd,
+ * dvar = -1/2 Σ g xhat rstd^2; their tangents. tdinp may be NULL. */
+static void running_stats_tangent_backward(real *tdinp, real *hmean, real *hvar, size_t stride,
+                                           const real *tg, const real *g, const real *xhat,
+                                           const real *txhat, const real *rstd,
+                                           const real *trstd, size_t B, size_t C, size_t K)
+{
+    for (size_t k = 0; k < K; k++)
+        for (size_t i = 0; i < B * C; i++) {
+            size_t c = i % C, ki = k * B * C + i;
+            real r = rstd[c], tr = trstd[k * C + c];
+            real t = tg[ki] * r + g[i] * tr;
+            if (tdinp)
+                tdinp[ki] = t;
+            if (hmean)
+                hmean[k * stride + c] -= t;
+            if (hvar)
+                hvar[k * stride + c] -= R1(0.5) * (tg[ki] * xhat[i] * r * r + g[i] * txhat[ki] * r * r
+                                                   + 2 * g[i] * xhat[i] * r * tr);
+        }
+}

@@ -1,0 +1,317 @@
+/* Hessian-vector products against central finite differences of the gradient
+ * (float64, relative error below 1e-6) for every layer, activation and loss;
+ * blocks of directions against single ones; rows, diagonal, trace, Hutchinson
+ * and Lanczos eigenvalues against dense linear algebra on the full matrix.
+ * PyTorch fixtures and the command are in test_hessian_cli.c. */
+#include "test_hessian.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+enum { BATCH = 6, DIRS = 3 };
+
+/* max |H v - (g(θ + h v) - g(θ - h v)) / 2h| / max |H v| over DIRS random v. */
+static double fd_error(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
+                       const fp_matrix *y, fp_loss loss)
+{
+    fp_error err;
+    fp_layout layout;
+    fp_net *net = t_net(root, sel, FP_F64, train, &layout);
+    uint64_t n = fp_net_n_params(net);
+    ck_assert_uint_gt(n, 0);
+    double *V = malloc(DIRS * n * sizeof *V), *HV = malloc(DIRS * n * sizeof *HV);
+    double *one = malloc(n * sizeof *one), *fd = malloc(DIRS * n * sizeof *fd);
+    double *plus = malloc(n * sizeof *plus), *minus = malloc(n * sizeof *minus);
+    for (uint64_t i = 0; i < DIRS * n; i++)
+        V[i] = t_uniform(-1, 1);
+    ck_assert_msg(fp_hvp(net, x, y, loss, V, DIRS, HV, &err) == 0, "%s", err.msg);
+    double *params = fp_net_params(net), h = 1e-5;
+    for (int k = 0; k < DIRS; k++) {
+        /* a block of directions is the same numbers as one at a time */
+        ck_assert_msg(fp_hvp(net, x, y, loss, V + k * n, 1, one, &err) == 0, "%s", err.msg);
+        ck_assert_double_le(t_rel_diff(one, HV + k * n, n), 1e-13);
+        for (uint64_t i = 0; i < n; i++)
+            params[i] += h * V[k * n + i];
+        ck_assert_msg(fp_gradient(net, x, y, loss, plus, NULL, &err) == 0, "%s", err.msg);
+        for (uint64_t i = 0; i < n; i++)
+            params[i] -= 2 * h * V[k * n + i];
+        ck_assert_msg(fp_gradient(net, x, y, loss, minus, NULL, &err) == 0, "%s", err.msg);
+        for (uint64_t i = 0; i < n; i++) {
+            params[i] += h * V[k * n + i];
+            fd[k * n + i] = (plus[i] - minus[i]) / (2 * h);
+        }
+    }
+    double scale = 0;
+    for (uint64_t i = 0; i < DIRS * n; i++)
+        scale = fmax(scale, fabs(HV[i]));
+    ck_assert_msg(scale > 0, "H V is all zero: the test tests nothing");
+    double rel = t_rel_diff(HV, fd, DIRS * n);
+    free(V), free(HV), free(one), free(fd), free(plus), free(minus);
+    fp_net_free(net);
+    fp_layout_free(&layout);
+    return rel;
+}
+
+#define ASSERT_FD(root, sel, train, x, y, loss, what)                                    \
+    do {                                                                                 \
+        double rel_ = fd_error(root, sel, train, x, y, loss);                            \
+        ck_assert_msg(rel_ < 1e-6, "%s: H v's relative error %.3g against finite "      \
+                      "differences of the gradient", what, rel_);                        \
+    } while (0)
+
+static const char *const activations[] = {
+    "identity", "relu", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "softplus",
+    "swish", "softmax", "logsoftmax",
+};
+
+START_TEST(activation_hvp_matches_finite_differences)
+{
+    const char *act = activations[_i];
+    t_seed(1100 + (uint64_t)_i);
+    fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
+    fp_node *in_dense = t_chain(t_dense(3, 4, act), t_dense(4, 2, NULL), NULL);
+    ASSERT_FD(in_dense, NULL, 0, &x, &y, FP_LOSS_MSE, act);
+    fp_node *as_layer = t_layer("Activation");
+    t_act(as_layer, act);
+    fp_node *layered = t_chain(t_dense(3, 4, NULL), as_layer, t_dense(4, 2, act), NULL);
+    ASSERT_FD(layered, NULL, 0, &x, &y, FP_LOSS_MSE, act);
+    fp_node_release(in_dense);
+    fp_node_release(layered);
+    free(x.data);
+    free(y.data);
+}
+END_TEST
+
+START_TEST(loss_hvp_matches_finite_differences)
+{
+    const t_loss_case *c = &t_loss_cases[_i];
+    t_seed(1200 + (uint64_t)_i);
+    fp_matrix x = t_matrix(BATCH, 3, -2, 2);
+    fp_matrix y = c->target == T_Y_NONE ? (fp_matrix){ 0 } : t_target(c->target, BATCH, 4);
+    fp_node *model = t_chain(t_dense(3, 5, "tanh"), t_dense(5, 4, c->final), NULL);
+    char what[96];
+    snprintf(what, sizeof what, "%s (case %d)", fp_loss_name(c->loss), _i);
+    ASSERT_FD(model, NULL, 0, &x, y.data ? &y : NULL, c->loss, what);
+    fp_node_release(model);
+    free(x.data);
+    free(y.data);
+}
+END_TEST
+
+START_TEST(norm_layers_hvp_match_finite_differences)
+{
+    static const char *const keys[4] = { "gamma", "beta", "mean", "var" };
+    t_seed(1300);
+    fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
+    fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "tanh", keys),
+                             t_dense(4, 2, NULL), NULL);
+    fp_select all = { .all = 1 };
+    ASSERT_FD(model, NULL, 0, &x, &y, FP_LOSS_MSE, "BatchNorm inference");
+    ASSERT_FD(model, &all, 0, &x, &y, FP_LOSS_MSE, "BatchNorm with mean and var (--all)");
+    ASSERT_FD(model, NULL, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode");
+    const char *exclude[] = { "/layers/0" };   /* first layer constant: no input tangent */
+    fp_select part = { .exclude = exclude, .n_exclude = 1 };
+    ASSERT_FD(model, &part, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode, Dense constant");
+    fp_node *ln = t_layer("LayerNorm");
+    t_put(ln, "weight", t_array(5, 0, 0.5, 1.5));
+    t_put(ln, "bias", t_array(5, 0, -0.3, 0.3));
+    t_act(ln, "gelu");
+    fp_node *with_ln = t_chain(t_dense(3, 5, NULL), ln, t_dense(5, 2, "sigmoid"), NULL);
+    ASSERT_FD(with_ln, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
+    fp_node *plain = t_chain(t_dense(3, 5, "softplus"), t_layer("LayerNorm"), t_dense(5, 2, NULL),
+                             NULL);
+    ASSERT_FD(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
+    fp_node_release(model);
+    fp_node_release(with_ln);
+    fp_node_release(plain);
+    free(x.data);
+    free(y.data);
+}
+END_TEST
+
+START_TEST(structure_hvp_matches_finite_differences)
+{
+    t_seed(1400);
+    fp_matrix x = t_matrix(BATCH, 4, -2, 2);
+    fp_node *first = t_dense(4, 4, "tanh"), *second = t_layer("Dense");
+    t_put(second, "weight", fp_map_get(first, "weight"));   /* one array used twice */
+    t_put(second, "bias", t_array(4, 0, -0.3, 0.3));
+    t_act(second, "tanh");
+    fp_node *shared = t_chain(first, second, t_dense(4, 2, NULL), NULL);
+    ASSERT_FD(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
+    fp_node *keras = t_layer("Dense");
+    t_put(keras, "kernel", t_array(4, 3, -1, 1));
+    t_put(keras, "bias", t_array(3, 0, -0.3, 0.3));
+    t_act(keras, "swish");
+    fp_node *padded = t_chain(t_layer("Dropout"), t_dense(4, 4, "elu"), t_layer("Flatten"), keras,
+                              t_layer("Dropout"), t_dense(3, 2, NULL), t_layer("Activation"), NULL);
+    ASSERT_FD(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Keras kernel, Dropout, Flatten");
+    const char *exclude[] = { "/layers/1", "/layers/5/bias" };
+    fp_select part = { .exclude = exclude, .n_exclude = 2 };
+    ASSERT_FD(padded, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with constants");
+    fp_node_release(shared);
+    fp_node_release(padded);
+    free(x.data);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the whole matrix */
+
+/* The full Hessian of a small tanh net, by fp_hessian_rows. */
+static double *full_hessian(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                            uint64_t *n)
+{
+    fp_error err;
+    *n = fp_net_n_params(net);
+    double *H = malloc(*n * *n * sizeof *H);
+    ck_assert_msg(fp_hessian_rows(net, x, y, loss, 0, *n, H, &err) == 0, "%s", err.msg);
+    return H;
+}
+
+typedef struct small_case {
+    fp_node *model;
+    fp_net *net;
+    fp_layout layout;
+    fp_matrix x, y;
+} small_case;
+
+static void small_open(small_case *c, uint64_t seed)
+{
+    t_seed(seed);
+    c->x = t_matrix(8, 3, -2, 2);
+    c->y = t_matrix(8, 2, -1, 1);
+    c->model = t_chain(t_dense(3, 4, "tanh"), t_dense(4, 2, "sigmoid"), NULL);
+    c->net = t_net(c->model, NULL, FP_F64, 0, &c->layout);
+}
+
+static void small_close(small_case *c)
+{
+    fp_net_free(c->net);
+    fp_layout_free(&c->layout);
+    fp_node_release(c->model);
+    free(c->x.data);
+    free(c->y.data);
+}
+
+START_TEST(rows_diag_trace_agree_with_the_full_matrix)
+{
+    small_case c;
+    small_open(&c, 1500);
+    fp_error err;
+    uint64_t n;
+    double *H = full_hessian(c.net, &c.x, &c.y, FP_LOSS_MSE, &n);
+    ck_assert_uint_eq(n, 12 + 4 + 8 + 2);
+    double asym = 0, scale = 0;
+    for (uint64_t i = 0; i < n; i++)
+        for (uint64_t j = 0; j < n; j++) {
+            asym = fmax(asym, fabs(H[i * n + j] - H[j * n + i]));
+            scale = fmax(scale, fabs(H[i * n + j]));
+        }
+    ck_assert_double_lt(asym, 1e-13 * scale);
+    double *rows = malloc(5 * n * sizeof *rows), *diag = malloc(n * sizeof *diag);
+    ck_assert(fp_hessian_rows(c.net, &c.x, &c.y, FP_LOSS_MSE, 7, 12, rows, &err) == 0);
+    ck_assert_mem_eq(rows, H + 7 * n, 5 * n * sizeof *rows);
+    ck_assert_int_eq(fp_hessian_rows(c.net, &c.x, &c.y, FP_LOSS_MSE, 12, 7, rows, &err), -1);
+    ck_assert_int_eq(fp_hessian_rows(c.net, &c.x, &c.y, FP_LOSS_MSE, 0, n + 1, rows, &err), -1);
+    ck_assert(fp_hessian_diag(c.net, &c.x, &c.y, FP_LOSS_MSE, diag, NULL, NULL, &err) == 0);
+    double trace = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        ck_assert_double_eq(diag[i], H[i * n + i]);
+        trace += diag[i];
+    }
+    /* Hutchinson: unbiased; with many probes, within a few standard errors */
+    double estimate, std_error;
+    ck_assert(fp_hessian_hutchinson(c.net, &c.x, &c.y, FP_LOSS_MSE, 4000, 7, &estimate,
+                                    &std_error, &err) == 0);
+    ck_assert_double_gt(std_error, 0);
+    ck_assert_msg(fabs(estimate - trace) < 5 * std_error, "%g vs %g ± %g", estimate, trace,
+                  std_error);
+    free(H), free(rows), free(diag);
+    small_close(&c);
+}
+END_TEST
+
+START_TEST(lanczos_agrees_with_jacobi)
+{
+    small_case c;
+    small_open(&c, 1600);
+    fp_error err;
+    uint64_t n;
+    double *H = full_hessian(c.net, &c.x, &c.y, FP_LOSS_MSE, &n);
+    for (uint64_t i = 0; i < n; i++)   /* symmetric exactly, for Jacobi */
+        for (uint64_t j = 0; j < i; j++)
+            H[i * n + j] = H[j * n + i] = (H[i * n + j] + H[j * n + i]) / 2;
+    double *ref = malloc(n * sizeof *ref), values[6];
+    t_jacobi_eigenvalues(H, n, ref);   /* increasing */
+    double top = fmax(fabs(ref[0]), fabs(ref[n - 1]));
+    size_t iterations;
+    ck_assert_msg(fp_hessian_eigs(c.net, &c.x, &c.y, FP_LOSS_MSE, 6, FP_EIG_LA, values,
+                                  &iterations, NULL, NULL, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < 6; i++)
+        ck_assert_double_eq_tol(values[i], ref[n - 1 - i], 1e-8 * top);
+    ck_assert(fp_hessian_eigs(c.net, &c.x, &c.y, FP_LOSS_MSE, 4, FP_EIG_SA, values, NULL, NULL,
+                              NULL, &err) == 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(values[i], ref[i], 1e-8 * top);
+    ck_assert(fp_hessian_eigs(c.net, &c.x, &c.y, FP_LOSS_MSE, 5, FP_EIG_LM, values, NULL, NULL,
+                              NULL, &err) == 0);
+    for (int i = 0, lo = 0, hi = (int)n - 1; i < 5; i++) {   /* merge both ends by |λ| */
+        double want = fabs(ref[lo]) > fabs(ref[hi]) ? ref[lo++] : ref[hi--];
+        ck_assert_double_eq_tol(values[i], want, 1e-8 * top);
+    }
+    ck_assert_int_eq(fp_hessian_eigs(c.net, &c.x, &c.y, FP_LOSS_MSE, n + 1, FP_EIG_LM, values,
+                                     NULL, NULL, NULL, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "eigenvalues"));
+    free(H), free(ref);
+    small_close(&c);
+}
+END_TEST
+
+START_TEST(float32_hessian_agrees_with_float64)
+{
+    t_seed(1700);
+    fp_error err;
+    fp_matrix x = t_matrix(16, 3, -2, 2);
+    fp_node *model = t_chain(t_dense(3, 6, "gelu"), t_dense(6, 3, "logsoftmax"), NULL);
+    fp_layout l64, l32;
+    fp_net *n64 = t_net(model, NULL, FP_F64, 0, &l64), *n32 = t_net(model, NULL, FP_F32, 0, &l32);
+    uint64_t n = fp_net_n_params(n64);
+    double *h64 = malloc(n * n * sizeof *h64), *h32 = malloc(n * n * sizeof *h32);
+    float *h32f = malloc(n * n * sizeof *h32f);
+    ck_assert(fp_hessian_rows(n64, &x, NULL, FP_LOSS_SUMSQ, 0, n, h64, &err) == 0);
+    ck_assert(fp_hessian_rows(n32, &x, NULL, FP_LOSS_SUMSQ, 0, n, h32f, &err) == 0);
+    for (uint64_t i = 0; i < n * n; i++)
+        h32[i] = h32f[i];
+    ck_assert_double_lt(t_rel_diff(h32, h64, n * n), 1e-5);
+    free(h64), free(h32), free(h32f), free(x.data);
+    fp_net_free(n64), fp_net_free(n32);
+    fp_layout_free(&l64), fp_layout_free(&l32);
+    fp_node_release(model);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("hessian");
+    TCase *fd = tcase_create("finite_differences");
+    tcase_set_timeout(fd, 120);
+    tcase_add_loop_test(fd, activation_hvp_matches_finite_differences, 0,
+                        (int)(sizeof activations / sizeof activations[0]));
+    tcase_add_loop_test(fd, loss_hvp_matches_finite_differences, 0, (int)t_n_loss_cases);
+    tcase_add_test(fd, norm_layers_hvp_match_finite_differences);
+    tcase_add_test(fd, structure_hvp_matches_finite_differences);
+    suite_add_tcase(s, fd);
+    TCase *whole = tcase_create("whole_matrix");
+    tcase_set_timeout(whole, 120);
+    tcase_add_test(whole, rows_diag_trace_agree_with_the_full_matrix);
+    tcase_add_test(whole, lanczos_agrees_with_jacobi);
+    tcase_add_test(whole, float32_hessian_agrees_with_float64);
+    suite_add_tcase(s, whole);
+    suite_add_tcase(s, hessian_fixtures_tcase());
+    suite_add_tcase(s, hessian_cli_tcase());
+    return run_suite(s);
+}
