@@ -76,13 +76,10 @@ static int write_nested(const cmd_opts *opts, compute_session *s, const fp_forma
 
 static int run(cmd_opts *opts)
 {
-    fp_loss loss = opts->y ? FP_LOSS_MSE : FP_LOSS_SUMSQ;
-    if (opts->loss && fp_loss_parse(opts->loss, &loss) < 0)
-        return cmd_usage_error(&cmd_gradient, "unknown --loss '%s' (%s)", opts->loss, fp_loss_names());
-    if (fp_loss_needs_target(loss) && !opts->y)
-        return cmd_usage_error(&cmd_gradient, "--loss %s needs -y Y", fp_loss_name(loss));
-    if (!fp_loss_needs_target(loss) && opts->y)
-        return cmd_usage_error(&cmd_gradient, "--loss %s takes no -y", fp_loss_name(loss));
+    fp_loss loss;
+    int usage = compute_parse_loss(&cmd_gradient, opts, &loss);
+    if (usage)
+        return usage;
     const fp_format *nested_fmt = NULL;
     if (opts->nested) {
         if (!opts->output || !strcmp(opts->output, "-")
