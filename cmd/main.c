@@ -32,8 +32,10 @@ static void print_help(FILE *out)
 
 int main(int argc, char **argv)
 {
-    /* A closed pipe (flatten | head) is the reader's choice, not our failure. */
-    signal(SIGPIPE, SIG_IGN);
+    /* A closed pipe (flatten | head) is the reader's choice, not our failure:
+     * end quietly by SIGPIPE as cat does, even when the parent ignored it. Files
+     * are written to temporaries, so no output file is left torn by it. */
+    signal(SIGPIPE, SIG_DFL);
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;
