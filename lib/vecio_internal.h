@@ -91,6 +91,13 @@ int vec_h5_open(fp_vec_reader *r, fp_error *err);
  * element (counted from the start of the file) that cannot be converted. */
 int vec_convert_out(fp_vec_reader *r, void *dst, fp_dtype dtype, const void *src,
                     fp_dtype src_dtype, size_t n, fp_error *err);
+/* Text-like readers stage parsed numbers in r->scratch as `stage`: put one
+ * element (imag ignored for real stages) at index k. */
+void vec_stage_put(fp_vec_reader *r, fp_dtype stage, size_t k, double re, double im);
+/* Converts the k staged elements into *out as dtype, advances *out, *n_read and
+ * r->done, and resets *k to 0. */
+int vec_stage_flush(fp_vec_reader *r, unsigned char **out, fp_dtype dtype, fp_dtype stage,
+                    size_t *k, uint64_t *n_read, fp_error *err);
 /* The parse of one number token; dtype says whether strtof (f32, f16, bf16, c64) or
  * strtod reads it, so a float's shortest text reads back to the same float. */
 int vec_parse_number(const char *token, int as_float, double *out);

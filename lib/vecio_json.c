@@ -186,7 +186,7 @@ static int json_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n, ui
     int pairs = j->pairable && (fp_dtype_is_complex(dtype) || !r->for_matrix);
     if (pairs && !fp_dtype_is_complex(stage))   /* real slices of a complex vector */
         stage = as_float ? FP_C64 : FP_C128;
-    size_t stage_size = fp_dtype_size(stage), out_size = fp_dtype_size(dtype);
+    size_t stage_size = fp_dtype_size(stage);
     size_t chunk = VEC_BUF_BYTES / stage_size, k = 0;
     unsigned char *out = dst;
     char tok[TOKEN_CAP];
@@ -206,28 +206,11 @@ static int json_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n, ui
             continue;
         double re = part[0], im = pairs ? part[1] : 0;
         n_parts = 0;
-        switch (stage) {
-        case FP_F32:  ((float *)r->scratch)[k] = (float)re; break;
-        case FP_C64:  ((float *)r->scratch)[2 * k] = (float)re; ((float *)r->scratch)[2 * k + 1] = (float)im; break;
-        case FP_C128: ((double *)r->scratch)[2 * k] = re; ((double *)r->scratch)[2 * k + 1] = im; break;
-        default:      ((double *)r->scratch)[k] = re; break;
-        }
-        if (++k == chunk) {
-            if (vec_convert_out(r, out, dtype, r->scratch, stage, k, err) < 0)
-                return -1;
-            out += k * out_size;
-            *n_read += k;
-            r->done += k;
-            k = 0;
-        }
-    }
-    if (k > 0) {
-        if (vec_convert_out(r, out, dtype, r->scratch, stage, k, err) < 0)
+        vec_stage_put(r, stage, k, re, im);
+        if (++k == chunk && vec_stage_flush(r, &out, dtype, stage, &k, n_read, err) < 0)
             return -1;
-        *n_read += k;
-        r->done += k;
     }
-    return 0;
+    return vec_stage_flush(r, &out, dtype, stage, &k, n_read, err);
 }
 
 static int json_shape(fp_vec_reader *r, fp_dtype dtype, int *rank, uint64_t *shape, fp_error *err)

@@ -225,3 +225,27 @@ void vec_quote(char *dst, size_t cap, const char *text, size_t len)
     else
         snprintf(dst, cap, "%.*s", (int)len, text);
 }
+
+void vec_stage_put(fp_vec_reader *r, fp_dtype stage, size_t k, double re, double im)
+{
+    switch (stage) {
+    case FP_F32:  ((float *)r->scratch)[k] = (float)re; break;
+    case FP_C64:  ((float *)r->scratch)[2 * k] = (float)re; ((float *)r->scratch)[2 * k + 1] = (float)im; break;
+    case FP_C128: ((double *)r->scratch)[2 * k] = re; ((double *)r->scratch)[2 * k + 1] = im; break;
+    default:      ((double *)r->scratch)[k] = re; break;
+    }
+}
+
+int vec_stage_flush(fp_vec_reader *r, unsigned char **out, fp_dtype dtype, fp_dtype stage,
+                    size_t *k, uint64_t *n_read, fp_error *err)
+{
+    if (*k == 0)
+        return 0;
+    if (vec_convert_out(r, *out, dtype, r->scratch, stage, *k, err) < 0)
+        return -1;
+    *out += *k * fp_dtype_size(dtype);
+    *n_read += *k;
+    r->done += *k;
+    *k = 0;
+    return 0;
+}
