@@ -6,23 +6,18 @@
 #include "test_compute.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 
-enum { BATCH = 6 };
+enum { BATCH = T_BATCH };
 
 /* max |gradient - central difference| / max |gradient| over the flat vector. */
-static double fd_error(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
-                       const fp_matrix *y, fp_loss loss)
+static double fd_error(fp_net *net, uint64_t n, const fp_matrix *x, const fp_matrix *y,
+                       fp_loss loss)
 {
     fp_error err;
-    fp_layout layout;
-    fp_net *net = t_net(root, sel, FP_F64, train, &layout);
-    uint64_t n = fp_net_n_params(net);
-    ck_assert_uint_gt(n, 0);
     double *grad = malloc(n * sizeof *grad), *fd = malloc(n * sizeof *fd), value;
     ck_assert_msg(fp_gradient(net, x, y, loss, grad, &value, &err) == 0, "%s", err.msg);
     ck_assert(isfinite(value));
@@ -38,108 +33,32 @@ static double fd_error(const fp_node *root, const fp_select *sel, int train, con
     }
     /* the gradient buffer is the same numbers as the copy */
     ck_assert_mem_eq(fp_net_grads(net), grad, n * sizeof *grad);
-    double rel = t_rel_diff(grad, fd, n);
-    double scale = 0;
-    for (uint64_t i = 0; i < n; i++)
-        scale = fmax(scale, fabs(grad[i]));
-    ck_assert_msg(scale > 0, "the gradient is all zero: the test tests nothing");
+    double rel = t_fd_rel(grad, fd, n, "the gradient");
     free(grad);
     free(fd);
-    fp_net_free(net);
-    fp_layout_free(&layout);
     return rel;
 }
 
-#define ASSERT_FD(root, sel, train, x, y, loss, what)                                  \
-    do {                                                                               \
-        double rel_ = fd_error(root, sel, train, x, y, loss);                          \
-        ck_assert_msg(rel_ < 1e-6, "%s: relative error %.3g against finite differences", \
-                      what, rel_);                                                     \
-    } while (0)
+static void assert_fd(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
+                      const fp_matrix *y, fp_loss loss, const char *what)
+{
+    double rel = t_fd_run(fd_error, root, sel, train, x, y, loss);
+    ck_assert_msg(rel < 1e-6, "%s: relative error %.3g against finite differences", what, rel);
+}
 
 /* ---------------------------------------------------------------- activations */
 
-static const char *const activations[] = {
-    "identity", "relu", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "softplus",
-    "swish", "softmax", "logsoftmax",
-};
-
 START_TEST(activation_matches_finite_differences)
 {
-    const char *act = activations[_i];
-    t_seed(100 + (uint64_t)_i);
-    fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
-    fp_node *in_dense = t_chain(t_dense(3, 4, act), t_dense(4, 2, NULL), NULL);
-    ASSERT_FD(in_dense, NULL, 0, &x, &y, FP_LOSS_MSE, act);
-    fp_node *as_layer = t_layer("Activation");
-    t_act(as_layer, act);
-    fp_node *layered = t_chain(t_dense(3, 4, NULL), as_layer, t_dense(4, 2, NULL), NULL);
-    ASSERT_FD(layered, NULL, 0, &x, &y, FP_LOSS_MSE, act);
-    fp_node_release(in_dense);
-    fp_node_release(layered);
-    free(x.data);
-    free(y.data);
+    t_fd_activation(t_activations[_i], NULL, 100 + (uint64_t)_i, assert_fd);
 }
 END_TEST
 
 /* ---------------------------------------------------------------- losses */
 
-typedef enum { Y_NONE, Y_REAL, Y_ONEHOT, Y_LABELS, Y_PROB } target_kind;
-static const struct {
-    fp_loss loss;
-    const char *final;      /* the last layer's activation */
-    target_kind target;
-} loss_cases[] = {
-    { FP_LOSS_SUMSQ, NULL, Y_NONE },
-    { FP_LOSS_MSE, NULL, Y_REAL },
-    { FP_LOSS_SSE, NULL, Y_REAL },
-    { FP_LOSS_MAE, NULL, Y_REAL },
-    { FP_LOSS_HUBER, NULL, Y_REAL },
-    { FP_LOSS_CROSSENTROPY, "softmax", Y_ONEHOT },
-    { FP_LOSS_CROSSENTROPY, "softmax", Y_LABELS },
-    { FP_LOSS_CROSSENTROPY, "sigmoid", Y_PROB },
-    { FP_LOSS_LOGITCROSSENTROPY, NULL, Y_ONEHOT },
-    { FP_LOSS_LOGITCROSSENTROPY, NULL, Y_LABELS },
-    { FP_LOSS_BINARYCROSSENTROPY, "sigmoid", Y_PROB },
-    { FP_LOSS_LOGITBINARYCROSSENTROPY, NULL, Y_PROB },
-};
-
-static fp_matrix make_target(target_kind kind, uint64_t rows, uint64_t classes)
-{
-    if (kind == Y_REAL)   /* wide enough for both sides of huber's δ = 1 */
-        return t_matrix(rows, classes, -2.5, 2.5);
-    if (kind == Y_PROB) {
-        fp_matrix y = t_matrix(rows, classes, 0, 1);
-        ((double *)y.data)[0] = 0;   /* xlogy's zero branches */
-        ((double *)y.data)[1] = 1;
-        return y;
-    }
-    fp_matrix y = t_matrix(rows, kind == Y_LABELS ? 1 : classes, 0, 0);
-    y.rank = kind == Y_LABELS ? 1 : 2;
-    for (uint64_t r = 0; r < rows; r++) {
-        uint64_t label = (r * 7 + 1) % classes;
-        if (kind == Y_LABELS)
-            ((double *)y.data)[r] = (double)label;
-        else
-            ((double *)y.data)[r * classes + label] = 1;
-    }
-    return y;
-}
-
 START_TEST(loss_matches_finite_differences)
 {
-    t_seed(200 + (uint64_t)_i);
-    fp_loss loss = loss_cases[_i].loss;
-    fp_matrix x = t_matrix(BATCH, 3, -2, 2);
-    fp_matrix y = loss_cases[_i].target == Y_NONE ? (fp_matrix){ 0 }
-                                                  : make_target(loss_cases[_i].target, BATCH, 4);
-    fp_node *model = t_chain(t_dense(3, 5, "tanh"), t_dense(5, 4, loss_cases[_i].final), NULL);
-    char what[96];
-    snprintf(what, sizeof what, "%s (case %d)", fp_loss_name(loss), _i);
-    ASSERT_FD(model, NULL, 0, &x, y.data ? &y : NULL, loss, what);
-    fp_node_release(model);
-    free(x.data);
-    free(y.data);
+    t_fd_loss_case(_i, 200 + (uint64_t)_i, assert_fd);
 }
 END_TEST
 
@@ -168,18 +87,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- layers */
 
-static fp_node *batchnorm(uint64_t n, const char *act, const char *const keys[4])
-{
-    fp_node *bn = t_layer("BatchNorm");
-    t_put(bn, keys[0], t_array(n, 0, 0.5, 1.5));
-    t_put(bn, keys[1], t_array(n, 0, -0.3, 0.3));
-    t_put(bn, keys[2], t_array(n, 0, -0.2, 0.2));
-    t_put(bn, keys[3], t_array(n, 0, 0.5, 1.5));
-    t_put(bn, "eps", fp_node_new_number(1e-5));
-    t_act(bn, act);
-    return bn;
-}
-
 START_TEST(batchnorm_matches_finite_differences)
 {
     static const char *const flux[4] = { "gamma", "beta", "mean", "var" };
@@ -187,7 +94,7 @@ START_TEST(batchnorm_matches_finite_differences)
     t_seed(300);
     fp_matrix x = t_matrix(BATCH, 3, -2, 2);
     for (int g = 0; g < 2; g++) {
-        fp_node *model = t_chain(t_dense(3, 4, NULL), batchnorm(4, "relu", g ? greek : flux),
+        fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "relu", g ? greek : flux),
                                  t_dense(4, 2, NULL), NULL);
         fp_select all = { .all = 1 };
         fp_layout layout;
@@ -195,9 +102,9 @@ START_TEST(batchnorm_matches_finite_differences)
         ck_assert_uint_eq(fp_net_n_params(net), 16 + 8 + 10);   /* statistics left out */
         fp_net_free(net);
         fp_layout_free(&layout);
-        ASSERT_FD(model, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "BatchNorm inference");
-        ASSERT_FD(model, &all, 0, &x, NULL, FP_LOSS_SUMSQ, "BatchNorm, gradient of mean and var");
-        ASSERT_FD(model, NULL, 1, &x, NULL, FP_LOSS_SUMSQ, "BatchNorm --train-mode");
+        assert_fd(model, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "BatchNorm inference");
+        assert_fd(model, &all, 0, &x, NULL, FP_LOSS_SUMSQ, "BatchNorm, gradient of mean and var");
+        assert_fd(model, NULL, 1, &x, NULL, FP_LOSS_SUMSQ, "BatchNorm --train-mode");
         fp_node_release(model);
     }
     free(x.data);
@@ -208,15 +115,12 @@ START_TEST(layernorm_matches_finite_differences)
 {
     t_seed(400);
     fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
-    fp_node *ln = t_layer("LayerNorm");
-    t_put(ln, "weight", t_array(5, 0, 0.5, 1.5));
-    t_put(ln, "bias", t_array(5, 0, -0.3, 0.3));
-    t_act(ln, "gelu");
+    fp_node *ln = t_layernorm(5, "gelu");
     fp_node *model = t_chain(t_dense(3, 5, NULL), ln, t_dense(5, 2, NULL), NULL);
-    ASSERT_FD(model, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
+    assert_fd(model, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
     fp_node *bare = t_layer("LayerNorm");   /* no affine parameters: keeps any width */
     fp_node *plain = t_chain(t_dense(3, 5, NULL), bare, t_dense(5, 2, NULL), NULL);
-    ASSERT_FD(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
+    assert_fd(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
     fp_node_release(model);
     fp_node_release(plain);
     free(x.data);
@@ -254,7 +158,7 @@ START_TEST(dropout_flatten_are_identities)
     ck_assert_uint_eq(na, nb);
     ck_assert_mem_eq(out_a.data, out_b.data, BATCH * 2 * sizeof(double));
     ck_assert_mem_eq(ga, gb, na * sizeof(double));
-    ASSERT_FD(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Dropout/Flatten");
+    assert_fd(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Dropout/Flatten");
     free(out_a.data), free(out_b.data), free(ga), free(gb), free(x.data);
     fp_node_release(plain);
     fp_node_release(padded);
@@ -283,7 +187,7 @@ START_TEST(keras_kernel_is_the_transposed_weight)
         for (int j = 0; j < 3; j++)
             ck_assert_double_eq_tol(gk[j * 4 + i], gw[i * 3 + j], 1e-12);
     ck_assert_double_lt(t_rel_diff(gk + 12, gw + 12, 4), 1e-15);
-    ASSERT_FD(keras, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Dense with a Keras kernel");
+    assert_fd(keras, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Dense with a Keras kernel");
     free(out_w.data), free(out_k.data), free(gw), free(gk), free(x.data);
     fp_node_release(dense);
     fp_node_release(keras);
@@ -301,7 +205,7 @@ START_TEST(shared_parameters_get_the_sum_of_their_uses)
     t_act(second, "tanh");
     fp_node *last = t_dense(4, 2, NULL);
     fp_node *shared = t_chain(first, second, last, NULL);
-    ASSERT_FD(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
+    assert_fd(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
     /* the same model with the weight copied: its two slices add up to the shared one */
     fp_node *copy_w = t_array(4, 4, 0, 0), *second_copy = t_layer("Dense");
     memcpy(copy_w->data, w->data, 16 * sizeof(double));
@@ -338,7 +242,7 @@ START_TEST(unselected_parameters_are_constants)
     ck_assert_uint_eq(n_part, 20 + 8);
     ck_assert_mem_eq(out_all.data, out_part.data, BATCH * 2 * sizeof(double));
     ck_assert_double_lt(t_rel_diff(g_part, g_all + 16, 28), 1e-15);
-    ASSERT_FD(model, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with excluded layers");
+    assert_fd(model, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with excluded layers");
     free(out_all.data), free(out_part.data), free(g_all), free(g_part), free(x.data);
     fp_node_release(model);
 }
@@ -382,10 +286,8 @@ int main(void)
     Suite *s = suite_create("compute");
     TCase *fd = tcase_create("finite_differences");
     tcase_set_timeout(fd, 120);
-    tcase_add_loop_test(fd, activation_matches_finite_differences, 0,
-                        (int)(sizeof activations / sizeof activations[0]));
-    tcase_add_loop_test(fd, loss_matches_finite_differences, 0,
-                        (int)(sizeof loss_cases / sizeof loss_cases[0]));
+    tcase_add_loop_test(fd, activation_matches_finite_differences, 0, (int)t_n_activations);
+    tcase_add_loop_test(fd, loss_matches_finite_differences, 0, (int)t_n_loss_cases);
     tcase_add_test(fd, loss_values_follow_flux);
     tcase_add_test(fd, batchnorm_matches_finite_differences);
     tcase_add_test(fd, layernorm_matches_finite_differences);

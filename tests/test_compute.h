@@ -1,5 +1,6 @@
-/* What the compute suite's files share: small models built in C with a fixed
- * seed, random matrices, and a net built from a tree in one call. */
+/* What the compute and Hessian suites' files share: small models built in C
+ * with a fixed seed, random matrices, a net built from a tree in one call, and
+ * the activation and loss cases both suites check against finite differences. */
 #ifndef FP_TEST_COMPUTE_H
 #define FP_TEST_COMPUTE_H
 
@@ -34,6 +35,49 @@ const char *t_build_error(const fp_node *root, int train);
 
 /* Compares two vectors: max |a - b| / max |b| (0 when both are all zero). */
 double t_rel_diff(const double *a, const double *b, uint64_t n);
+
+/* Rows of the finite-difference tests' inputs. */
+enum { T_BATCH = 6 };
+
+/* Every activation, by name. */
+extern const char *const t_activations[];
+extern const size_t t_n_activations;
+
+typedef enum { T_Y_NONE, T_Y_REAL, T_Y_ONEHOT, T_Y_LABELS, T_Y_PROB } t_target_kind;
+typedef struct t_loss_case {
+    fp_loss loss;
+    const char *final;      /* the last layer's activation */
+    t_target_kind target;
+} t_loss_case;
+extern const t_loss_case t_loss_cases[];
+extern const size_t t_n_loss_cases;
+
+/* rows x classes targets of the kind (labels: a vector of rows); caller frees data. */
+fp_matrix t_target(t_target_kind kind, uint64_t rows, uint64_t classes);
+/* A BatchNorm of n features with the four arrays under keys (scale, shift, mean, var). */
+fp_node *t_batchnorm(uint64_t n, const char *act, const char *const keys[4]);
+/* A LayerNorm of n features with a weight and a bias. */
+fp_node *t_layernorm(uint64_t n, const char *act);
+
+/* A suite's relative error against finite differences, on the float64 net of
+ * n > 0 parameters. */
+typedef double (*t_fd_error)(fp_net *net, uint64_t n, const fp_matrix *x, const fp_matrix *y,
+                             fp_loss loss);
+/* error on the float64 net of root (sel, train), built and freed around it. */
+double t_fd_run(t_fd_error error, const fp_node *root, const fp_select *sel, int train,
+                const fp_matrix *x, const fp_matrix *y, fp_loss loss);
+/* t_rel_diff(exact, fd, n), asserting that exact (called what) is not all zero. */
+double t_fd_rel(const double *exact, const double *fd, uint64_t n, const char *what);
+
+/* A suite's finite-difference assertion on the model root. */
+typedef void (*t_fd_check)(const fp_node *root, const fp_select *sel, int train,
+                           const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                           const char *what);
+/* Checks the activation in a Dense layer and as a layer of its own (the layer
+ * after it with the activation last_act), on T_BATCH rows drawn after t_seed(seed). */
+void t_fd_activation(const char *act, const char *last_act, uint64_t seed, t_fd_check check);
+/* Checks t_loss_cases[i] on a two-layer model, on T_BATCH rows drawn after t_seed(seed). */
+void t_fd_loss_case(int i, uint64_t seed, t_fd_check check);
 
 TCase *compute_fixtures_tcase(void);
 TCase *compute_cli_tcase(void);

@@ -1,8 +1,10 @@
-/* Helpers of the compute suite: fixed-seed models and matrices built in C. */
+/* Helpers of the compute and Hessian suites: fixed-seed models and matrices
+ * built in C, and the activation and loss cases both check. */
 #include "test_compute.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,4 +124,122 @@ double t_rel_diff(const double *a, const double *b, uint64_t n)
         scale = fmax(scale, fabs(b[i]));
     }
     return worst == 0 ? 0 : worst / scale;
+}
+
+double t_fd_run(t_fd_error error, const fp_node *root, const fp_select *sel, int train,
+                const fp_matrix *x, const fp_matrix *y, fp_loss loss)
+{
+    fp_layout layout;
+    fp_net *net = t_net(root, sel, FP_F64, train, &layout);
+    uint64_t n = fp_net_n_params(net);
+    ck_assert_uint_gt(n, 0);
+    double rel = error(net, n, x, y, loss);
+    fp_net_free(net);
+    fp_layout_free(&layout);
+    return rel;
+}
+
+double t_fd_rel(const double *exact, const double *fd, uint64_t n, const char *what)
+{
+    double scale = 0;
+    for (uint64_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(exact[i]));
+    ck_assert_msg(scale > 0, "%s is all zero: the test tests nothing", what);
+    return t_rel_diff(exact, fd, n);
+}
+
+const char *const t_activations[] = {
+    "identity", "relu", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "softplus",
+    "swish", "softmax", "logsoftmax",
+};
+const size_t t_n_activations = sizeof t_activations / sizeof t_activations[0];
+
+const t_loss_case t_loss_cases[] = {
+    { FP_LOSS_SUMSQ, NULL, T_Y_NONE },
+    { FP_LOSS_MSE, NULL, T_Y_REAL },
+    { FP_LOSS_SSE, NULL, T_Y_REAL },
+    { FP_LOSS_MAE, NULL, T_Y_REAL },
+    { FP_LOSS_HUBER, NULL, T_Y_REAL },
+    { FP_LOSS_CROSSENTROPY, "softmax", T_Y_ONEHOT },
+    { FP_LOSS_CROSSENTROPY, "softmax", T_Y_LABELS },
+    { FP_LOSS_CROSSENTROPY, "sigmoid", T_Y_PROB },
+    { FP_LOSS_LOGITCROSSENTROPY, NULL, T_Y_ONEHOT },
+    { FP_LOSS_LOGITCROSSENTROPY, NULL, T_Y_LABELS },
+    { FP_LOSS_BINARYCROSSENTROPY, "sigmoid", T_Y_PROB },
+    { FP_LOSS_LOGITBINARYCROSSENTROPY, NULL, T_Y_PROB },
+};
+const size_t t_n_loss_cases = sizeof t_loss_cases / sizeof t_loss_cases[0];
+
+fp_matrix t_target(t_target_kind kind, uint64_t rows, uint64_t classes)
+{
+    if (kind == T_Y_REAL)   /* wide enough for both sides of huber's δ = 1 */
+        return t_matrix(rows, classes, -2.5, 2.5);
+    if (kind == T_Y_PROB) {
+        fp_matrix y = t_matrix(rows, classes, 0, 1);
+        ((double *)y.data)[0] = 0;   /* xlogy's zero branches */
+        ((double *)y.data)[1] = 1;
+        return y;
+    }
+    fp_matrix y = t_matrix(rows, kind == T_Y_LABELS ? 1 : classes, 0, 0);
+    y.rank = kind == T_Y_LABELS ? 1 : 2;
+    for (uint64_t r = 0; r < rows; r++) {
+        uint64_t label = (r * 7 + 1) % classes;
+        if (kind == T_Y_LABELS)
+            ((double *)y.data)[r] = (double)label;
+        else
+            ((double *)y.data)[r * classes + label] = 1;
+    }
+    return y;
+}
+
+fp_node *t_batchnorm(uint64_t n, const char *act, const char *const keys[4])
+{
+    fp_node *bn = t_layer("BatchNorm");
+    t_put(bn, keys[0], t_array(n, 0, 0.5, 1.5));
+    t_put(bn, keys[1], t_array(n, 0, -0.3, 0.3));
+    t_put(bn, keys[2], t_array(n, 0, -0.2, 0.2));
+    t_put(bn, keys[3], t_array(n, 0, 0.5, 1.5));
+    t_put(bn, "eps", fp_node_new_number(1e-5));
+    t_act(bn, act);
+    return bn;
+}
+
+fp_node *t_layernorm(uint64_t n, const char *act)
+{
+    fp_node *ln = t_layer("LayerNorm");
+    t_put(ln, "weight", t_array(n, 0, 0.5, 1.5));
+    t_put(ln, "bias", t_array(n, 0, -0.3, 0.3));
+    t_act(ln, act);
+    return ln;
+}
+
+void t_fd_activation(const char *act, const char *last_act, uint64_t seed, t_fd_check check)
+{
+    t_seed(seed);
+    fp_matrix x = t_matrix(T_BATCH, 3, -2, 2), y = t_matrix(T_BATCH, 2, -1, 1);
+    fp_node *in_dense = t_chain(t_dense(3, 4, act), t_dense(4, 2, NULL), NULL);
+    check(in_dense, NULL, 0, &x, &y, FP_LOSS_MSE, act);
+    fp_node *as_layer = t_layer("Activation");
+    t_act(as_layer, act);
+    fp_node *layered = t_chain(t_dense(3, 4, NULL), as_layer, t_dense(4, 2, last_act), NULL);
+    check(layered, NULL, 0, &x, &y, FP_LOSS_MSE, act);
+    fp_node_release(in_dense);
+    fp_node_release(layered);
+    free(x.data);
+    free(y.data);
+}
+
+void t_fd_loss_case(int i, uint64_t seed, t_fd_check check)
+{
+    const t_loss_case *c = &t_loss_cases[i];
+    t_seed(seed);
+    fp_matrix x = t_matrix(T_BATCH, 3, -2, 2);
+    fp_matrix y = c->target == T_Y_NONE ? (fp_matrix){ 0 } : t_target(c->target, T_BATCH, 4);
+    fp_node *model = t_chain(t_dense(3, 5, "tanh"), t_dense(5, 4, c->final), NULL);
+    char what[96];
+    snprintf(what, sizeof what, "%s (case %d)", fp_loss_name(c->loss), i);
+    check(model, NULL, 0, &x, y.data ? &y : NULL, c->loss, what);
+    fp_node_release(model);
+    free(x.data);
+    free(y.data);
 }

@@ -6,23 +6,18 @@
 #include "test_hessian.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 
-enum { BATCH = 6, DIRS = 3 };
+enum { BATCH = T_BATCH, DIRS = 3 };
 
 /* max |H v - (g(θ + h v) - g(θ - h v)) / 2h| / max |H v| over DIRS random v. */
-static double fd_error(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
-                       const fp_matrix *y, fp_loss loss)
+static double fd_error(fp_net *net, uint64_t n, const fp_matrix *x, const fp_matrix *y,
+                       fp_loss loss)
 {
     fp_error err;
-    fp_layout layout;
-    fp_net *net = t_net(root, sel, FP_F64, train, &layout);
-    uint64_t n = fp_net_n_params(net);
-    ck_assert_uint_gt(n, 0);
     double *V = malloc(DIRS * n * sizeof *V), *HV = malloc(DIRS * n * sizeof *HV);
     double *one = malloc(n * sizeof *one), *fd = malloc(DIRS * n * sizeof *fd);
     double *plus = malloc(n * sizeof *plus), *minus = malloc(n * sizeof *minus);
@@ -45,60 +40,28 @@ static double fd_error(const fp_node *root, const fp_select *sel, int train, con
             fd[k * n + i] = (plus[i] - minus[i]) / (2 * h);
         }
     }
-    double scale = 0;
-    for (uint64_t i = 0; i < DIRS * n; i++)
-        scale = fmax(scale, fabs(HV[i]));
-    ck_assert_msg(scale > 0, "H V is all zero: the test tests nothing");
-    double rel = t_rel_diff(HV, fd, DIRS * n);
+    double rel = t_fd_rel(HV, fd, DIRS * n, "H V");
     free(V), free(HV), free(one), free(fd), free(plus), free(minus);
-    fp_net_free(net);
-    fp_layout_free(&layout);
     return rel;
 }
 
-#define ASSERT_FD(root, sel, train, x, y, loss, what)                                    \
-    do {                                                                                 \
-        double rel_ = fd_error(root, sel, train, x, y, loss);                            \
-        ck_assert_msg(rel_ < 1e-6, "%s: H v's relative error %.3g against finite "      \
-                      "differences of the gradient", what, rel_);                        \
-    } while (0)
-
-static const char *const activations[] = {
-    "identity", "relu", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "softplus",
-    "swish", "softmax", "logsoftmax",
-};
+static void assert_fd(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
+                      const fp_matrix *y, fp_loss loss, const char *what)
+{
+    double rel = t_fd_run(fd_error, root, sel, train, x, y, loss);
+    ck_assert_msg(rel < 1e-6, "%s: H v's relative error %.3g against finite differences of "
+                  "the gradient", what, rel);
+}
 
 START_TEST(activation_hvp_matches_finite_differences)
 {
-    const char *act = activations[_i];
-    t_seed(1100 + (uint64_t)_i);
-    fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
-    fp_node *in_dense = t_chain(t_dense(3, 4, act), t_dense(4, 2, NULL), NULL);
-    ASSERT_FD(in_dense, NULL, 0, &x, &y, FP_LOSS_MSE, act);
-    fp_node *as_layer = t_layer("Activation");
-    t_act(as_layer, act);
-    fp_node *layered = t_chain(t_dense(3, 4, NULL), as_layer, t_dense(4, 2, act), NULL);
-    ASSERT_FD(layered, NULL, 0, &x, &y, FP_LOSS_MSE, act);
-    fp_node_release(in_dense);
-    fp_node_release(layered);
-    free(x.data);
-    free(y.data);
+    t_fd_activation(t_activations[_i], t_activations[_i], 1100 + (uint64_t)_i, assert_fd);
 }
 END_TEST
 
 START_TEST(loss_hvp_matches_finite_differences)
 {
-    const t_loss_case *c = &t_loss_cases[_i];
-    t_seed(1200 + (uint64_t)_i);
-    fp_matrix x = t_matrix(BATCH, 3, -2, 2);
-    fp_matrix y = c->target == T_Y_NONE ? (fp_matrix){ 0 } : t_target(c->target, BATCH, 4);
-    fp_node *model = t_chain(t_dense(3, 5, "tanh"), t_dense(5, 4, c->final), NULL);
-    char what[96];
-    snprintf(what, sizeof what, "%s (case %d)", fp_loss_name(c->loss), _i);
-    ASSERT_FD(model, NULL, 0, &x, y.data ? &y : NULL, c->loss, what);
-    fp_node_release(model);
-    free(x.data);
-    free(y.data);
+    t_fd_loss_case(_i, 1200 + (uint64_t)_i, assert_fd);
 }
 END_TEST
 
@@ -110,21 +73,18 @@ START_TEST(norm_layers_hvp_match_finite_differences)
     fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "tanh", keys),
                              t_dense(4, 2, NULL), NULL);
     fp_select all = { .all = 1 };
-    ASSERT_FD(model, NULL, 0, &x, &y, FP_LOSS_MSE, "BatchNorm inference");
-    ASSERT_FD(model, &all, 0, &x, &y, FP_LOSS_MSE, "BatchNorm with mean and var (--all)");
-    ASSERT_FD(model, NULL, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode");
+    assert_fd(model, NULL, 0, &x, &y, FP_LOSS_MSE, "BatchNorm inference");
+    assert_fd(model, &all, 0, &x, &y, FP_LOSS_MSE, "BatchNorm with mean and var (--all)");
+    assert_fd(model, NULL, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode");
     const char *exclude[] = { "/layers/0" };   /* first layer constant: no input tangent */
     fp_select part = { .exclude = exclude, .n_exclude = 1 };
-    ASSERT_FD(model, &part, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode, Dense constant");
-    fp_node *ln = t_layer("LayerNorm");
-    t_put(ln, "weight", t_array(5, 0, 0.5, 1.5));
-    t_put(ln, "bias", t_array(5, 0, -0.3, 0.3));
-    t_act(ln, "gelu");
+    assert_fd(model, &part, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode, Dense constant");
+    fp_node *ln = t_layernorm(5, "gelu");
     fp_node *with_ln = t_chain(t_dense(3, 5, NULL), ln, t_dense(5, 2, "sigmoid"), NULL);
-    ASSERT_FD(with_ln, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
+    assert_fd(with_ln, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
     fp_node *plain = t_chain(t_dense(3, 5, "softplus"), t_layer("LayerNorm"), t_dense(5, 2, NULL),
                              NULL);
-    ASSERT_FD(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
+    assert_fd(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
     fp_node_release(model);
     fp_node_release(with_ln);
     fp_node_release(plain);
@@ -142,17 +102,17 @@ START_TEST(structure_hvp_matches_finite_differences)
     t_put(second, "bias", t_array(4, 0, -0.3, 0.3));
     t_act(second, "tanh");
     fp_node *shared = t_chain(first, second, t_dense(4, 2, NULL), NULL);
-    ASSERT_FD(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
+    assert_fd(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
     fp_node *keras = t_layer("Dense");
     t_put(keras, "kernel", t_array(4, 3, -1, 1));
     t_put(keras, "bias", t_array(3, 0, -0.3, 0.3));
     t_act(keras, "swish");
     fp_node *padded = t_chain(t_layer("Dropout"), t_dense(4, 4, "elu"), t_layer("Flatten"), keras,
                               t_layer("Dropout"), t_dense(3, 2, NULL), t_layer("Activation"), NULL);
-    ASSERT_FD(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Keras kernel, Dropout, Flatten");
+    assert_fd(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Keras kernel, Dropout, Flatten");
     const char *exclude[] = { "/layers/1", "/layers/5/bias" };
     fp_select part = { .exclude = exclude, .n_exclude = 2 };
-    ASSERT_FD(padded, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with constants");
+    assert_fd(padded, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with constants");
     fp_node_release(shared);
     fp_node_release(padded);
     free(x.data);
@@ -300,7 +260,7 @@ int main(void)
     TCase *fd = tcase_create("finite_differences");
     tcase_set_timeout(fd, 120);
     tcase_add_loop_test(fd, activation_hvp_matches_finite_differences, 0,
-                        (int)(sizeof activations / sizeof activations[0]));
+                        (int)t_n_activations);
     tcase_add_loop_test(fd, loss_hvp_matches_finite_differences, 0, (int)t_n_loss_cases);
     tcase_add_test(fd, norm_layers_hvp_match_finite_differences);
     tcase_add_test(fd, structure_hvp_matches_finite_differences);
