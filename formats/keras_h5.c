@@ -125,14 +125,24 @@ static fp_node *read_names(keras_reader *k, const char *object, const char *name
 }
 
 /* The key of a weight inside its layer: the name without the leading
- * "<layer>/" and the trailing ":0" (bn1/gamma:0 -> gamma). What is left keeps
- * any further slashes (forward_lstm_4/kernel): keys never invent nesting.
- * Keras 1 names (dense_1_W) stay as they are. */
+ * "<layer>/" and the trailing ":0" (bn1/gamma:0 -> gamma). Keras 3 writes
+ * variable paths, "<model>/<layer>/<weight>" (sequential/bn/moving_mean): there
+ * everything through the first "/<layer>/" goes. What is left keeps any further
+ * slashes (forward_lstm_4/kernel): keys never invent nesting. Keras 1 names
+ * (dense_1_W) stay as they are. */
 static char *weight_key(const char *layer, const char *weight)
 {
     size_t n = strlen(layer);
-    const char *rest = !strncmp(weight, layer, n) && weight[n] == '/' && weight[n + 1]
-                     ? weight + n + 1 : weight;
+    const char *rest = weight;
+    if (!strncmp(weight, layer, n) && weight[n] == '/' && weight[n + 1]) {
+        rest = weight + n + 1;
+    } else {
+        for (const char *at = strchr(weight, '/'); at; at = strchr(at + 1, '/'))
+            if (!strncmp(at + 1, layer, n) && at[n + 1] == '/' && at[n + 2]) {
+                rest = at + n + 2;
+                break;
+            }
+    }
     size_t len = strlen(rest);
     if (len > 2 && !strcmp(rest + len - 2, ":0"))
         len -= 2;

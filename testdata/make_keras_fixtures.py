@@ -6,7 +6,7 @@ Run from anywhere:
     python3 testdata/make_keras_fixtures.py
 
 For every Keras file of ../shared/corpus/keras (the .h5 ones and the .keras
-one) and for the two synthetic files below, it walks the file the way Keras
+one) and for the synthetic files below, it walks the file the way Keras
 loads it and writes
 
     NAME.flat.npy    the trainable weights in Keras' order (model.trainable_weights:
@@ -31,6 +31,12 @@ Synthetic files (written here, then walked like the corpus):
                      frozen Dense ("trainable": false), a BatchNormalization,
                      a layer with a UTF-8 name, and a weight stored in
                      sub-groups whose name keeps a slash (inner/kernel).
+    synthetic_k3.h5  a model.save("m.h5") file as Keras 3 writes it: weight
+                     names are variable paths, "<model>/<layer>/<weight>"
+                     (sequential/bn/moving_mean, stored in those sub-groups),
+                     a config without "module" keys, a frozen Dense, a
+                     BatchNormalization, and the top_level_model_weights group
+                     that layer_names does not list.
     synthetic3.keras a Keras 3 zip without the vars "name" attribute (older
                      Keras 3), so layers find their groups by snake_case class
                      name and count: Dense d1 (layers/dense), BatchNormalization
@@ -90,7 +96,12 @@ def walk_legacy(path):
         for layer in names_attr(group, "layer_names"):
             g = group[layer]
             for weight in names_attr(g, "weight_names"):
-                key = weight[len(layer) + 1:] if weight.startswith(layer + "/") else weight
+                if weight.startswith(layer + "/"):
+                    key = weight[len(layer) + 1:]
+                elif "/%s/" % layer in weight:   # Keras 3: <model>/<layer>/<weight>
+                    key = weight.split("/%s/" % layer, 1)[1]
+                else:
+                    key = weight
                 key = key[:-2] if key.endswith(":0") else key
                 if layer in frozen or key in STATISTICS:
                     continue
@@ -202,6 +213,49 @@ def make_synthetic_h5(path):
                 g.create_dataset(w, data=values(rng, shape))
 
 
+def make_synthetic_k3_h5(path):
+    rng = np.random.default_rng(7)
+    vlen = h5py.string_dtype("utf-8")
+    layers = [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 4], "dtype": "float32",
+                                                "name": "input_layer"}},
+        {"class_name": "Dense", "config": {"name": "d1", "trainable": True, "units": 5,
+                                           "activation": "tanh", "use_bias": True}},
+        {"class_name": "BatchNormalization", "config": {"name": "bn", "trainable": True, "axis": -1,
+                                                        "epsilon": 0.001, "center": True, "scale": True}},
+        {"class_name": "Dense", "config": {"name": "frozen", "trainable": False, "units": 3,
+                                           "activation": "relu", "use_bias": True}},
+        {"class_name": "Dense", "config": {"name": "out", "trainable": True, "units": 2,
+                                           "activation": "linear", "use_bias": True}},
+    ]
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "trainable": True,
+                                                     "layers": layers}}
+    weights = {
+        "d1": [("kernel", (4, 5)), ("bias", (5,))],
+        "bn": [("gamma", (5,)), ("beta", (5,)), ("moving_mean", (5,)), ("moving_variance", (5,))],
+        "frozen": [("kernel", (5, 3)), ("bias", (3,))],
+        "out": [("kernel", (3, 2)), ("bias", (2,))],
+    }
+    with h5py.File(path, "w") as f:
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["keras_version"] = "3.15.1"
+        f.attrs["model_config"] = json.dumps(config)
+        mw = f.create_group("model_weights")
+        mw.attrs["backend"] = "tensorflow"
+        mw.attrs["keras_version"] = "3.15.1"
+        mw.attrs.create("layer_names", list(weights), dtype=vlen)
+        for layer, ws in weights.items():
+            g = mw.create_group(layer)
+            paths = ["sequential/%s/%s" % (layer, w) for w, _ in ws]
+            g.attrs.create("weight_names", paths, dtype=vlen)
+            for p, (w, shape) in zip(paths, ws):
+                data = values(rng, shape)
+                if w == "moving_variance":
+                    data = np.abs(data) + np.float32(0.5)
+                g.create_dataset(p, data=data)
+        mw.create_group("top_level_model_weights").attrs["weight_names"] = np.zeros(0, np.float64)
+
+
 def make_synthetic_keras(path):
     rng = np.random.default_rng(6)
     layers = [
@@ -235,10 +289,11 @@ def make_synthetic_keras(path):
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_synthetic_h5(os.path.join(OUT, "synthetic.h5"))
+    make_synthetic_k3_h5(os.path.join(OUT, "synthetic_k3.h5"))
     make_synthetic_keras(os.path.join(OUT, "synthetic3.keras"))
     files = [os.path.join(CORPUS, n) for n in sorted(os.listdir(CORPUS))
              if n.endswith(".h5") or n.endswith(".keras")]
-    files += [os.path.join(OUT, "synthetic.h5"), os.path.join(OUT, "synthetic3.keras")]
+    files += [os.path.join(OUT, n) for n in ("synthetic.h5", "synthetic_k3.h5", "synthetic3.keras")]
     for path in files:
         walk = walk_keras3 if path.endswith(".keras") else walk_legacy
         write_expected(os.path.basename(path), *walk(path))

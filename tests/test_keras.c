@@ -24,6 +24,7 @@ const keras_file keras_files[] = {
     { "lstm_bidirectional.h5", 1 },
     { "qkeras-v3_3layer.keras", 1 },
     { "synthetic.h5", 0 },
+    { "synthetic_k3.h5", 0 },
     { "synthetic3.keras", 0 },
 };
 const int n_keras_files = sizeof keras_files / sizeof keras_files[0];
