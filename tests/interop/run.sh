@@ -2,6 +2,8 @@
 # Interop (suite 'interop'): files flatparams writes, read by the tools users
 # would pick, and theirs read by flatparams. Needs Python with numpy, h5py and
 # safetensors (pip install numpy h5py safetensors); skips (77) without them.
+# The Keras checks (check_keras.py) also need Keras 3 with a backend
+# (pip install tensorflow); without them only those are skipped.
 # Usage: run.sh FLATPARAMS SOURCE_DIR
 set -uo pipefail
 bin=$1 src=$2
@@ -55,5 +57,23 @@ step "np.save big-endian vector" python3 -c "
 import numpy as np; np.save('$work/be.npy', np.array([1.5, -2, 0.25, 8, 1e-3], dtype='>f8'))"
 step "rebuild from NumPy's vector" "$bin" rebuild "$src/testdata/seed.json" "$work/be.npy" -o "$work/be.json"
 step "the rebuilt model holds it" sh -c "'$bin' flatten '$work/be.json' | tr '\n' ' ' | grep -qx '1.5 -2 0.25 8 0.001 '"
+# ours -> Keras: every Keras file we rebuild loads in Keras and holds the vector given
+# (one Python process for all files: TensorFlow takes seconds to import).
+TF_CPP_MIN_LOG_LEVEL=3 CUDA_VISIBLE_DEVICES="" \
+    python3 "$src/tests/interop/check_keras.py" "$bin" "$src" "$work" > "$work/keras.out" 2> "$work/keras.err"
+keras_status=$?
+if [ "$keras_status" = 77 ]; then
+    echo "Keras checks skipped: $(tail -1 "$work/keras.out")"
+else
+    grep -v '^ok: ' "$work/keras.out"
+    counts=$(grep -oE '^keras: [0-9]+ passed, [0-9]+ failed' "$work/keras.out")
+    if [ -n "$counts" ]; then
+        set -- $counts
+        ran=$((ran + $2 + $4)) failed=$((failed + $4))
+    else   # died before its summary: count it as one failure, show why
+        echo "FAIL: Keras checks (exit $keras_status)"; tail -20 "$work/keras.err" | sed 's/^/  /'
+        ran=$((ran + 1)) failed=$((failed + 1))
+    fi
+fi
 echo "interop: $((ran - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Keras loads what `flatparams rebuild` writes (interop suite).
+
+For each Keras file (the corpus's, and files Keras itself saves here in every
+form: full .h5, weights-only .h5, .keras): flatten it, make a new vector
+v = original * 1.5 + 0.25 in the file's dtype, rebuild the file with it, load the
+result in Keras (load_model, or load_weights into the architecture), and check
+that Keras' trainable weights, concatenated in Keras' order, equal v bit for bit
+and that the non-trainable ones (BatchNorm statistics) are untouched. The
+original file loaded by Keras must also equal our flatten output, so the order
+is Keras' own.
+
+Keras 3 cannot read Keras 2 configs (class "Model", a Sequential config that is
+a list, layers with batch_input_shape), so those architectures are built here
+layer by layer from the stored config and the file is read with load_weights;
+files it can read (and everything it saved itself) go through load_model.
+
+Usage: check_keras.py FLATPARAMS SOURCE_DIR WORK_DIR
+Prints one line per check ("ok: ..." or "FAIL: ...") and ends with
+"keras: P passed, F failed" (Keras version on the line before).
+Exit 77 when Keras cannot be imported.
+"""
+import json
+import os
+import subprocess
+import sys
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+try:
+    import h5py
+    import numpy as np
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+except Exception as e:  # noqa: BLE001 - any import failure means "skip"
+    print(f"keras: skipped ({type(e).__name__}: {e})")
+    sys.exit(77)
+
+fp, src, work = sys.argv[1:4]
+corpus = os.path.join(src, "..", "shared", "corpus", "keras")
+passed = failed = 0
+
+
+def check(what, fn):
+    global passed, failed
+    try:
+        fn()
+        passed += 1
+        print(f"ok: {what}")
+    except Exception:  # noqa: BLE001 - report and go on with the next file
+        failed += 1
+        print(f"FAIL: {what}")
+        print("  " + traceback.format_exc().strip().replace("\n", "\n  ")[:3000])
+
+
+def run_fp(*args):
+    r = subprocess.run([fp, *args], capture_output=True, text=True)
+    assert r.returncode == 0, f"flatparams {' '.join(args)}: {r.stderr.strip()}"
+
+
+# --- Keras 2 configs, rebuilt as Keras 3 models ------------------------------
+
+SKIP_KEYS = {"batch_input_shape", "input_shape", "input_dim", "batch_size", "time_major", "implementation"}
+
+
+def layer_from(cls, cfg):
+    # Initializers, regularizers and constraints do not touch stored weights,
+    # and their Keras 2 configs do not deserialize in Keras 3.
+    cfg = {k: v for k, v in cfg.items()
+           if k not in SKIP_KEYS and not k.endswith(("_initializer", "_regularizer", "_constraint"))}
+    if cls == "Bidirectional":
+        cfg["layer"] = layer_from(cfg["layer"]["class_name"], cfg["layer"]["config"])
+    return getattr(keras.layers, cls)(**cfg)
+
+
+def model_from_keras2(config):
+    cls, body = config["class_name"], config["config"]
+    if cls == "Sequential":
+        layers = body if isinstance(body, list) else body["layers"]
+        shape = layers[0]["config"]["batch_input_shape"][1:]
+        return keras.Sequential([keras.Input(shape=tuple(shape))] +
+                                [layer_from(l["class_name"], l["config"])
+                                 for l in layers if l["class_name"] != "InputLayer"])
+    tensors = {}
+    for l in body["layers"]:
+        name = l.get("name", l["config"]["name"])
+        if l["class_name"] == "InputLayer":
+            tensors[name] = keras.Input(shape=tuple(l["config"]["batch_input_shape"][1:]), name=name)
+            continue
+        layer = layer_from(l["class_name"], l["config"])
+        ins = [tensors[node[0]] for node in l["inbound_nodes"][0]]
+        # A recurrent layer with more than one input takes the rest as its initial state.
+        tensors[name] = layer(ins[0]) if len(ins) == 1 else layer(ins[0], initial_state=ins[1:])
+    return keras.Model([tensors[n[0]] for n in body["input_layers"]],
+                       [tensors[n[0]] for n in body["output_layers"]])
+
+
+# qkeras is not installed: its layers, as far as weights go, are Dense and Activation
+# under the same class names (Keras 3 names a layer's weights group after its class),
+# registered under the names the config gives ("qkeras>QDense"). The quantizers,
+# initializers and constraints in the config do not touch stored weights.
+@keras.saving.register_keras_serializable(package="qkeras", name="QDense")
+class QDense(keras.layers.Dense):
+    def __init__(self, units, use_bias=True, name=None, trainable=True, **_):
+        super().__init__(units, use_bias=use_bias, name=name, trainable=trainable)
+
+
+@keras.saving.register_keras_serializable(package="qkeras", name="QActivation")
+class QActivation(keras.layers.Activation):
+    def __init__(self, activation=None, name=None, trainable=True, **_):
+        super().__init__("linear", name=name, trainable=trainable)
+
+
+def weights(model, trainable):
+    ws = model.trainable_weights if trainable else model.non_trainable_weights
+    return np.concatenate([np.asarray(w.numpy()).ravel() for w in ws]) if ws else np.zeros(0)
+
+
+def check_rebuild(name, path, load, out_ext):
+    """flatten, Keras agrees; rebuild with a new vector, Keras reads exactly it."""
+    base = os.path.join(work, name)
+    orig_npy, new_npy, out = base + ".orig.npy", base + ".new.npy", base + ".rebuilt" + out_ext
+
+    def flatten_order():
+        run_fp("flatten", path, "-o", orig_npy)
+        ours = np.load(orig_npy)
+        theirs = weights(load(path), True)
+        assert ours.dtype == theirs.dtype, (ours.dtype, theirs.dtype)
+        assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
+        assert np.array_equal(ours, theirs), "flatten differs from Keras' trainable weights"
+
+    def rebuilt_loads():
+        orig = np.load(orig_npy)
+        new = orig * orig.dtype.type(1.5) + orig.dtype.type(0.25)
+        assert new.dtype == orig.dtype and not np.array_equal(new, orig)
+        np.save(new_npy, new)
+        run_fp("rebuild", path, new_npy, "-o", out)
+        before, after = load(path), load(out)
+        got = weights(after, True)
+        assert got.dtype == new.dtype, (got.dtype, new.dtype)
+        assert np.array_equal(got, new), \
+            f"{np.sum(got != new)} of {new.size} trainable values differ from the vector given"
+        assert np.array_equal(weights(after, False), weights(before, False)), \
+            "non-trainable weights changed"
+
+    check(f"{name}: flatten order is Keras' trainable_weights", flatten_order)
+    check(f"{name}: Keras loads the rebuilt file with the new vector", rebuilt_loads)
+
+
+def full_h5(path):
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception:  # noqa: BLE001 - a Keras 2 config Keras 3 cannot read
+        with h5py.File(path, "r") as f:
+            model = model_from_keras2(json.loads(f.attrs["model_config"]))
+        model.load_weights(path)
+        return model
+
+
+def weights_h5(arch_json):
+    def load(path):
+        with open(arch_json) as f:
+            model = model_from_keras2(json.load(f))
+        model.load_weights(path)
+        return model
+    return load
+
+
+def keras3(path):
+    return keras.models.load_model(path, compile=False)
+
+
+def keras_made_models():
+    """Models saved by this Keras in each of its forms, with every layer flatparams
+    computes on and some it only carries (Conv1D, Embedding)."""
+    rng = np.random.default_rng(5)
+    seq = keras.Sequential([
+        keras.Input(shape=(6,)),
+        keras.layers.Dense(8, activation="relu", name="d1"),
+        keras.layers.BatchNormalization(name="bn"),
+        keras.layers.Dense(4, use_bias=False, name="d2"),
+        keras.layers.LayerNormalization(name="ln"),
+        keras.layers.Dropout(0.1, name="drop"),
+        keras.layers.Dense(3, activation="softmax", name="out"),
+    ])
+    frozen = seq.get_layer("d2")
+    frozen.trainable = False
+    inp = keras.Input(shape=(5, 3))
+    h = keras.layers.Conv1D(4, 2, name="conv")(inp)
+    h = keras.layers.Flatten(name="flat")(h)
+    fn = keras.Model(inp, keras.layers.Dense(2, name="head")(h), name="functional")
+    for m in (seq, fn):
+        m.set_weights([rng.standard_normal(w.shape).astype(w.dtype) for w in m.get_weights()])
+    files = []
+    for m, stem in ((seq, "k3_seq"), (fn, "k3_fn")):
+        for ext in (".h5", ".keras"):
+            p = os.path.join(work, stem + ext)
+            m.save(p)
+            files.append((stem + ext, p, full_h5 if ext == ".h5" else keras3, ext))
+        # A weights-only file has no config to say a layer is frozen: all trainable.
+        for layer in m.layers:
+            layer.trainable = True
+        p = os.path.join(work, stem + "_weights.h5")
+        with h5py.File(p, "w") as f:   # Keras 3 writes legacy weights-only HDF5 only this way
+            legacy_h5_format.save_weights_to_hdf5_group(f, m)
+
+        def load_into(path, m=m):
+            clone = keras.models.clone_model(m)
+            clone.load_weights(path)   # legacy .h5 weights: layer by layer, in order
+            return clone
+        files.append((stem + "_weights.h5", p, load_into, ".h5"))
+    return files
+
+
+print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
+cases = [
+    ("keras_3layer_batch_norm.h5", full_h5, ".h5", None),
+    ("keras_conv2d_model.h5", full_h5, ".h5", None),
+    ("lstm_bidirectional.h5", full_h5, ".h5", None),
+    ("KERAS_3layer_weights.h5", None, ".h5", "KERAS_3layer.json"),
+    ("KERAS_3layer_batch_norm_weights.h5", None, ".h5", "KERAS_3layer_batch_norm.json"),
+    ("KERAS_conv2d_model_weights.h5", None, ".h5", "KERAS_conv2d_model.json"),
+    ("qkeras-v3_3layer.keras", keras3, ".keras", None),
+]
+for name, load, ext, arch in cases:
+    if arch:
+        load = weights_h5(os.path.join(corpus, arch))
+    check_rebuild(name, os.path.join(corpus, name), load, ext)
+try:
+    made = keras_made_models()
+except Exception:  # noqa: BLE001
+    made = []
+    check("Keras saves its own models", lambda: (_ for _ in ()).throw(RuntimeError(traceback.format_exc())))
+for name, path, load, ext in made:
+    check_rebuild(name, path, load, ext)
+print(f"keras: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
