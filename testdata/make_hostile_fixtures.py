@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Writes the hostile-file fixtures that tests/test_hostile.c reads, into
+testdata/hostile/. Needs `pip install h5py numpy`. Run from anywhere:
+
+    python3 testdata/make_hostile_fixtures.py
+
+The truncated and bit-flipped variants are made at test time from base.h5
+(every 1 KiB prefix; deterministic bit flips at the offsets listed in
+base.offsets.txt), so only the seeds are committed.
+
+    base.h5             a small model: groups, attributes, contiguous f32/f64,
+                        a chunked gzip f32, a compact f32, a hard-linked (shared)
+                        weight, a soft link; h5py's default (earliest) format.
+    base.offsets.txt    "NAME OFFSET" per line: the superblock (0) and the object
+                        header address of the root group and each object, where
+                        the bit-flip test aims.
+    huge_contiguous.h5  a contiguous f32 dataset declaring 2^40 elements that
+                        were never written (the file is a few KiB): refused
+                        before any allocation.
+    huge_chunked.h5     the same, chunked with no chunk written (reads as fill
+                        values): refused before any allocation too.
+    huge.npy            a 128-byte .npy whose header declares 2^40 float32s.
+    huge.safetensors    a header declaring a [1048576, 1048576] F32 tensor at
+                        offsets [0, 4398046511104] with 8 data bytes.
+    extlink.h5          /w/x an external link to /etc/passwd-like elsewhere.h5:/data.
+    softext.h5          /s a soft link to /ext/data, where /ext is an external link.
+    external_raw.h5     /w stored in an external raw file ../outside.bin.
+    virtual.h5          /v a virtual dataset mapping elsewhere.h5:/data.
+"""
+import os
+
+import h5py
+import numpy as np
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile")
+
+
+def path(name):
+    return os.path.join(OUT, name)
+
+
+def base():
+    rng = np.random.default_rng(6)
+    with h5py.File(path("base.h5"), "w") as f:
+        f.attrs["type"] = "Chain"
+        layers = f.create_group("layers")
+        offsets = [("superblock", 0)]
+        for i in range(3):
+            g = layers.create_group(str(i))
+            g.attrs["type"] = "Dense"
+            g.attrs["units"] = 4
+            w = g.create_dataset("weight", data=rng.standard_normal((4, 4)).astype(np.float32))
+            b = g.create_dataset("bias", data=rng.standard_normal(4))
+        layers["2"].create_dataset("packed", data=rng.standard_normal(64).astype(np.float32),
+                                   chunks=(16,), compression="gzip")
+        space = h5py.h5s.create_simple((8,))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        ds = h5py.h5d.create(layers["1"].id, b"compact", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(8, dtype=np.float32))
+        f["tied"] = layers["0"]["weight"]
+        f["alias"] = h5py.SoftLink("/layers/1/bias")
+        for name in ("layers", "layers/0", "layers/0/weight", "layers/1/bias",
+                     "layers/1/compact", "layers/2/packed"):
+            offsets.append((name, h5py.h5o.get_info(f[name].id).addr))
+        offsets.insert(1, ("root", h5py.h5o.get_info(f["/"].id).addr))
+    with open(path("base.offsets.txt"), "w") as out:
+        for name, addr in offsets:
+            out.write(f"{name} {addr}\n")
+
+
+def huge():
+    with h5py.File(path("huge_contiguous.h5"), "w") as f:
+        f.create_dataset("w", shape=(1 << 20, 1 << 20), dtype=np.float32)
+    with h5py.File(path("huge_chunked.h5"), "w") as f:
+        f.create_dataset("w", shape=(1 << 20, 1 << 20), dtype=np.float32, chunks=(1024, 1024))
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }"
+    header = header.ljust(128 - 10 - 1) + "\n"
+    with open(path("huge.npy"), "wb") as out:
+        out.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+    text = ('{"w":{"dtype":"F32","shape":[1048576,1048576],'
+            '"data_offsets":[0,4398046511104]}}').encode()
+    with open(path("huge.safetensors"), "wb") as out:
+        out.write(len(text).to_bytes(8, "little") + text + bytes(8))
+
+
+def outside():
+    with h5py.File(path("extlink.h5"), "w") as f:
+        f.create_group("w")["x"] = h5py.ExternalLink("elsewhere.h5", "/data")
+    with h5py.File(path("softext.h5"), "w") as f:
+        f["ext"] = h5py.ExternalLink("elsewhere.h5", "/")
+        f["s"] = h5py.SoftLink("/ext/data")
+    with h5py.File(path("external_raw.h5"), "w") as f:
+        f.create_dataset("w", shape=(4,), dtype=np.float32, external=[("../outside.bin", 0, 16)])
+    layout = h5py.VirtualLayout(shape=(4,), dtype=np.float32)
+    layout[:] = h5py.VirtualSource("elsewhere.h5", "data", shape=(4,))
+    with h5py.File(path("virtual.h5"), "w") as f:
+        f.create_virtual_dataset("v", layout, fillvalue=0)
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    base()
+    huge()
+    outside()

@@ -1,0 +1,21 @@
+/* The hostile suite (tests/test_hostile*.c): hostile inputs and hostile output
+ * targets, through the built executable. */
+#ifndef FP_TEST_HOSTILE_H
+#define FP_TEST_HOSTILE_H
+
+#include "harness.h"
+
+/* Each command on a hostile file must end within this many seconds (the HDF5
+ * metadata child alone may take 20). */
+enum { HOSTILE_SECONDS = 40 };
+
+/* Runs FP_BIN with argv and asserts the contract for any input: exit 0 (with
+ * output on stdout or in out_file when non-NULL), or exit 1 with exactly one
+ * line "flatparams: error: ..." naming `names` (if non-NULL); never a signal,
+ * never past HOSTILE_SECONDS. Returns the exit status. */
+int run_hostile(const char *const *argv, const char *out_file, const char *names);
+
+void add_hostile_input_tests(Suite *s);
+void add_hostile_output_tests(Suite *s);
+
+#endif
