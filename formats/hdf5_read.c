@@ -259,9 +259,18 @@ static fp_node *read_dataset(reader *r, hid_t dset)
         uint64_t shape[FP_MAX_RANK];
         for (int i = 0; i < rank && i < FP_MAX_RANK; i++)
             shape[i] = dims[i];
+        int hostile = 0;
         if (!(node = fp_node_new_array(dtype, rank, shape, r->err))) {
             fp_fail_prefix(r->err, here(r));
             fp_fail_prefix(r->err, r->state->name);
+        } else if (!external
+                   && (hostile = h5_size_is_hostile(dset, node->n_elems, what, sizeof what))) {
+            if (hostile < 0)
+                fail_here(r, "cannot read dataset storage", 1);
+            else
+                fp_fail(r->err, "%s: %s: %s", r->state->name, here(r), what);
+            fp_node_release(node);
+            node = NULL;
         } else if (!(node->origin = strdup(here(r)))) {
             fp_node_release(node);
             node = NULL;
