@@ -4,10 +4,10 @@
  *
  * The full matrix is computed block of rows by block of rows (a block is one
  * tangent pass of K unit vectors, K sized so its scratch stays near 64 MiB) and
- * never held whole. H e_i is row i only up to rounding, so the rows go first to
- * an unlinked scratch file beside the output; a second pass writes
- * H[i,j] = (S[i,j] + S[j,i]) / 2, which is exactly symmetric (float addition
- * commutes), reading each block's rows and its column strip with pread. */
+ * never held whole. Only the upper triangle's part of each block of rows is
+ * computed (rows_from), into an unlinked scratch file beside the output; a
+ * second pass writes each block of rows with its left part read back from the
+ * column strip above it (pread), so the matrix is exactly symmetric. */
 #include "compute.h"
 
 #include <errno.h>
@@ -158,13 +158,26 @@ static int io_all(int fd, void *buf, size_t bytes, off_t at, int writing, fp_err
     return 0;
 }
 
-#define AVERAGE(real, rows, strip, K, n, begin)                                      \
-    for (size_t r = 0; r < (K); r++)                                                 \
-        for (uint64_t c = 0; c < (n); c++)                                           \
-            ((real *)(rows))[r * (n) + c] =                                          \
-                (((real *)(rows))[r * (n) + c] + ((real *)(strip))[c * (K) + r]) / 2
+/* Block rows [at, at+K) of the symmetric matrix from the upper triangle's rows
+ * S (rows: S[at+r, c], valid for c >= at) and the strip S[c, at+r] for
+ * c < at+K: left of the block S^T, inside it the average, right of it S. */
+#define SYMMETRISE(real, rows, strip, K, n, at)                                      \
+    do {                                                                             \
+    for (size_t r = 0; r < (K); r++) {                                               \
+        real *row = (real *)(rows) + r * (n);                                        \
+        const real *st = (const real *)(strip);                                      \
+        for (uint64_t c = 0; c < (at); c++)                                          \
+            row[c] = st[c * (K) + r];                                                \
+        for (uint64_t c = (at); c < (at) + (K); c++)                                 \
+            row[c] = (row[c] + st[c * (K) + r]) / 2;                                 \
+    }                                                                                \
+    } while (0)
 
-/* The full matrix: rows into the scratch file, then the symmetric average out. */
+/* The full matrix. First the upper triangle's rows (each block of rows from its
+ * own first row on: the layers whose columns lie all to the left are skipped)
+ * into the scratch file, then the matrix out block by block: H[i,j] is S[i,j]
+ * above the diagonal blocks, S[j,i] below, their average inside, so H is
+ * exactly symmetric. */
 static int write_full(job *j, fp_error *err)
 {
     uint64_t n = fp_net_n_params(j->s->net);
@@ -179,7 +192,7 @@ static int write_full(job *j, fp_error *err)
     int rc = rows && strip && conv ? 0 : fp_fail(err, "out of memory for %zu rows", block);
     for (uint64_t at = 0; rc == 0 && at < n; at += block) {
         uint64_t stop = n - at < block ? n : at + block;
-        rc = fp_hessian_rows(j->s->net, &j->s->x, j->y, j->loss, at, stop, rows, err);
+        rc = fp_hessian_rows_from(j->s->net, &j->s->x, j->y, j->loss, at, stop, at, rows, err);
         if (rc == 0)
             rc = io_all(fd, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
         progress_show(&j->prog, stop, n);
@@ -191,14 +204,14 @@ static int write_full(job *j, fp_error *err)
     for (uint64_t at = 0; rc == 0 && at < n; at += block) {
         size_t K = n - at < block ? (size_t)(n - at) : block;
         rc = io_all(fd, rows, K * n * elem, (off_t)(at * n * elem), 0, err);
-        for (uint64_t c = 0; rc == 0 && c < n; c++)   /* S[c, at:at+K] */
+        for (uint64_t c = 0; rc == 0 && c < at + K; c++)   /* S[c, at:at+K] */
             rc = io_all(fd, (char *)strip + c * K * elem, K * elem, (off_t)((c * n + at) * elem), 0, err);
         if (rc < 0)
             break;
         if (elem == 4)
-            AVERAGE(float, rows, strip, K, n, at);
+            SYMMETRISE(float, rows, strip, K, n, at);
         else
-            AVERAGE(double, rows, strip, K, n, at);
+            SYMMETRISE(double, rows, strip, K, n, at);
         rc = write_converted(j, w, rows, K * n, conv, err);
         progress_show(&j->prog, at + K, n);
     }

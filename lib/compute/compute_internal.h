@@ -91,13 +91,27 @@ typedef struct net_ops {
 
 extern const net_ops fp_net_ops_f32, fp_net_ops_f64;
 
-/* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for k
- * directions V (k x n_params) on the prepared batch; tw is scratch of
- * k * work_elems elements. */
+/* A block of K directions for the tangent pass, with what is known of them so
+ * the pass skips work that is zero or not wanted: V (K x n_params, compute
+ * dtype) is zero outside the columns [lo, hi); with unit, row k is exactly
+ * e_(lo+k) (rows of H); H V's columns below col_lo are not wanted (the pass may
+ * leave them zero). A general block: lo 0, hi n_params, unit 0, col_lo 0. */
+typedef struct tangent_dirs {
+    const void *V;
+    size_t k;
+    uint64_t lo, hi, col_lo;
+    int unit;
+} tangent_dirs;
+
+/* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for the
+ * directions on the prepared batch; tw is scratch of fp_tangent_scratch_elems. */
 typedef struct net_tangent_ops {
-    void (*hvp)(fp_net *net, const void *x, fp_loss loss, const void *V, size_t k, void *HV,
+    void (*hvp)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
                 void *tw);
 } net_tangent_ops;
+
+/* Elements of tangent scratch for K directions on the planned batch. */
+uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K);
 
 extern const net_tangent_ops fp_net_tangent_ops_f32, fp_net_tangent_ops_f64;
 

@@ -117,6 +117,14 @@ size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes);
 int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                     uint64_t row_begin, uint64_t row_end, void *out, fp_error *err);
 
+/* The same rows, where only columns >= col_begin are wanted: the pass skips the
+ * layers whose H V columns all lie below (those entries are left zero). With
+ * col_begin = row_begin this is the upper triangle's rows, the rest of which
+ * symmetry gives; it costs about a third of the full rows for layered nets. */
+int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                         uint64_t row_begin, uint64_t row_end, uint64_t col_begin, void *out,
+                         fp_error *err);
+
 /* Called after each block: done of total rows (or iterations). */
 typedef void (*fp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* The diagonal (n_params doubles): e_i^T H e_i, by blocks of rows; the same

@@ -39,36 +39,65 @@ size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
         widest = cur > widest ? cur : widest;
     }
     per_row += 3 * widest;
+    per_row += 2 * widest;   /* tangent.c's stacked products */
     size_t elem = fp_dtype_size(net->precision);
-    uint64_t per_direction = (rows * per_row + 2 * net->n_params) * elem;
+    uint64_t per_direction = (rows * per_row + widest * widest + 2 * net->n_params) * elem;
     uint64_t k = max_bytes / (per_direction ? per_direction : 1);
     if (rows && k * rows > net->backend->max_dim)
         k = net->backend->max_dim / rows;
     return k ? (size_t)k : 1;
 }
 
-int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
-           size_t k, void *HV, fp_error *err)
+uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K)
+{
+    uint64_t dense = 0;   /* tangent.c's dense_tangent_hweight: the stacked products */
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer_plan *p = &net->plan[i];
+        if (net->layers[i].kind != LAYER_DENSE)
+            continue;
+        uint64_t need = net->rows * (p->in > p->out ? p->in : p->out) + p->in * p->out;
+        dense = need > dense ? need : dense;
+    }
+    return (uint64_t)K * (net->work_elems + dense);
+}
+
+/* H V for the block of directions dd describes (dd->k of them, any count),
+ * in passes whose scratch stays near FP_HESSIAN_BLOCK_BYTES. */
+static int hvp_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                      const tangent_dirs *dd, void *HV, fp_error *err)
 {
     const void *x_data;
     void *owned;
     if (fp_net_prepare(net, x, y, loss, 1, &x_data, &owned, err) < 0)
         return -1;
-    size_t elem = fp_dtype_size(net->precision), n = net->n_params;
+    size_t elem = fp_dtype_size(net->precision), n = net->n_params, k = dd->k;
     size_t block = fp_hessian_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     block = block < k ? block : k;
-    void *tw = grow(&net->tangent_work, &net->tangent_bytes, (block ? block : 1) * net->work_elems * elem);
+    void *tw = grow(&net->tangent_work, &net->tangent_bytes,
+                    fp_tangent_scratch_elems(net, block ? block : 1) * elem);
     if (!tw) {
         free(owned);
         return fp_fail(err, "out of memory for the tangent pass of %zu directions", block);
     }
     for (size_t done = 0; done < k; done += block) {
-        size_t m = k - done < block ? k - done : block;
-        tangent_ops(net)->hvp(net, x_data, loss, (const char *)V + done * n * elem, m,
-                              (char *)HV + done * n * elem, tw);
+        tangent_dirs part = *dd;
+        part.k = k - done < block ? k - done : block;
+        part.V = (const char *)dd->V + done * n * elem;
+        if (dd->unit) {   /* unit rows: the support moves with the block */
+            part.lo = dd->lo + done;
+            part.hi = part.lo + part.k;
+        }
+        tangent_ops(net)->hvp(net, x_data, loss, &part, (char *)HV + done * n * elem, tw);
     }
     free(owned);
     return 0;
+}
+
+int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
+           size_t k, void *HV, fp_error *err)
+{
+    tangent_dirs dd = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
+    return hvp_blocks(net, x, y, loss, &dd, HV, err);
 }
 
 /* Unit vectors e_begin .. e_begin+k-1 as k rows of n. */
@@ -85,8 +114,9 @@ static void unit_rows(void *V, fp_dtype dtype, size_t n, uint64_t begin, size_t 
     }
 }
 
-int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
-                    uint64_t row_begin, uint64_t row_end, void *out, fp_error *err)
+int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                         uint64_t row_begin, uint64_t row_end, uint64_t col_begin, void *out,
+                         fp_error *err)
 {
     uint64_t n = net->n_params;
     if (row_begin > row_end || row_end > n)
@@ -100,7 +130,16 @@ int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
     if (!V)
         return fp_fail(err, "out of memory for %zu unit vectors", k);
     unit_rows(V, net->precision, n, row_begin, k);
-    return fp_hvp(net, x, y, loss, V, k, out, err);   /* H symmetric: H e_i is row i */
+    /* H symmetric: H e_i is row i */
+    tangent_dirs dd = { .V = V, .k = k, .lo = row_begin, .hi = row_end, .col_lo = col_begin,
+                        .unit = 1 };
+    return hvp_blocks(net, x, y, loss, &dd, out, err);
+}
+
+int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                    uint64_t row_begin, uint64_t row_end, void *out, fp_error *err)
+{
+    return fp_hessian_rows_from(net, x, y, loss, row_begin, row_end, 0, out, err);
 }
 
 int fp_hessian_diag(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -115,7 +154,7 @@ int fp_hessian_diag(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
         return fp_fail(err, "out of memory for %zu rows of the Hessian", block);
     for (uint64_t begin = 0; begin < n; begin += block) {
         uint64_t end = n - begin < block ? n : begin + block;
-        if (fp_hessian_rows(net, x, y, loss, begin, end, rows, err) < 0) {
+        if (fp_hessian_rows_from(net, x, y, loss, begin, end, begin, rows, err) < 0) {
             free(rows);
             return -1;
         }

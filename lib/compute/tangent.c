@@ -199,62 +199,155 @@ static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *o
     }
 }
 
-/* ---- Dense. tweight/tbias (direction k at + k*stride) NULL for constants. */
+/* One parameter's slice of the K directions: direction k at rows + k*stride
+ * (rows NULL when every direction is zero there); with unit, direction k is the
+ * unit vector of the parameter's element unit_at + k (none when out of range). */
+typedef struct tslice {
+    const real *rows;
+    size_t stride;
+    int unit;
+    int64_t unit_at;
+    uint64_t size;
+} tslice;
+
+/* ---- Dense. A parameter's directions come as a tslice (compute_internal.h):
+ * absent (rows NULL: zero in every direction), dense rows, or unit vectors,
+ * where direction k is 1 at element unit_at + k of the parameter and X dW_k^T
+ * is a column copy instead of a product. The parameter gradients' tangents
+ * (H V rows: hweight/hbias, direction k at + k*stride) are NULL when not wanted. */
+
+/* The k range [*k0, *k1) of unit directions that fall inside a parameter. */
+static void unit_range(const tslice *t, size_t K, size_t *k0, size_t *k1)
+{
+    int64_t lo = -t->unit_at, hi = (int64_t)t->size - t->unit_at;
+    *k0 = lo > 0 ? (size_t)lo : 0;
+    *k1 = hi < 0 ? 0 : (size_t)hi < K ? (size_t)hi : K;
+    *k1 = *k1 > *k0 ? *k1 : *k0;
+}
+
+/* Element j of a weight as (output o, input c). */
+static void weight_index(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o, size_t *c)
+{
+    *o = kernel_in_out ? j % OC : j / C;
+    *c = kernel_in_out ? j / OC : j % C;
+}
 
 static void dense_tangent_forward(const fp_backend *be, real *tout, const real *tinp,
-                                  const real *inp, const real *weight, const real *tweight,
-                                  const real *tbias, size_t stride, size_t B, size_t C, size_t OC,
-                                  size_t K, int kernel_in_out)
+                                  const real *inp, const real *weight, const tslice *tw,
+                                  const tslice *tb, size_t B, size_t C, size_t OC, size_t K,
+                                  int kernel_in_out)
 {
-    size_t ldw = kernel_in_out ? OC : C;
+    size_t ldw = kernel_in_out ? OC : C, k0, k1;
     if (tinp)   /* all directions' input tangents through W in one product */
         GEMM(be)(0, !kernel_in_out, K * B, OC, C, 1, tinp, C, weight, ldw, 0, tout, OC);
     else
         memset(tout, 0, K * B * OC * sizeof *tout);
-    for (size_t k = 0; k < K; k++) {
-        real *to = tout + k * B * OC;
-        if (tweight)
-            GEMM(be)(0, !kernel_in_out, B, OC, C, 1, inp, C, tweight + k * stride, ldw, 1, to, OC);
-        if (tbias)
+    if (tw->rows && tw->unit) {   /* X e_(o,c)^T: column c of X into column o */
+        unit_range(tw, K, &k0, &k1);
+        for (size_t k = k0; k < k1; k++) {
+            size_t o, c;
+            weight_index((size_t)(tw->unit_at + (int64_t)k), C, OC, kernel_in_out, &o, &c);
+            for (size_t b = 0; b < B; b++)
+                tout[(k * B + b) * OC + o] += inp[b * C + c];
+        }
+    } else if (tw->rows) {
+        for (size_t k = 0; k < K; k++)
+            GEMM(be)(0, !kernel_in_out, B, OC, C, 1, inp, C, tw->rows + k * tw->stride, ldw, 1,
+                     tout + k * B * OC, OC);
+    }
+    if (tb->rows && tb->unit) {
+        unit_range(tb, K, &k0, &k1);
+        for (size_t k = k0; k < k1; k++)
+            for (size_t b = 0; b < B; b++)
+                tout[(k * B + b) * OC + (size_t)(tb->unit_at + (int64_t)k)] += 1;
+    } else if (tb->rows) {
+        for (size_t k = 0; k < K; k++)
             for (size_t b = 0; b < B; b++)
                 for (size_t o = 0; o < OC; o++)
-                    to[b * OC + o] += tbias[k * stride + o];
+                    tout[(k * B + b) * OC + o] += tb->rows[k * tb->stride + o];
+    }
+}
+
+/* The weight's H V rows, hw_k += (dout^T inp)' = td_k^T inp + dout^T ti_k
+ * (a Keras kernel: the transpose), as TWO products for all K directions: the
+ * shared factor (inp, then dout) against the K others stacked side by side
+ * (transposed into scratch), then the results added into each row.
+ * scratch: K * (B * max(C, OC) + C * OC) elements. */
+static void dense_tangent_hweight(const fp_backend *be, real *hw, size_t stride,
+                                  const real *tdout, const real *dout, const real *tinp,
+                                  const real *inp, size_t B, size_t C, size_t OC, size_t K,
+                                  int kernel_in_out, real *scratch)
+{
+    real *T = scratch, *R = scratch + K * B * (C > OC ? C : OC);
+    size_t KO = K * OC, KC = K * C;
+    /* td stacked: T (B x K*OC), T[b, k*OC + o] = td_k[b, o] */
+    for (size_t k = 0; k < K; k++)
+        for (size_t b = 0; b < B; b++)
+            memcpy(T + b * KO + k * OC, tdout + (k * B + b) * OC, OC * sizeof *T);
+    if (!kernel_in_out) {   /* R (K*OC x C) = T^T inp: row k*OC + o is hw_k's row o */
+        GEMM(be)(1, 0, KO, C, B, 1, T, KO, inp, C, 0, R, C);
+        for (size_t k = 0; k < K; k++)
+            for (size_t i = 0; i < OC * C; i++)
+                hw[k * stride + i] += R[k * OC * C + i];
+    } else {                /* R (C x K*OC) = inp^T T */
+        GEMM(be)(1, 0, C, KO, B, 1, inp, C, T, KO, 0, R, KO);
+        for (size_t k = 0; k < K; k++)
+            for (size_t c = 0; c < C; c++)
+                for (size_t o = 0; o < OC; o++)
+                    hw[k * stride + c * OC + o] += R[c * KO + k * OC + o];
+    }
+    if (!tinp)
+        return;
+    for (size_t k = 0; k < K; k++)   /* T (B x K*C), T[b, k*C + c] = ti_k[b, c] */
+        for (size_t b = 0; b < B; b++)
+            memcpy(T + b * KC + k * C, tinp + (k * B + b) * C, C * sizeof *T);
+    if (!kernel_in_out) {   /* R (OC x K*C) = dout^T T */
+        GEMM(be)(1, 0, OC, KC, B, 1, dout, OC, T, KC, 0, R, KC);
+        for (size_t k = 0; k < K; k++)
+            for (size_t o = 0; o < OC; o++)
+                for (size_t c = 0; c < C; c++)
+                    hw[k * stride + o * C + c] += R[o * KC + k * C + c];
+    } else {                /* R (K*C x OC) = T^T dout: rows k*C + c are hw_k's */
+        GEMM(be)(1, 0, KC, OC, B, 1, T, KC, dout, OC, 0, R, OC);
+        for (size_t k = 0; k < K; k++)
+            for (size_t i = 0; i < C * OC; i++)
+                hw[k * stride + i] += R[k * C * OC + i];
     }
 }
 
 static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hweight, real *hbias,
                                    size_t stride, const real *tdout, const real *dout,
                                    const real *tinp, const real *inp, const real *weight,
-                                   const real *tweight, size_t B, size_t C, size_t OC, size_t K,
-                                   int kernel_in_out)
+                                   const tslice *tw, size_t B, size_t C, size_t OC, size_t K,
+                                   int kernel_in_out, real *scratch)
 {
     size_t ldw = kernel_in_out ? OC : C;
-    for (size_t k = 0; k < K; k++) {
-        const real *td = tdout + k * B * OC, *ti = tinp ? tinp + k * B * C : NULL;
-        if (hweight && !kernel_in_out) {   /* (dout^T inp)' = td^T inp + dout^T ti */
-            real *hw = hweight + k * stride;
-            GEMM(be)(1, 0, OC, C, B, 1, td, OC, inp, C, 1, hw, C);
-            if (ti)
-                GEMM(be)(1, 0, OC, C, B, 1, dout, OC, ti, C, 1, hw, C);
-        } else if (hweight) {
-            real *hw = hweight + k * stride;
-            GEMM(be)(1, 0, C, OC, B, 1, inp, C, td, OC, 1, hw, OC);
-            if (ti)
-                GEMM(be)(1, 0, C, OC, B, 1, ti, C, dout, OC, 1, hw, OC);
-        }
-        if (hbias)
+    if (hweight)
+        dense_tangent_hweight(be, hweight, stride, tdout, dout, tinp, inp, B, C, OC, K,
+                              kernel_in_out, scratch);
+    if (hbias)
+        for (size_t k = 0; k < K; k++)
             for (size_t b = 0; b < B; b++)
                 for (size_t o = 0; o < OC; o++)
-                    hbias[k * stride + o] += td[b * OC + o];
-    }
+                    hbias[k * stride + o] += tdout[(k * B + b) * OC + o];
     if (!tdinp)
         return;
     /* (dout W)' = td W + dout dW_k */
     GEMM(be)(0, kernel_in_out, K * B, C, OC, 1, tdout, OC, weight, ldw, 0, tdinp, C);
-    if (tweight)
+    if (tw->rows && tw->unit) {   /* dout e_(o,c): column o of dout into column c */
+        size_t k0, k1;
+        unit_range(tw, K, &k0, &k1);
+        for (size_t k = k0; k < k1; k++) {
+            size_t o, c;
+            weight_index((size_t)(tw->unit_at + (int64_t)k), C, OC, kernel_in_out, &o, &c);
+            for (size_t b = 0; b < B; b++)
+                tdinp[(k * B + b) * C + c] += dout[b * OC + o];
+        }
+    } else if (tw->rows) {
         for (size_t k = 0; k < K; k++)
-            GEMM(be)(0, kernel_in_out, B, C, OC, 1, dout, OC, tweight + k * stride, ldw, 1,
+            GEMM(be)(0, kernel_in_out, B, C, OC, 1, dout, OC, tw->rows + k * tw->stride, ldw, 1,
                      tdinp + k * B * C, C);
+    }
 }
 
 /* ---- normalisation. Groups as in layers.c (BatchNorm: columns, LayerNorm:
