@@ -4,6 +4,7 @@
 #include "isolate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,13 @@ int fp_isolated(int (*fn)(void *arg, fp_error *err), void *arg, const char *what
     }
     if (pid == 0) {
         close(pipe_fd[0]);
+        /* The child speaks only through the pipe: whatever the library (or a
+         * sanitizer, on a library bug) prints would break the one-line error. */
+        int null_fd = open("/dev/null", O_WRONLY);
+        if (null_fd >= 0) {
+            dup2(null_fd, STDERR_FILENO);
+            close(null_fd);
+        }
         struct rlimit cpu = { (rlim_t)seconds, (rlim_t)seconds + 1 };
         setrlimit(RLIMIT_CPU, &cpu);
 #if defined(__SANITIZE_ADDRESS__)
