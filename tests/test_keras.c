@@ -2,7 +2,8 @@
  * corpus and the synthetic fixtures flatten to the vector and paths that
  * testdata/make_keras_fixtures.py computed with h5py the way Keras loads them;
  * the tree's types, settings and trainable marks; --arch; and the failure
- * paths. Rebuild is in test_keras_rebuild.c. */
+ * paths. Rebuild is in test_keras_rebuild.c, gradients and Hessians against
+ * PyTorch in test_keras_compute.c. */
 #define H5_USE_110_API
 #include <hdf5.h>
 #include <zip.h>
@@ -406,5 +407,6 @@ int main(void)
     tcase_add_test(tc, broken_keras_zips_fail_with_one_line);
     suite_add_tcase(s, tc);
     kt_add_rebuild_tests(s);
+    kt_add_compute_tests(s);
     return run_suite(s);
 }

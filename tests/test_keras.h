@@ -26,5 +26,6 @@ void kt_assert_ok(const run_result *r);
 char *kt_flatten_text(const char *model, const char *extra);
 
 void kt_add_rebuild_tests(Suite *s);
+void kt_add_compute_tests(Suite *s);   /* test_keras_compute.c: against PyTorch */
 
 #endif
