@@ -108,24 +108,47 @@ static size_t read_offsets(long offsets[N_TARGETS])
     return n;
 }
 
-START_TEST(bit_flipped_headers)
+/* base.h5 with variant i's flips; caller frees. */
+static char *flipped_variant(int i, size_t *len)
 {
     long offsets[N_TARGETS];
     ck_assert_uint_eq(read_offsets(offsets), N_TARGETS);   /* superblock, root group, 6 objects */
-    int target = _i / FLIPS_PER_TARGET;
-    size_t len;
-    char *data = base_model(&len);
+    char *data = base_model(len);
     /* A fixed LCG per variant: the same flips every run. */
-    uint32_t x = 2463534242u + 7919u * (uint32_t)_i;
-    for (int k = 0; k < 1 + _i % 3; k++) {
+    uint32_t x = 2463534242u + 7919u * (uint32_t)i;
+    for (int k = 0; k < 1 + i % 3; k++) {
         x = x * 1664525u + 1013904223u;
-        size_t at = (size_t)offsets[target] + (x >> 8) % 64;
-        if (at < len)
+        size_t at = (size_t)offsets[i / FLIPS_PER_TARGET] + (x >> 8) % 64;
+        if (at < *len)
             data[at] ^= (char)(1u << ((x >> 4) % 8));
     }
+    return data;
+}
+
+START_TEST(bit_flipped_headers)
+{
+    size_t len;
+    char *data = flipped_variant(_i, &len);
     const char *path = tmpfile_in("flipped.h5");
     ck_assert_int_eq(write_file(path, data, len), 0);
     flatten_and_modules(path, "flipped.h5");
+    free(data);
+}
+END_TEST
+
+/* Found by the flips above (variant 55): a compact dataset whose float type
+ * claims 33554436 bytes per element. libhdf5 1.10.8 accepts the header, and
+ * reading the 32 stored bytes as 8 such elements ran past its buffer
+ * (SIGSEGV in the parent, where data is read). */
+START_TEST(corrupted_compact_type_refused)
+{
+    size_t len;
+    char *data = flipped_variant(55, &len);
+    const char *path = tmpfile_in("compact.h5");
+    ck_assert_int_eq(write_file(path, data, len), 0);
+    run_result r = run_fpv(NULL, "flatten", path, NULL);
+    assert_error_line(&r, "compact.h5: /layers/1/compact: declares 268435488 bytes of compact data");
+    run_free(&r);
     free(data);
 }
 END_TEST
@@ -205,6 +228,7 @@ void add_hostile_input_tests(Suite *s)
     tcase_add_test(tc, base_model_reads);
     tcase_add_loop_test(tc, truncated_at_each_kib, 0, N_TRUNCATIONS);
     tcase_add_loop_test(tc, bit_flipped_headers, 0, N_TARGETS * FLIPS_PER_TARGET);
+    tcase_add_test(tc, corrupted_compact_type_refused);
     tcase_add_test(tc, huge_declared_shapes);
     tcase_add_test(tc, links_pointing_outside);
     tcase_add_test(tc, hdf5_corpus_all);
