@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include "flatparams.h"
+#include "h5_limits.h"
 
 /* The innermost message of HDF5's error stack ("file signature not found"),
  * then clears the stack. Always a valid string. */
@@ -33,12 +34,6 @@ int h5_is_bool_enum(hid_t type);
 /* Whether a dataset keeps its data outside this file (external raw storage,
  * a virtual dataset); fills what with a short description when it does. */
 int h5_data_is_external(hid_t dset, char *what, size_t cap);
-
-/* Whether a dataset of n_elems declares more bytes (in its file type) than its
- * file can hold, or compact data other than its header stores (checked before
- * anything is allocated or read): 1 with why filled, 0 when it fits, -1 when
- * HDF5 fails. Data stored outside the file is not bounded by it: check first. */
-int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap);
 
 /* A small map from a pair of 64-bit keys to a pointer: object addresses to
  * nodes (read), nodes to their first path (write). */

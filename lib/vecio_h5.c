@@ -7,6 +7,7 @@
  * other objects (the copy is edited, then renamed into place); writing FILE.h5
  * alone makes a new file. */
 #include "vecio_internal.h"
+#include "h5_limits.h"
 
 #include <hdf5.h>
 
@@ -299,9 +300,19 @@ int vec_h5_open(fp_vec_reader *r, fp_error *err)
     r->rank = rank;
     r->count = space_class == H5S_NULL ? 0 : 1;
     for (int i = 0; i < rank; i++) {
+        if (dims[i] && r->count > UINT64_MAX / dims[i])
+            return fp_fail(err, "%s: %s: shape is too large (element count overflows)", r->name, dataset);
         r->shape[i] = dims[i];
         r->count *= dims[i];
     }
+    /* Readers of whole matrices allocate what the header declares: hold it to
+     * what the file can hold first. */
+    char why[256];
+    int hostile = external ? 0 : h5_size_is_hostile(h->dset, r->count, why, sizeof why);
+    if (hostile < 0)
+        return fp_fail(err, "%s: %s: cannot read dataset storage", r->name, dataset);
+    if (hostile)
+        return fp_fail(err, "%s: %s: %s", r->name, dataset, why);
     return 0;
 }
 

@@ -170,6 +170,14 @@ START_TEST(huge_declared_shapes)
         ck_assert(!file_exists(vec));
         run_free(&r);
     }
+    /* The same dataset as a matrix input, which is read whole: before this
+     * check predict allocated and touched 4 TiB until the kernel killed it. */
+    char x_path[4200];
+    snprintf(x_path, sizeof x_path, "%s:/w", testdata("hostile/huge_contiguous.h5"));
+    run_result p = run_fpv(NULL, "predict", testdata("seed.json"), "-x", x_path, NULL);
+    assert_error_line(&p, "/w: declares 4398046511104 bytes of contiguous data");
+    ck_assert_int_lt(p.max_rss_kb, 256 * 1024);
+    run_free(&p);
     /* A vector file declaring 2^40 elements in 128 bytes. */
     run_result r = run_fpv(NULL, "rebuild", testdata("seed.json"), testdata("hostile/huge.npy"),
                            "-o", tmpfile_in("never.json"), NULL);
