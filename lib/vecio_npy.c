@@ -94,11 +94,13 @@ static int parse_word(header_parser *h, const char *word)
 
 static int parse_descr(fp_vec_reader *r, const char *descr, fp_error *err)
 {
-    char order = descr[0], kind = descr[1];
-    char *end;
+    char order = descr[0], kind = order ? descr[1] : 0;
+    char *end = NULL;
     errno = 0;
-    long size = strtol(descr + 2, &end, 10);
-    if (strchr("<>|=", order) && kind && isdigit((unsigned char)descr[2]) && *end == 0 && !errno) {
+    /* Only past two characters: a shorter descr ends before descr + 2. */
+    long size = kind ? strtol(descr + 2, &end, 10) : 0;
+    if (order && strchr("<>|=", order) && kind && isdigit((unsigned char)descr[2]) && *end == 0
+        && !errno) {
         for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++) {
             if (npy_types[i].kind != kind || npy_types[i].size != size)
                 continue;

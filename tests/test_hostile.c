@@ -248,5 +248,6 @@ int main(void)
     Suite *s = suite_create("hostile");
     add_hostile_input_tests(s);
     add_hostile_output_tests(s);
+    add_hostile_fuzz_tests(s);
     return run_suite(s);
 }
