@@ -71,8 +71,9 @@ static int check_options(const cmd *c, const cmd_opts *opts, fp_net_options *net
         if (net_opts->precision != FP_F32 && net_opts->precision != FP_F64)
             return cmd_usage_error(c, "--precision takes f32 or f64, got '%s'", opts->precision);
     }
-    if (opts->device && strcmp(opts->device, "cpu") && strcmp(opts->device, "cuda"))
-        return cmd_usage_error(c, "--device takes cpu or cuda, got '%s'", opts->device);
+    if (opts->device && strcmp(opts->device, "cpu") && strcmp(opts->device, "cuda")
+        && strcmp(opts->device, "auto"))
+        return cmd_usage_error(c, "--device takes cpu, cuda or auto, got '%s'", opts->device);
     if (opts->dtype && !fp_dtype_is_float(opts->dtype))
         return cmd_usage_error(c, "--dtype must be a real floating type here, got %s",
                                fp_dtype_name(opts->dtype));
@@ -89,8 +90,6 @@ int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
     if (rc)
         return rc;
     fp_error err;
-    if (opts->device && !strcmp(opts->device, "cuda"))
-        return cmd_errorf("--device cuda: CUDA backend not built");
     if (cmd_open_model(opts->args[0], &s->tree, &err) < 0)
         return cmd_error(&err);
     s->have_tree = 1;

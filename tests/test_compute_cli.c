@@ -135,7 +135,6 @@ START_TEST(bad_inputs_are_one_line_errors)
         { { "gradient", conv, "-x", x }, "conv.json: /layers/0: unknown layer type 'Conv' (supported: Chain, Dense," },
         { { "predict", mish, "-x", x }, "mish.json: /activation: unknown activation 'mish' (supported: identity," },
         { { "gradient", two, "-x", x, "-y", labels, "--loss", "logitcrossentropy" }, "labels.txt: element 1 is 7, not a class label in 0..1" },
-        { { "predict", testdata("seed.json"), "-x", x, "--device", "cuda" }, "CUDA backend not built" },
         { { "predict", testdata("seed.json"), "-x", tmpfile_in("missing.npy") }, "missing.npy" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -143,6 +142,31 @@ START_TEST(bad_inputs_are_one_line_errors)
         assert_error_line(&r, cases[i].needle);
         run_free(&r);
     }
+}
+END_TEST
+
+/* --device cuda: the GPU's prediction where one is usable, else one error
+ * line (no GPU, or built without CUDA); auto always answers, on either. */
+START_TEST(device_cuda_answers_or_is_one_line)
+{
+    const char *x = write_tmp("x.txt", "1 2\n3 4\n");
+    const char *cuda[] = { "predict", testdata("seed.json"), "-x", x, "--device", "cuda", NULL };
+    const char *cpu[] = { "predict", testdata("seed.json"), "-x", x, "--device", "cpu", NULL };
+    const char *auto_[] = { "predict", testdata("seed.json"), "-x", x, "--device", "auto", NULL };
+    run_result want = run_fp(NULL, 0, cpu), got = run_fp(NULL, 0, cuda), a = run_fp(NULL, 0, auto_);
+    ck_assert_int_eq(want.status, 0);
+    ck_assert_int_eq(a.status, 0);
+    ck_assert_str_eq(a.out, want.out);   /* f32 predictions, printed shortest: equal */
+    if (got.status == 0) {   /* the values themselves: the cuda suite, to rounding */
+        double g0, g1, w0, w1;
+        ck_assert_int_eq(sscanf(got.out, "%lf %lf", &g0, &g1), 2);
+        ck_assert_int_eq(sscanf(want.out, "%lf %lf", &w0, &w1), 2);
+        ck_assert_double_eq_tol(g0, w0, 1e-5);
+        ck_assert_double_eq_tol(g1, w1, 1e-5);
+    } else {
+        assert_error_line(&got, "--device cuda: ");
+    }
+    run_free(&want), run_free(&got), run_free(&a);
 }
 END_TEST
 
@@ -177,6 +201,7 @@ TCase *compute_cli_tcase(void)
     tcase_add_test(tc, predict_writes_rows_in_any_vector_format);
     tcase_add_test(tc, fixture_through_the_command);
     tcase_add_test(tc, bad_inputs_are_one_line_errors);
+    tcase_add_test(tc, device_cuda_answers_or_is_one_line);
     tcase_add_test(tc, misuse_is_a_usage_error);
     return tc;
 }

@@ -313,7 +313,8 @@ START_TEST(inputs_and_targets_are_checked)
 }
 END_TEST
 
-START_TEST(cuda_is_not_built)
+/* cuda builds where a GPU is usable, else says why; auto always builds. */
+START_TEST(cuda_needs_a_gpu)
 {
     fp_error err;
     fp_node *model = t_chain(t_dense(2, 3, NULL), NULL);
@@ -321,8 +322,17 @@ START_TEST(cuda_is_not_built)
     ck_assert(fp_layout_build(model, NULL, &layout, &err) == 0);
     fp_net_options opts = { .device = "cuda" };
     fp_net *net;
+    if (fp_net_build(&net, model, &layout, &opts, &err) == 0)
+        fp_net_free(net);
+    else
+        ck_assert_msg(strncmp(err.msg, "--device cuda: ", 15) == 0 && strlen(err.msg) > 20, "%s",
+                      err.msg);
+    opts.device = "auto";
+    ck_assert(fp_net_build(&net, model, &layout, &opts, &err) == 0);
+    fp_net_free(net);
+    opts.device = "tpu";
     ck_assert(fp_net_build(&net, model, &layout, &opts, &err) < 0);
-    ck_assert_str_eq(err.msg, "CUDA backend not built");
+    ck_assert_str_eq(err.msg, "--device tpu: unknown device 'tpu' (cpu, cuda, auto)");
     opts.device = "cpu";
     ck_assert(fp_net_build(&net, model, &layout, &opts, &err) == 0);
     fp_net_free(net);
@@ -351,6 +361,6 @@ TCase *compute_errors_tcase(void)
     tcase_add_test(tc, batchnorm_needs_statistics_for_inference);
     tcase_add_test(tc, complex_parameters_are_refused);
     tcase_add_test(tc, inputs_and_targets_are_checked);
-    tcase_add_test(tc, cuda_is_not_built);
+    tcase_add_test(tc, cuda_needs_a_gpu);
     return tc;
 }

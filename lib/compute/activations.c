@@ -12,6 +12,10 @@
 
 #include <string.h>
 
+/* The passes (passes.c, tangent_pass.c) clear buffers through this, so a
+ * device build of them can supply its own. */
+static void zero_reals(real *p, size_t n) { memset(p, 0, n * sizeof *p); }
+
 static const real SELU_LAMBDA = R1(1.0507009873554804934193349852946);
 static const real SELU_ALPHA = R1(1.6732632423543772848170429916717);
 static const real LEAKY_SLOPE = R1(0.01);

@@ -14,17 +14,37 @@
     (int trans_a, int trans_b, size_t m, size_t n, size_t k, real alpha, const real *a, \
      size_t lda, const real *b, size_t ldb, real beta, real *c, size_t ldc)
 
+struct fp_net;
+struct net_ops;
+struct net_tangent_ops;
+
 typedef struct fp_backend {
     const char *name;
     /* The largest dimension gemm accepts (CBLAS takes int). */
     size_t max_dim;
     void (*gemm_f32) FP_GEMM_SIGNATURE(float);
     void (*gemm_f64) FP_GEMM_SIGNATURE(double);
+    /* A device backend: the pass tables that move data to the device and run
+     * there (NULL: the host's own), and the release of a net's device state. */
+    void (*net_ops)(int precision, const struct net_ops **ops,
+                    const struct net_tangent_ops **tangent_ops);
+    void (*net_release)(struct fp_net *net);
+    /* Whether a call of the last passes failed (a device's): 1 with the reason,
+     * which is then cleared; NULL for a backend that cannot fail. */
+    int (*failed)(char *why, size_t cap);
+    /* Scratch one Hessian pass may use, bytes (the host's: FP_HESSIAN_BLOCK_BYTES). */
+    size_t block_bytes;
 } fp_backend;
 
 extern const fp_backend fp_backend_cpu;
 
-/* By name ("cpu", "cuda"); NULL with a message in err when it is not built. */
+/* By name: "cpu" (or NULL), "cuda", or "auto" (cuda when built and a GPU is
+ * usable, else cpu); NULL with the reason in why otherwise. */
 const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap);
+
+#ifdef FP_HAVE_CUDA
+/* backend_cuda.cu: the CUDA backend when a GPU is usable, else NULL and why. */
+const fp_backend *fp_backend_cuda_open(char *why, size_t why_cap);
+#endif
 
 #endif

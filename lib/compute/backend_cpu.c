@@ -30,9 +30,17 @@ const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap)
 {
     if (!name || !strcmp(name, "cpu"))
         return &fp_backend_cpu;
-    if (!strcmp(name, "cuda"))
-        snprintf(why, why_cap, "CUDA backend not built");
-    else
-        snprintf(why, why_cap, "unknown device '%s' (cpu, cuda)", name);
-    return NULL;
+    if (strcmp(name, "cuda") && strcmp(name, "auto")) {
+        snprintf(why, why_cap, "unknown device '%s' (cpu, cuda, auto)", name);
+        return NULL;
+    }
+#ifdef FP_HAVE_CUDA
+    const fp_backend *gpu = fp_backend_cuda_open(why, why_cap);
+#else
+    const fp_backend *gpu = NULL;
+    snprintf(why, why_cap, "this flatparams was built without CUDA (meson option cuda)");
+#endif
+    if (!gpu && !strcmp(name, "auto"))
+        return &fp_backend_cpu;   /* auto falls back silently */
+    return gpu;
 }

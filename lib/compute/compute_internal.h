@@ -52,12 +52,16 @@ typedef struct layer_plan {
 } layer_plan;
 
 struct net_ops;
+struct net_tangent_ops;
 
 struct fp_net {
     fp_dtype precision;
     int train_mode;
     const fp_backend *backend;
     const struct net_ops *ops;
+    const struct net_tangent_ops *tangent_ops;
+    /* A device backend's state (its copies of the buffers); freed by its release. */
+    void *device;
     layer *layers;
     size_t n_layers;
     uint64_t in_features;  /* 0 when no layer fixes it */
@@ -109,6 +113,9 @@ typedef struct net_tangent_ops {
     void (*hvp)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
                 void *tw);
 } net_tangent_ops;
+
+/* -1 with the reason when a device backend's last passes failed (net.c). */
+int fp_net_device_failed(fp_net *net, fp_error *err);
 
 /* Elements of tangent scratch for K directions on the planned batch. */
 uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K);

@@ -43,10 +43,14 @@ int fp_loss_needs_target(fp_loss loss);
 
 typedef struct fp_net fp_net;
 
+/* 1 when the device ("cpu", "cuda", "auto") can run nets here; else 0 and the
+ * reason in err (cuda: not built, no GPU, no driver). auto is always usable. */
+int fp_device_usable(const char *device, fp_error *err);
+
 typedef struct fp_net_options {
     fp_dtype precision;     /* FP_F32 or FP_F64; FP_DT_NONE: the layout's dtype */
     int train_mode;         /* BatchNorm uses (and differentiates through) batch statistics */
-    const char *device;     /* "cpu" (NULL) or "cuda" (an error until that backend is built) */
+    const char *device;     /* "cpu" (NULL), "cuda", or "auto" (cuda when usable, else cpu) */
     const char *source;     /* the model's file name, prefixed to messages; may be NULL */
 } fp_net_options;
 

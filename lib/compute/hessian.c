@@ -9,11 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const net_tangent_ops *tangent_ops(const fp_net *net)
-{
-    return net->precision == FP_F32 ? &fp_net_tangent_ops_f32 : &fp_net_tangent_ops_f64;
-}
-
 /* A scratch buffer of the net, grown to at least bytes; NULL when out of memory. */
 static void *grow(void **buf, size_t *have, size_t bytes)
 {
@@ -28,6 +23,8 @@ static void *grow(void **buf, size_t *have, size_t bytes)
 
 size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
 {
+    if (net->backend->block_bytes > max_bytes)   /* a GPU takes bigger blocks */
+        max_bytes = net->backend->block_bytes;
     uint64_t rows = x->rank == 1 && net->in_features != 1 ? 1 : x->rows;
     uint64_t widest = 1, per_row = 0;
     /* an estimate of the planned workspace (net.c's plan) per sample */
@@ -73,9 +70,11 @@ static int hvp_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
     size_t elem = fp_dtype_size(net->precision), n = net->n_params, k = dd->k;
     size_t block = fp_hessian_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     block = block < k ? block : k;
-    void *tw = grow(&net->tangent_work, &net->tangent_bytes,
-                    fp_tangent_scratch_elems(net, block ? block : 1) * elem);
-    if (!tw) {
+    /* a device backend keeps its scratch on the device */
+    void *tw = net->backend->net_ops ? NULL
+                                     : grow(&net->tangent_work, &net->tangent_bytes,
+                                            fp_tangent_scratch_elems(net, block ? block : 1) * elem);
+    if (!tw && !net->backend->net_ops) {
         free(owned);
         return fp_fail(err, "out of memory for the tangent pass of %zu directions", block);
     }
@@ -87,7 +86,11 @@ static int hvp_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
             part.lo = dd->lo + done;
             part.hi = part.lo + part.k;
         }
-        tangent_ops(net)->hvp(net, x_data, loss, &part, (char *)HV + done * n * elem, tw);
+        net->tangent_ops->hvp(net, x_data, loss, &part, (char *)HV + done * n * elem, tw);
+        if (fp_net_device_failed(net, err) < 0) {
+            free(owned);
+            return -1;
+        }
     }
     free(owned);
     return 0;

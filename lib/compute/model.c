@@ -446,6 +446,9 @@ static int choose_precision(builder *b, const fp_net_options *opts)
                        fp_dtype_name(precision));
     b->net->precision = precision;
     b->net->ops = precision == FP_F32 ? &fp_net_ops_f32 : &fp_net_ops_f64;
+    b->net->tangent_ops = precision == FP_F32 ? &fp_net_tangent_ops_f32 : &fp_net_tangent_ops_f64;
+    if (b->net->backend->net_ops)   /* a device backend runs its own build of the passes */
+        b->net->backend->net_ops(b->net->precision, &b->net->ops, &b->net->tangent_ops);
     return 0;
 }
 
@@ -460,7 +463,7 @@ int fp_net_build(fp_net **out, const fp_node *root, const fp_layout *layout,
     char why[128];
     int rc = 0;
     if (!(net->backend = fp_backend_find(opts ? opts->device : NULL, why, sizeof why)))
-        rc = fp_fail(err, "%s", why);
+        rc = fp_fail(err, "--device %s: %s", opts->device, why);
     net->train_mode = opts && opts->train_mode;
     net->n_params = layout->n_elems;
     if (rc == 0)
@@ -498,5 +501,7 @@ void fp_net_free(fp_net *net)
     free(net->work);
     free(net->tangent_work);
     free(net->unit_dirs);
+    if (net->device && net->backend->net_release)
+        net->backend->net_release(net);
     free(net);
 }

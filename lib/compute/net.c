@@ -39,6 +39,15 @@ const char *fp_loss_names(void)
            "logitbinarycrossentropy";
 }
 
+int fp_device_usable(const char *device, fp_error *err)
+{
+    char why[256];
+    if (fp_backend_find(device, why, sizeof why))
+        return 1;
+    fp_fail(err, "--device %s: %s", device, why);
+    return 0;
+}
+
 fp_dtype fp_net_precision(const fp_net *net) { return net->precision; }
 uint64_t fp_net_n_params(const fp_net *net) { return net->n_params; }
 uint64_t fp_net_in_features(const fp_net *net) { return net->in_features; }
@@ -238,6 +247,14 @@ static int prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss 
     return 0;
 }
 
+int fp_net_device_failed(fp_net *net, fp_error *err)
+{
+    char why[256];
+    if (net->backend->failed && net->backend->failed(why, sizeof why))
+        return fp_fail(err, "%s", why);
+    return 0;
+}
+
 int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -247,6 +264,8 @@ int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
         return -1;
     net->ops->forward(net, x_data);
     free(owned);
+    if (fp_net_device_failed(net, err) < 0)
+        return -1;
     const layer_plan *last = &net->plan[net->n_layers - 1];
     size_t bytes = net->rows * last->out * fp_dtype_size(net->precision);
     if (!(out->data = malloc(bytes ? bytes : 1)))
@@ -278,7 +297,7 @@ static int run_passes(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
     if (with_grad)
         net->ops->backward(net, x_data);
     free(owned);
-    return 0;
+    return fp_net_device_failed(net, err);
 }
 
 int fp_loss_value(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,

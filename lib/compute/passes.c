@@ -34,7 +34,7 @@ static void net_forward(fp_net *net, const void *x)
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
         const layer_plan *p = &net->plan[i];
-        const real *inp = layer_input(net, x, i);
+        const real *inp = layer_input(net, (const real *)x, i);
         real *pre = WORK(net, p->pre_at), *out = WORK(net, p->out_at);
         switch (l->kind) {
         case LAYER_DENSE:
@@ -74,11 +74,11 @@ static void net_backward(fp_net *net, const void *x)
 {
     size_t B = net->rows;
     real *d = WORK(net, net->delta_at[0]), *d_below = WORK(net, net->delta_at[1]);
-    memset(net->grads, 0, net->n_params * sizeof(real));
+    zero_reals((real *)net->grads, net->n_params);
     for (size_t i = net->n_layers; i-- > 0;) {
         const layer *l = &net->layers[i];
         const layer_plan *p = &net->plan[i];
-        const real *inp = layer_input(net, x, i);
+        const real *inp = layer_input(net, (const real *)x, i);
         const real *pre = l->kind == LAYER_ACTIVATION ? inp : WORK(net, p->pre_at);
         act_backward(l->act, d, d, pre, WORK(net, p->out_at), B, p->out);
         real *dinp = l->grad_below ? d_below : NULL;
@@ -111,7 +111,7 @@ static void net_backward(fp_net *net, const void *x)
     }
 }
 
-const net_ops REAL_NAME(fp_net_ops) = {
+const net_ops PASS_NAME(fp_net_ops) = {
     .forward = net_forward,
     .loss = net_loss,
     .backward = net_backward,

@@ -26,4 +26,10 @@ typedef double real;
 
 #define R1(x) ((real)(x))
 
+/* The name of an exported table of passes: fp_net_ops_f32; the CUDA build of
+ * the same passes (cuda/) defines it as fp_net_ops_cuda_f32. */
+#ifndef PASS_NAME
+#define PASS_NAME(name) REAL_NAME(name)
+#endif
+
 #endif

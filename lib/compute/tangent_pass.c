@@ -14,7 +14,6 @@
 #include "compute_internal.h"
 #include "real.h"
 
-#include <string.h>
 
 /* The elements of a layer's parameter slot (every slot of a norm layer is per feature). */
 static uint64_t slot_size(const layer *l, const layer_plan *p, const slot *s)
@@ -28,7 +27,7 @@ static uint64_t slot_size(const layer *l, const layer_plan *p, const slot *s)
 static tslice slot_dirs(const fp_net *net, const tangent_dirs *dd, const layer *l, size_t i,
                         const slot *s)
 {
-    tslice t = { 0 };
+    tslice t = { NULL, 0, 0, 0, 0 };
     uint64_t size = slot_size(l, &net->plan[i], s);
     if (s->home != SLOT_PARAM || s->offset >= dd->hi || s->offset + size <= dd->lo)
         return t;
@@ -86,8 +85,8 @@ static void tangent_forward(fp_net *net, const real *x, const tangent_dirs *dd, 
         if (i < first_live) {
             /* zero tangents; the way back reads a norm layer's */
             if (l->kind == LAYER_BATCHNORM || l->kind == LAYER_LAYERNORM) {
-                memset(txhat, 0, K * B * C * sizeof *txhat);
-                memset(trstd, 0, K * (l->kind == LAYER_BATCHNORM ? C : B) * sizeof *trstd);
+                zero_reals(txhat, K * B * C);
+                zero_reals(trstd, K * (l->kind == LAYER_BATCHNORM ? C : B));
             }
             continue;
         }
@@ -207,17 +206,17 @@ static void net_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs
     const real *y = fp_loss_needs_target(loss) ? WORK(net, net->target_at) : NULL;
     size_t K = dd->k, first_live, first_need;
     trim(net, dd, &first_live, &first_need);
-    memset(HV, 0, K * net->n_params * sizeof(real));
+    zero_reals((real *)HV, K * net->n_params);
     net_forward(net, x);
     if (first_live == net->n_layers || first_need == net->n_layers)
         return;   /* zero directions, or no column wanted */
-    tangent_forward(net, x, dd, first_live, first_need, tw);
+    tangent_forward(net, (const real *)x, dd, first_live, first_need, (real *)tw);
     net_loss(net, loss, 1);
     loss_tangent(loss, (real *)tw + K * net->delta_at[0], (real *)tw + K * last->out_at,
                  WORK(net, last->out_at), y, net->rows, last->out, K);
-    tangent_backward(net, x, dd, first_live, first_need, HV, tw);
+    tangent_backward(net, (const real *)x, dd, first_live, first_need, (real *)HV, (real *)tw);
 }
 
-const net_tangent_ops REAL_NAME(fp_net_tangent_ops) = {
+const net_tangent_ops PASS_NAME(fp_net_tangent_ops) = {
     .hvp = net_hvp,
 };

@@ -1,0 +1,309 @@
+/*
+ * The CUDA backend: cuBLAS for the matrix products, the passes of
+ * passes_f32.cu / passes_f64.cu for everything else, and the host side that
+ * keeps a net's buffers on the GPU.
+ *
+ * A net on this backend has device copies of its parameters, constants,
+ * workspace, input and (for Hessians) directions, tangent scratch and H V rows.
+ * The pass tables below are the host's view: each call copies in what the host
+ * may have changed (parameters, X and Y: small next to the work), runs the
+ * device build of the same pass on a shadow net whose pointers are the device
+ * copies, and copies back only the result (the output, the gradient, H V).
+ * Unit directions (rows of H) are made on the device, not copied.
+ *
+ * Any failed CUDA or cuBLAS call is recorded (the first one wins) and reported
+ * by failed() after the pass, as one error: the passes themselves return no
+ * status, as on the CPU.
+ */
+#include "cuda_internal.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+static cublasHandle_t blas;
+static cudaError_t first_error = cudaSuccess;
+static char first_what[160];
+
+extern "C" void fp_cuda_note(cudaError_t e, const char *what)
+{
+    if (e != cudaSuccess && first_error == cudaSuccess) {
+        first_error = e;
+        snprintf(first_what, sizeof first_what, "%s", what);
+    }
+}
+
+extern "C" cublasHandle_t fp_cuda_blas(void) { return blas; }
+
+static int failed(char *why, size_t cap)
+{
+    if (first_error == cudaSuccess)
+        return 0;
+    snprintf(why, cap, "CUDA: %s failed: %s", first_what, cudaGetErrorString(first_error));
+    first_error = cudaSuccess;
+    return 1;
+}
+
+/* ---- matrix products: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
+
+static void gemm_f32 FP_GEMM_SIGNATURE(float)
+{
+    if (!m || !n)
+        return;
+    cublasStatus_t st = cublasSgemm(blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k,
+                                    &alpha, b, (int)ldb, a, (int)lda, &beta, c, (int)ldc);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        fp_cuda_note(cudaErrorUnknown, "cublasSgemm");
+}
+
+static void gemm_f64 FP_GEMM_SIGNATURE(double)
+{
+    if (!m || !n)
+        return;
+    cublasStatus_t st = cublasDgemm(blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                    trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k,
+                                    &alpha, b, (int)ldb, a, (int)lda, &beta, c, (int)ldc);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        fp_cuda_note(cudaErrorUnknown, "cublasDgemm");
+}
+
+/* ---- a net's device buffers */
+
+typedef struct dev_buf {
+    void *p;
+    size_t bytes;
+} dev_buf;
+
+typedef struct cuda_net {
+    dev_buf params, grads, consts, work, x, tw, V, HV;
+} cuda_net;
+
+/* Grows a device buffer to at least bytes (contents lost); 0 or -1 (recorded). */
+static int grow(dev_buf *b, size_t bytes)
+{
+    if (b->bytes >= bytes && b->p)
+        return 0;
+    cudaFree(b->p);
+    b->p = NULL;
+    b->bytes = 0;
+    cudaError_t e = cudaMalloc(&b->p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        char what[96];
+        snprintf(what, sizeof what, "allocating %zu MiB on the GPU", bytes >> 20);
+        fp_cuda_note(e, what);
+        b->p = NULL;
+        return -1;
+    }
+    b->bytes = bytes;
+    return 0;
+}
+
+static void up(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        fp_cuda_note(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copying to the GPU");
+}
+
+static void down(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        fp_cuda_note(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copying from the GPU");
+}
+
+static size_t elem_of(const fp_net *net) { return fp_dtype_size(net->precision); }
+
+static cuda_net *state(fp_net *net)
+{
+    if (!net->device) {
+        net->device = calloc(1, sizeof(cuda_net));
+        if (!net->device)
+            fp_cuda_note(cudaErrorMemoryAllocation, "allocating the GPU state");
+    }
+    return (cuda_net *)net->device;
+}
+
+/* Copies in what the host may have changed since the last pass: parameters,
+ * constants, X (rows x width) and the target; returns the shadow net whose
+ * buffers are the device copies, or -1 when something could not be allocated. */
+static int sync_in(fp_net *net, const void *x, fp_net *shadow)
+{
+    cuda_net *s = state(net);
+    size_t e = elem_of(net), x_bytes = net->rows * net->width * e;
+    if (!s || grow(&s->params, net->n_params * e) < 0 || grow(&s->grads, net->n_params * e) < 0
+        || grow(&s->consts, net->n_consts * e) < 0 || grow(&s->work, net->work_elems * e) < 0
+        || grow(&s->x, x_bytes) < 0)
+        return -1;
+    up(s->params.p, net->params, net->n_params * e);
+    up(s->consts.p, net->consts, net->n_consts * e);
+    up(s->x.p, x, x_bytes);
+    /* the target: rows x (widest) elements at target_at */
+    size_t target = (net->delta_at[1] - net->delta_at[0]) * e;
+    up((char *)s->work.p + net->target_at * e, (const char *)net->work + net->target_at * e, target);
+    *shadow = *net;
+    shadow->params = s->params.p;
+    shadow->grads = s->grads.p;
+    shadow->consts = s->consts.p;
+    shadow->work = s->work.p;
+    return 0;
+}
+
+static fp_net shadow_of(fp_net *net)
+{
+    cuda_net *s = (cuda_net *)net->device;
+    fp_net shadow = *net;
+    shadow.params = s->params.p;
+    shadow.grads = s->grads.p;
+    shadow.consts = s->consts.p;
+    shadow.work = s->work.p;
+    return shadow;
+}
+
+static const net_ops *dev_ops(const fp_net *net)
+{
+    return net->precision == FP_F32 ? &fp_net_ops_cuda_f32 : &fp_net_ops_cuda_f64;
+}
+
+static const net_tangent_ops *dev_tangent_ops(const fp_net *net)
+{
+    return net->precision == FP_F32 ? &fp_net_tangent_ops_cuda_f32 : &fp_net_tangent_ops_cuda_f64;
+}
+
+static int ready;   /* the last sync_in succeeded: loss and backward may run */
+
+static void host_forward(fp_net *net, const void *x)
+{
+    fp_net shadow;
+    if (!(ready = sync_in(net, x, &shadow) == 0))
+        return;
+    dev_ops(net)->forward(&shadow, ((cuda_net *)net->device)->x.p);
+    const layer_plan *last = &net->plan[net->n_layers - 1];
+    size_t e = elem_of(net);
+    down((char *)net->work + last->out_at * e, (char *)shadow.work + last->out_at * e,
+         net->rows * last->out * e);
+}
+
+static double host_loss(fp_net *net, fp_loss loss, int with_grad)
+{
+    if (!ready)
+        return 0;
+    fp_net shadow = shadow_of(net);
+    return dev_ops(net)->loss(&shadow, loss, with_grad);
+}
+
+static void host_backward(fp_net *net, const void *x)
+{
+    (void)x;
+    if (!ready)
+        return;
+    fp_net shadow = shadow_of(net);
+    dev_ops(net)->backward(&shadow, ((cuda_net *)net->device)->x.p);
+    down(net->grads, shadow.grads, net->n_params * elem_of(net));
+}
+
+__global__ static void k_unit_rows_f32(float *V, size_t n, uint64_t begin, size_t k)
+{
+    for (size_t r = blockIdx.x * (size_t)blockDim.x + threadIdx.x; r < k; r += (size_t)gridDim.x * blockDim.x)
+        V[r * n + begin + r] = 1;
+}
+
+__global__ static void k_unit_rows_f64(double *V, size_t n, uint64_t begin, size_t k)
+{
+    for (size_t r = blockIdx.x * (size_t)blockDim.x + threadIdx.x; r < k; r += (size_t)gridDim.x * blockDim.x)
+        V[r * n + begin + r] = 1;
+}
+
+static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd, void *HV,
+                     void *tw)
+{
+    (void)tw;
+    fp_net shadow;
+    if (sync_in(net, x, &shadow) < 0)
+        return;
+    cuda_net *s = (cuda_net *)net->device;
+    size_t e = elem_of(net), k = dd->k, n = net->n_params, rows = k * n * e;
+    if (grow(&s->tw, fp_tangent_scratch_elems(net, k) * e) < 0 || grow(&s->V, rows) < 0
+        || grow(&s->HV, rows) < 0)
+        return;
+    if (dd->unit) {   /* e_lo .. e_lo+k-1, made here */
+        fp_cuda_note(cudaMemset(s->V.p, 0, rows), "cudaMemset");
+        unsigned blocks = (unsigned)((k + 255) / 256);
+        if (net->precision == FP_F32)
+            k_unit_rows_f32<<<blocks, 256>>>((float *)s->V.p, n, dd->lo, k);
+        else
+            k_unit_rows_f64<<<blocks, 256>>>((double *)s->V.p, n, dd->lo, k);
+        fp_cuda_note(cudaGetLastError(), "making unit directions");
+    } else {
+        up(s->V.p, dd->V, rows);
+    }
+    tangent_dirs on_device = *dd;
+    on_device.V = s->V.p;
+    dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HV.p, s->tw.p);
+    down(HV, s->HV.p, rows);
+}
+
+static const net_ops host_ops = {
+    host_forward,
+    host_loss,
+    host_backward,
+};
+
+static const net_tangent_ops host_tangent_ops = {
+    host_hvp,
+};
+
+static void net_ops_of(int precision, const net_ops **ops, const net_tangent_ops **tangent_ops)
+{
+    (void)precision;   /* the wrappers look at the net's */
+    *ops = &host_ops;
+    *tangent_ops = &host_tangent_ops;
+}
+
+static void net_release(fp_net *net)
+{
+    cuda_net *s = (cuda_net *)net->device;
+    dev_buf *all[] = { &s->params, &s->grads, &s->consts, &s->work, &s->x, &s->tw, &s->V, &s->HV };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cudaFree(all[i]->p);
+    free(s);
+    net->device = NULL;
+}
+
+static const fp_backend backend_cuda = {
+    "cuda",
+    INT_MAX,
+    gemm_f32,
+    gemm_f64,
+    net_ops_of,
+    net_release,
+    failed,
+    (size_t)1 << 30,
+};
+
+/* The backend when a GPU is usable (its cuBLAS handle made once), else NULL
+ * with the reason. */
+extern "C" const fp_backend *fp_backend_cuda_open(char *why, size_t cap)
+{
+    static int tried, usable;
+    static char reason[160];
+    if (!tried) {
+        tried = 1;
+        int count = 0;
+        cudaError_t e = cudaGetDeviceCount(&count);
+        if (e != cudaSuccess)
+            snprintf(reason, sizeof reason, "no usable GPU (%s)", cudaGetErrorString(e));
+        else if (count == 0)
+            snprintf(reason, sizeof reason, "no GPU found");
+        else if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS)
+            snprintf(reason, sizeof reason, "cuBLAS could not start");
+        else
+            usable = 1;
+    }
+    if (!usable) {
+        snprintf(why, cap, "%s", reason);
+        return NULL;
+    }
+    return &backend_cuda;
+}

@@ -1,0 +1,9 @@
+/* The passes (passes.c, tangent_pass.c) on the GPU in float: the same files, compiled
+ * against the CUDA kernels of kernels.cuh instead of the host's. */
+#include "cuda_internal.h"
+#define FP_REAL_BITS 32
+#define PASS_NAME(name) name##_cuda_f32
+#include "../real.h"
+#include "kernels.cuh"
+#include "../passes.c"
+#include "../tangent_pass.c"

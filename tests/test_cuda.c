@@ -1,0 +1,201 @@
+/* The CUDA backend against the CPU backend, for every layer, activation and
+ * loss (the models of the finite-difference suites), in float64 and float32:
+ * predictions, the loss, the gradient, H V for random directions, rows of H
+ * (unit directions, made on the device) and the upper triangle's rows. The
+ * two backends run the same passes (passes.c, tangent_pass.c) over different
+ * kernels, so they agree to rounding: 1e-10 relative in f64, 1e-4 in f32.
+ * Without a usable GPU (or a build without CUDA) the suite exits 77: skipped. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "test_compute.h"
+
+enum { DIRS = 4 };
+
+static double *to_f64(const void *data, fp_dtype dtype, uint64_t count)
+{
+    double *out = malloc((count ? count : 1) * sizeof *out);
+    fp_convert(out, FP_F64, data, dtype, count, NULL);
+    return out;
+}
+
+static fp_net *build(const fp_node *root, const fp_layout *layout, fp_dtype precision, int train,
+                     const char *device)
+{
+    fp_error err;
+    fp_net_options opts = { .precision = precision, .train_mode = train, .device = device };
+    fp_net *net;
+    ck_assert_msg(fp_net_build(&net, root, layout, &opts, &err) == 0, "%s", err.msg);
+    return net;
+}
+
+static void close_enough(const void *gpu, const void *cpu, fp_dtype dtype, uint64_t count,
+                         double tol, const char *what, const char *part)
+{
+    double *g = to_f64(gpu, dtype, count), *c = to_f64(cpu, dtype, count);
+    double rel = t_rel_diff(g, c, count);
+    ck_assert_msg(rel <= tol, "%s, %s (%s): GPU and CPU differ by %.3g relative", what, part,
+                  fp_dtype_name(dtype), rel);
+    free(g), free(c);
+}
+
+static void compare_one(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
+                        const fp_matrix *y, fp_loss loss, const char *what, fp_dtype precision)
+{
+    fp_error err;
+    fp_layout layout;
+    ck_assert_msg(fp_layout_build(root, sel, &layout, &err) == 0, "%s", err.msg);
+    fp_net *cpu = build(root, &layout, precision, train, "cpu");
+    fp_net *gpu = build(root, &layout, precision, train, "cuda");
+    double tol = precision == FP_F64 ? 1e-10 : 1e-4;
+    uint64_t n = fp_net_n_params(cpu);
+    size_t elem = fp_dtype_size(precision);
+
+    fp_matrix pc, pg;
+    ck_assert_msg(fp_predict(cpu, x, &pc, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fp_predict(gpu, x, &pg, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(pg.rows * pg.cols, pc.rows * pc.cols);
+    close_enough(pg.data, pc.data, precision, pc.rows * pc.cols, tol, what, "predict");
+    free(pc.data), free(pg.data);
+
+    void *gc = malloc(n * elem + 1), *gg = malloc(n * elem + 1);
+    double vc, vg;
+    ck_assert_msg(fp_gradient(cpu, x, y, loss, gc, &vc, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fp_gradient(gpu, x, y, loss, gg, &vg, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fabs(vg - vc) <= tol * fmax(1, fabs(vc)), "%s: loss %.17g (GPU) vs %.17g", what,
+                  vg, vc);
+    close_enough(gg, gc, precision, n, tol, what, "gradient");
+
+    double *V64 = malloc(DIRS * n * sizeof *V64);
+    for (uint64_t i = 0; i < DIRS * n; i++)
+        V64[i] = t_uniform(-1, 1);
+    void *V = malloc(DIRS * n * elem), *hc = malloc(n * n * elem + 1), *hg = malloc(n * n * elem + 1);
+    fp_convert(V, precision, V64, FP_F64, DIRS * n, NULL);
+    ck_assert_msg(fp_hvp(cpu, x, y, loss, V, DIRS, hc, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fp_hvp(gpu, x, y, loss, V, DIRS, hg, &err) == 0, "%s", err.msg);
+    close_enough(hg, hc, precision, DIRS * n, tol, what, "H V");
+
+    ck_assert_msg(fp_hessian_rows(cpu, x, y, loss, 0, n, hc, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fp_hessian_rows(gpu, x, y, loss, 0, n, hg, &err) == 0, "%s", err.msg);
+    close_enough(hg, hc, precision, n * n, tol, what, "rows of H");
+    /* the upper triangle's rows from the middle: columns >= begin as the CPU's */
+    uint64_t begin = n / 2;
+    ck_assert(fp_hessian_rows_from(cpu, x, y, loss, begin, n, begin, hc, &err) == 0);
+    ck_assert(fp_hessian_rows_from(gpu, x, y, loss, begin, n, begin, hg, &err) == 0);
+    for (uint64_t r = 0; r < n - begin; r++)
+        close_enough((char *)hg + (r * n + begin) * elem, (char *)hc + (r * n + begin) * elem,
+                     precision, n - begin, tol, what, "upper rows");
+    free(V64), free(V), free(hc), free(hg), free(gc), free(gg);
+    fp_net_free(cpu), fp_net_free(gpu);
+    fp_layout_free(&layout);
+}
+
+static void compare(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
+                    const fp_matrix *y, fp_loss loss, const char *what)
+{
+    compare_one(root, sel, train, x, y, loss, what, FP_F64);
+    compare_one(root, sel, train, x, y, loss, what, FP_F32);
+}
+
+START_TEST(activations_agree)
+{
+    t_fd_activation(t_activations[_i], t_activations[_i], 2100 + (uint64_t)_i, compare);
+}
+END_TEST
+
+START_TEST(losses_agree)
+{
+    t_fd_loss_case(_i, 2200 + (uint64_t)_i, compare);
+}
+END_TEST
+
+START_TEST(norm_layers_agree)
+{
+    static const char *const keys[4] = { "gamma", "beta", "mean", "var" };
+    t_seed(2300);
+    fp_matrix x = t_matrix(T_BATCH, 3, -2, 2), y = t_matrix(T_BATCH, 2, -1, 1);
+    fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "tanh", keys),
+                             t_dense(4, 2, NULL), NULL);
+    fp_select all = { .all = 1 };
+    compare(model, NULL, 0, &x, &y, FP_LOSS_MSE, "BatchNorm inference");
+    compare(model, &all, 0, &x, &y, FP_LOSS_MSE, "BatchNorm with mean and var (--all)");
+    compare(model, NULL, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode");
+    const char *exclude[] = { "/layers/0" };
+    fp_select part = { .exclude = exclude, .n_exclude = 1 };
+    compare(model, &part, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode, Dense constant");
+    fp_node *with_ln = t_chain(t_dense(3, 5, NULL), t_layernorm(5, "gelu"),
+                               t_dense(5, 2, "sigmoid"), NULL);
+    compare(with_ln, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
+    fp_node_release(model);
+    fp_node_release(with_ln);
+    free(x.data), free(y.data);
+}
+END_TEST
+
+START_TEST(structures_agree)
+{
+    t_seed(2400);
+    fp_matrix x = t_matrix(T_BATCH, 4, -2, 2);
+    fp_node *first = t_dense(4, 4, "tanh"), *second = t_layer("Dense");
+    t_put(second, "weight", fp_map_get(first, "weight"));   /* one array used twice */
+    t_put(second, "bias", t_array(4, 0, -0.3, 0.3));
+    t_act(second, "tanh");
+    fp_node *shared = t_chain(first, second, t_dense(4, 2, NULL), NULL);
+    compare(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
+    fp_node *keras = t_layer("Dense");
+    t_put(keras, "kernel", t_array(4, 3, -1, 1));
+    t_put(keras, "bias", t_array(3, 0, -0.3, 0.3));
+    t_act(keras, "swish");
+    fp_node *padded = t_chain(t_layer("Dropout"), t_dense(4, 4, "elu"), t_layer("Flatten"), keras,
+                              t_layer("Dropout"), t_dense(3, 2, NULL), t_layer("Activation"), NULL);
+    compare(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Keras kernel, Dropout, Flatten");
+    const char *exclude[] = { "/layers/1", "/layers/5/bias" };
+    fp_select part = { .exclude = exclude, .n_exclude = 2 };
+    compare(padded, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with constants");
+    fp_node_release(shared);
+    fp_node_release(padded);
+    free(x.data);
+}
+END_TEST
+
+/* A bigger batch than T_BATCH, so every kernel's grid has several blocks. */
+START_TEST(a_wide_batch_agrees)
+{
+    t_seed(2500);
+    fp_matrix x = t_matrix(700, 12, -2, 2), y = t_matrix(700, 5, -1, 1);
+    fp_node *model = t_chain(t_dense(12, 40, "tanh"), t_dense(40, 30, "gelu"), t_dense(30, 5, NULL),
+                             NULL);
+    compare(model, NULL, 0, &x, &y, FP_LOSS_MSE, "MLP 12-40-30-5, batch 700");
+    fp_node_release(model);
+    free(x.data), free(y.data);
+}
+END_TEST
+
+/* 1 when the CUDA backend is built and a GPU is usable (else prints why). */
+static int gpu_usable(void)
+{
+    fp_error err;
+    if (fp_device_usable("cuda", &err))
+        return 1;
+    printf("cuda: skipped: %s\n", err.msg);
+    return 0;
+}
+
+int main(void)
+{
+    if (!gpu_usable())
+        return 77;
+    Suite *s = suite_create("cuda");
+    TCase *tc = tcase_create("gpu_vs_cpu");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, activations_agree, 0, (int)t_n_activations);
+    tcase_add_loop_test(tc, losses_agree, 0, (int)t_n_loss_cases);
+    tcase_add_test(tc, norm_layers_agree);
+    tcase_add_test(tc, structures_agree);
+    tcase_add_test(tc, a_wide_batch_agrees);
+    suite_add_tcase(s, tc);
+    return run_suite(s);
+}
