@@ -5,7 +5,8 @@
  * The full matrix is computed block of rows by block of rows (a block is one
  * tangent pass of K unit vectors, K sized so its scratch stays near 64 MiB) and
  * never held whole. Only the upper triangle's part of each block of rows is
- * computed (rows_from), into an unlinked scratch file beside the output; a
+ * computed (rows_from), into memory for matrices up to 256 MiB and else an
+ * unlinked scratch file beside the output; a
  * second pass writes each block of rows with its left part read back from the
  * column strip above it (pread), so the matrix is exactly symmetric. */
 #include "compute.h"
@@ -145,11 +146,26 @@ static int scratch_file(const char *output, fp_error *err)
     return fd;
 }
 
-static int io_all(int fd, void *buf, size_t bytes, off_t at, int writing, fp_error *err)
+/* Where the upper triangle's rows wait for the second pass: in memory when the
+ * matrix is at most SCRATCH_IN_MEMORY bytes, else an unlinked file. */
+#define SCRATCH_IN_MEMORY ((uint64_t)256 << 20)
+typedef struct scratch {
+    int fd;
+    char *mem;
+} scratch;
+
+static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp_error *err)
 {
+    if (s->mem) {
+        if (writing)
+            memcpy(s->mem + at, buf, bytes);
+        else
+            memcpy(buf, s->mem + at, bytes);
+        return 0;
+    }
     for (size_t done = 0; done < bytes;) {
-        ssize_t got = writing ? pwrite(fd, (char *)buf + done, bytes - done, at + (off_t)done)
-                              : pread(fd, (char *)buf + done, bytes - done, at + (off_t)done);
+        ssize_t got = writing ? pwrite(s->fd, (char *)buf + done, bytes - done, at + (off_t)done)
+                              : pread(s->fd, (char *)buf + done, bytes - done, at + (off_t)done);
         if (got <= 0)
             return fp_fail(err, "the Hessian's scratch file: %s",
                            got < 0 ? strerror(errno) : "unexpected end");
@@ -158,64 +174,79 @@ static int io_all(int fd, void *buf, size_t bytes, off_t at, int writing, fp_err
     return 0;
 }
 
-/* Block rows [at, at+K) of the symmetric matrix from the upper triangle's rows
- * S (rows: S[at+r, c], valid for c >= at) and the strip S[c, at+r] for
- * c < at+K: left of the block S^T, inside it the average, right of it S. */
-#define SYMMETRISE(real, rows, strip, K, n, at)                                      \
+/* Rows [at, at+W) of the symmetric matrix, from the upper triangle's rows S
+ * (rows: S[at+r, c], valid from the row's computed block on, the blocks being K
+ * rows) and the strip S[c, at+r] for c < at+W: left of the row's block S^T,
+ * inside it the average of the two, right of it S. */
+#define SYMMETRISE(real, rows, strip, W, K, n, at)                                   \
     do {                                                                             \
-    for (size_t r = 0; r < (K); r++) {                                               \
-        real *row = (real *)(rows) + r * (n);                                        \
-        const real *st = (const real *)(strip);                                      \
-        for (uint64_t c = 0; c < (at); c++)                                          \
-            row[c] = st[c * (K) + r];                                                \
-        for (uint64_t c = (at); c < (at) + (K); c++)                                 \
-            row[c] = (row[c] + st[c * (K) + r]) / 2;                                 \
-    }                                                                                \
+        for (size_t r = 0; r < (W); r++) {                                           \
+            real *row = (real *)(rows) + r * (n);                                    \
+            const real *st = (const real *)(strip);                                  \
+            uint64_t bb = ((at) + r) / (K) * (K), be = bb + (K) < (n) ? bb + (K) : (n); \
+            for (uint64_t c = 0; c < bb; c++)                                        \
+                row[c] = st[c * (W) + r];                                            \
+            for (uint64_t c = bb; c < be; c++)                                       \
+                row[c] = (row[c] + st[c * (W) + r]) / 2;                             \
+        }                                                                            \
     } while (0)
+
+/* The second pass reads this many bytes of rows at a time (and as many of the
+ * strip above them): few, long reads, whatever the compute blocks are. */
+#define PASS2_BYTES ((uint64_t)64 << 20)
 
 /* The full matrix. First the upper triangle's rows (each block of rows from its
  * own first row on: the layers whose columns lie all to the left are skipped)
- * into the scratch file, then the matrix out block by block: H[i,j] is S[i,j]
- * above the diagonal blocks, S[j,i] below, their average inside, so H is
- * exactly symmetric. */
+ * into the scratch, then the matrix out, W rows at a time: H[i,j] is S[i,j]
+ * right of i's block, S[j,i] left of it, their average inside, so H is exactly
+ * symmetric. */
 static int write_full(job *j, fp_error *err)
 {
     uint64_t n = fp_net_n_params(j->s->net);
     size_t elem = fp_dtype_size(fp_net_precision(j->s->net));
     size_t block = block_rows(j->s, n);
-    int fd = scratch_file(j->opts->output, err);
-    if (fd < 0)
+    uint64_t per = PASS2_BYTES / (block * n * elem);
+    size_t wide = block * (size_t)(per ? per : 1);   /* W: whole compute blocks */
+    wide = wide < n ? wide : (size_t)n;
+    scratch sc = { -1, NULL };
+    int in_memory = n * n * elem <= SCRATCH_IN_MEMORY && !getenv("FLATPARAMS_SCRATCH_FILE");
+    if (in_memory && !(sc.mem = malloc(n * n * elem + 1)))   /* (tests force the file) */
+        return fp_fail(err, "out of memory for the %llu x %llu matrix", (unsigned long long)n,
+                       (unsigned long long)n);
+    if (!sc.mem && (sc.fd = scratch_file(j->opts->output, err)) < 0)
         return -1;
-    void *rows = malloc(block * n * elem + 1), *strip = malloc(block * n * elem + 1);
-    void *conv = malloc(block * n * 8 + 1);
+    void *rows = malloc(wide * n * elem + 1), *strip = malloc(wide * n * elem + 1);
+    void *conv = malloc(wide * n * 8 + 1);
     fp_vec_writer *w = NULL;
-    int rc = rows && strip && conv ? 0 : fp_fail(err, "out of memory for %zu rows", block);
+    int rc = rows && strip && conv ? 0 : fp_fail(err, "out of memory for %zu rows", wide);
     for (uint64_t at = 0; rc == 0 && at < n; at += block) {
         uint64_t stop = n - at < block ? n : at + block;
         rc = fp_hessian_rows_from(j->s->net, &j->s->x, j->y, j->loss, at, stop, at, rows, err);
         if (rc == 0)
-            rc = io_all(fd, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
+            rc = io_all(&sc, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
         progress_show(&j->prog, stop, n);
     }
     if (rc == 0)
         rc = open_writer(j, &w, n, n, err);
     j->prog.what = "symmetrised rows";
     j->prog.start = compute_now();
-    for (uint64_t at = 0; rc == 0 && at < n; at += block) {
-        size_t K = n - at < block ? (size_t)(n - at) : block;
-        rc = io_all(fd, rows, K * n * elem, (off_t)(at * n * elem), 0, err);
-        for (uint64_t c = 0; rc == 0 && c < at + K; c++)   /* S[c, at:at+K] */
-            rc = io_all(fd, (char *)strip + c * K * elem, K * elem, (off_t)((c * n + at) * elem), 0, err);
+    for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
+        size_t W = n - at < wide ? (size_t)(n - at) : wide;
+        rc = io_all(&sc, rows, W * n * elem, (off_t)(at * n * elem), 0, err);
+        for (uint64_t c = 0; rc == 0 && c < at + W; c++)   /* S[c, at:at+W] */
+            rc = io_all(&sc, (char *)strip + c * W * elem, W * elem, (off_t)((c * n + at) * elem), 0, err);
         if (rc < 0)
             break;
         if (elem == 4)
-            SYMMETRISE(float, rows, strip, K, n, at);
+            SYMMETRISE(float, rows, strip, W, block, n, at);
         else
-            SYMMETRISE(double, rows, strip, K, n, at);
-        rc = write_converted(j, w, rows, K * n, conv, err);
-        progress_show(&j->prog, at + K, n);
+            SYMMETRISE(double, rows, strip, W, block, n, at);
+        rc = write_converted(j, w, rows, W * n, conv, err);
+        progress_show(&j->prog, at + W, n);
     }
-    close(fd);
+    if (sc.fd >= 0)
+        close(sc.fd);
+    free(sc.mem);
     free(rows);
     free(strip);
     free(conv);
