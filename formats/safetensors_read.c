@@ -347,6 +347,8 @@ static int check_offsets(reader *r, const entry *entries, size_t n, uint64_t buf
 static int parse_header(reader *r, const cJSON *doc, entry *entries, size_t *n_entries)
 {
     size_t n = 0, index = 0;
+    /* Kept current: on any failure the caller frees the nodes made so far. */
+    *n_entries = 0;
     for (const cJSON *item = doc->child; item; item = item->next, index++) {
         if (!strcmp(item->string, "__metadata__")) {
             if (!cJSON_IsObject(item))
@@ -358,12 +360,11 @@ static int parse_header(reader *r, const cJSON *doc, entry *entries, size_t *n_e
             continue;
         }
         entries[n] = (entry){ .name = item->string, .index = index };
-        if (parse_tensor(r, item, &entries[n++]) < 0) {
-            *n_entries = n;
+        int rc = parse_tensor(r, item, &entries[n]);
+        *n_entries = ++n;
+        if (rc < 0)
             return -1;
-        }
     }
-    *n_entries = n;
     qsort(entries, n, sizeof *entries, by_offsets);
     return 0;
 }
