@@ -9,6 +9,10 @@
  * metadata child alone may take 20). */
 enum { HOSTILE_SECONDS = 40 };
 
+/* Peak memory of a command that refuses a declared 4 TiB: far below it, with
+ * room for what the process holds anyway (BLAS, the sanitizer runtime). */
+enum { HOSTILE_MAX_RSS_KB = 1 << 20 };
+
 /* Runs FP_BIN with argv and asserts the contract for any input: exit 0 (with
  * output on stdout or in out_file when non-NULL), or exit 1 with exactly one
  * line "flatparams: error: ..." naming `names` (if non-NULL); never a signal,
