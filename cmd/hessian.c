@@ -322,9 +322,12 @@ static int write_spectral(job *j, fp_error *err)
         return write_doubles(j, &estimate, 1, err);
     }
     double *diag = malloc(n * sizeof *diag + 1), trace = 0;   /* --diag, --trace */
+    double start = compute_now();
     int rc = diag ? fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, diag, progress_show,
                                     &j->prog, err)
                   : fp_fail(err, "out of memory");
+    if (rc == 0 && getenv("FLATPARAMS_TIME"))   /* benchmarks: the computation alone */
+        fprintf(stderr, "flatparams: compute seconds: %.6f\n", compute_now() - start);
     for (uint64_t i = 0; rc == 0 && i < n; i++)
         trace += diag[i];
     if (rc == 0)

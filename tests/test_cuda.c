@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "test_compute.h"
@@ -174,14 +176,21 @@ START_TEST(a_wide_batch_agrees)
 }
 END_TEST
 
-/* 1 when the CUDA backend is built and a GPU is usable (else prints why). */
+/* 1 when the CUDA backend is built and a GPU is usable (else prints why).
+ * Asked in a child: CUDA does not survive fork, and Check forks every test. */
 static int gpu_usable(void)
 {
-    fp_error err;
-    if (fp_device_usable("cuda", &err))
-        return 1;
-    printf("cuda: skipped: %s\n", err.msg);
-    return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        fp_error err;
+        if (fp_device_usable("cuda", &err))
+            _exit(0);
+        printf("cuda: skipped: %s\n", err.msg);
+        _exit(1);
+    }
+    int status;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+           && WEXITSTATUS(status) == 0;
 }
 
 int main(void)

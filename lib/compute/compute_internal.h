@@ -105,6 +105,8 @@ typedef struct tangent_dirs {
     size_t k;
     uint64_t lo, hi, col_lo;
     int unit;
+    int diag_only;   /* unit rows whose diagonal entries alone are read back (--diag):
+                      * a device backend copies just those */
 } tangent_dirs;
 
 /* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for the

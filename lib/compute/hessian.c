@@ -81,7 +81,7 @@ static int hvp_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
     for (size_t done = 0; done < k; done += block) {
         tangent_dirs part = *dd;
         part.k = k - done < block ? k - done : block;
-        part.V = (const char *)dd->V + done * n * elem;
+        part.V = dd->V ? (const char *)dd->V + done * n * elem : NULL;
         if (dd->unit) {   /* unit rows: the support moves with the block */
             part.lo = dd->lo + done;
             part.hi = part.lo + part.k;
@@ -117,9 +117,9 @@ static void unit_rows(void *V, fp_dtype dtype, size_t n, uint64_t begin, size_t 
     }
 }
 
-int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
-                         uint64_t row_begin, uint64_t row_end, uint64_t col_begin, void *out,
-                         fp_error *err)
+static int rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                     uint64_t row_begin, uint64_t row_end, uint64_t col_begin, int diag_only,
+                     void *out, fp_error *err)
 {
     uint64_t n = net->n_params;
     if (row_begin > row_end || row_end > n)
@@ -129,14 +129,23 @@ int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp
     size_t k = (size_t)(row_end - row_begin);
     if (!k)
         return 0;
-    void *V = grow(&net->unit_dirs, &net->unit_bytes, k * n * fp_dtype_size(net->precision));
-    if (!V)
-        return fp_fail(err, "out of memory for %zu unit vectors", k);
-    unit_rows(V, net->precision, n, row_begin, k);
+    void *V = NULL;   /* a device backend makes unit directions itself */
+    if (!net->backend->net_ops) {
+        if (!(V = grow(&net->unit_dirs, &net->unit_bytes, k * n * fp_dtype_size(net->precision))))
+            return fp_fail(err, "out of memory for %zu unit vectors", k);
+        unit_rows(V, net->precision, n, row_begin, k);
+    }
     /* H symmetric: H e_i is row i */
     tangent_dirs dd = { .V = V, .k = k, .lo = row_begin, .hi = row_end, .col_lo = col_begin,
-                        .unit = 1 };
+                        .unit = 1, .diag_only = diag_only };
     return hvp_blocks(net, x, y, loss, &dd, out, err);
+}
+
+int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                         uint64_t row_begin, uint64_t row_end, uint64_t col_begin, void *out,
+                         fp_error *err)
+{
+    return rows_from(net, x, y, loss, row_begin, row_end, col_begin, 0, out, err);
 }
 
 int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -157,7 +166,7 @@ int fp_hessian_diag(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
         return fp_fail(err, "out of memory for %zu rows of the Hessian", block);
     for (uint64_t begin = 0; begin < n; begin += block) {
         uint64_t end = n - begin < block ? n : begin + block;
-        if (fp_hessian_rows_from(net, x, y, loss, begin, end, begin, rows, err) < 0) {
+        if (rows_from(net, x, y, loss, begin, end, begin, 1, rows, err) < 0) {
             free(rows);
             return -1;
         }

@@ -241,7 +241,13 @@ static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dir
     tangent_dirs on_device = *dd;
     on_device.V = s->V.p;
     dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HV.p, s->tw.p);
-    down(HV, s->HV.p, rows);
+    if (dd->unit && dd->diag_only) {   /* entries (r, lo + r): a column of pitch n + 1 */
+        size_t pitch = (n + 1) * e;
+        fp_cuda_note(cudaMemcpy2D((char *)HV + dd->lo * e, pitch, (char *)s->HV.p + dd->lo * e,
+                                  pitch, e, k, cudaMemcpyDeviceToHost), "copying from the GPU");
+    } else {
+        down(HV, s->HV.p, rows);
+    }
 }
 
 static const net_ops host_ops = {
@@ -279,7 +285,7 @@ static const fp_backend backend_cuda = {
     net_ops_of,
     net_release,
     failed,
-    (size_t)1 << 30,
+    (size_t)4 << 30,
 };
 
 /* The backend when a GPU is usable (its cuBLAS handle made once), else NULL

@@ -31,6 +31,19 @@ static inline unsigned grid_for(size_t n)
 
 #define FOR_EACH(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); \
                             i += (size_t)gridDim.x * blockDim.x)
+/* Over K directions of n elements each: k from the grid's y (no 64-bit division). */
+#define FOR_EACH_K(k, i, K, n)                                                          \
+    for (size_t k = blockIdx.y; k < (K); k += gridDim.y)                              \
+        for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);         \
+             i += (size_t)gridDim.x * blockDim.x)
+#define LAUNCH_K(kernel, K, n, ...) do {                                              \
+        if ((K) > 0 && (n) > 0) {                                                     \
+            size_t gy = (K) < 65535 ? (K) : 65535, gx = grid_for(n);                  \
+            gx = gx * gy > (1u << 22) ? ((1u << 22) / gy ? (1u << 22) / gy : 1) : gx;   \
+            kernel<<<dim3((unsigned)gx, (unsigned)gy), T_PER_BLOCK>>>(__VA_ARGS__);   \
+            fp_cuda_note(cudaGetLastError(), #kernel);                                \
+        }                                                                             \
+    } while (0)
 #define LAUNCH(kernel, n, ...) do {                                                   \
         if ((n) > 0) {                                                                \
             kernel<<<grid_for(n), T_PER_BLOCK>>>(__VA_ARGS__);                        \
@@ -532,11 +545,10 @@ typedef struct tslice {
 __global__ static void k_act_tangent_forward(act_kind act, real *tout, const real *tpre,
                                              const real *pre, const real *out, size_t n, size_t K)
 {
-    FOR_EACH(t, K * n) {
-        size_t i = t % n;
+    FOR_EACH_K(k, i, K, n) {
         real d1, d2;
         act_derivs_d(act, pre[i], out[i], &d1, &d2);
-        tout[t] = d1 * tpre[t];
+        tout[k * n + i] = d1 * tpre[k * n + i];
     }
 }
 
@@ -560,7 +572,7 @@ static void act_tangent_forward(act_kind act, real *tout, const real *tpre, cons
     if (act == ACT_SOFTMAX || act == ACT_LOGSOFTMAX)
         LAUNCH(k_softmax_tangent_forward, K * B, act, tout, tpre, out, B, C, K);
     else if (act != ACT_IDENTITY)
-        LAUNCH(k_act_tangent_forward, K * n, act, tout, tpre, pre, out, n, K);
+        LAUNCH_K(k_act_tangent_forward, K, n, act, tout, tpre, pre, out, n, K);
     else if (tout != tpre && n)
         fp_cuda_note(cudaMemcpy(tout, tpre, K * n * sizeof *tout, cudaMemcpyDeviceToDevice),
                      "cudaMemcpy");
@@ -570,8 +582,8 @@ __global__ static void k_act_tangent_backward(act_kind act, real *td, const real
                                               const real *dout, const real *pre, const real *out,
                                               size_t n, size_t K)
 {
-    FOR_EACH(t, K * n) {
-        size_t i = t % n;
+    FOR_EACH_K(k, i, K, n) {
+        size_t t = k * n + i;
         real d1, d2;
         act_derivs_d(act, pre[i], out[i], &d1, &d2);
         td[t] = d1 * td[t] + (tpre ? d2 * dout[i] * tpre[t] : 0);
@@ -614,7 +626,7 @@ static void act_tangent_backward(act_kind act, real *td, const real *tpre, const
     if (act == ACT_SOFTMAX || act == ACT_LOGSOFTMAX)
         LAUNCH(k_softmax_tangent_backward, K * B, act, td, tout, dout, out, B, C, K);
     else
-        LAUNCH(k_act_tangent_backward, K * n, act, td, tpre, dout, pre, out, n, K);
+        LAUNCH_K(k_act_tangent_backward, K, n, act, td, tpre, dout, pre, out, n, K);
 }
 
 __device__ static real loss_second_derivative_d(fp_loss loss, real o, real t, size_t n, size_t B)
@@ -641,10 +653,8 @@ __device__ static real loss_second_derivative_d(fp_loss loss, real o, real t, si
 __global__ static void k_loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out,
                                       const real *y, size_t n, size_t B, size_t K)
 {
-    FOR_EACH(t, K * n) {
-        size_t i = t % n;
-        tg[t] = loss_second_derivative_d(loss, out[i], y ? y[i] : 0, n, B) * tout[t];
-    }
+    FOR_EACH_K(k, i, K, n)
+        tg[k * n + i] = loss_second_derivative_d(loss, out[i], y ? y[i] : 0, n, B) * tout[k * n + i];
 }
 
 __global__ static void k_logitce_tangent(real *tg, const real *tout, const real *out, const real *y,
@@ -676,7 +686,7 @@ static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *o
     else if (loss == FP_LOSS_LOGITCROSSENTROPY)
         LAUNCH(k_logitce_tangent, K * B, tg, tout, out, y, B, C, K);
     else
-        LAUNCH(k_loss_tangent, K * n, loss, tg, tout, out, y, n, B, K);
+        LAUNCH_K(k_loss_tangent, K, n, loss, tg, tout, out, y, n, B, K);
 }
 
 /* ---- Dense */

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""bench/gpu_check.py: the CUDA backend's benchmarks (run by bench/gpu-check).
+
+  * Hessian: the full Hessian of an MLP 64-128-96-8 (tanh, n = 21,480) on a batch
+    of 1024 with mse, float32: `--diag` (every Hessian-vector product, nothing
+    written: the computation) and the full matrix to a .npy (1.85 GB, exactly
+    symmetric, through the scratch pass), on --device cuda and --device cpu
+    (OpenBLAS, --threads threads); the GPU's rows checked against the CPU's on a
+    block of rows.
+  * The achieved rate: the tangent pass's matrix-product flops (counted below for
+    the algorithm in lib/compute/tangent_pass.c) over the GPU's --diag time, next
+    to cuBLAS SGEMM's (through PyTorch, TF32 off) on the same card at a large
+    square size and at the pass's own shapes.
+  * Gradient: MLP 784-1024-1024-10 (relu), batch 256, logitcrossentropy,
+    float32: the computation alone (FLATPARAMS_TIME), GPU against CPU.
+
+Usage: python3 bench/gpu_check.py FLATPARAMS_EXE [--threads 2] [--tmp DIR] [--skip-cpu]
+       [--cpu-seconds DIAG,FULL] (CPU times measured elsewhere, e.g. on the 2-core
+       development machine, to report ratios against that machine too)
+Needs numpy; torch with CUDA for the SGEMM reference (skipped without it).
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SIZES = [64, 128, 96, 8]
+BATCH = 1024
+GRAD_SIZES = [784, 1024, 1024, 10]
+GRAD_BATCH = 256
+
+
+def make_mlp(path, sizes, act, seed):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layer = {"type": "Dense",
+                 "weight": (rng.standard_normal((b, a)) / np.sqrt(a)).astype(np.float32).tolist(),
+                 "bias": (0.1 * rng.standard_normal(b)).astype(np.float32).tolist()}
+        if i + 2 < len(sizes):
+            layer["activation"] = act
+        layers.append(layer)
+    with open(path, "w") as f:
+        json.dump({"type": "Chain", "layers": layers}, f)
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def tangent_flops(sizes, batch):
+    """Matrix-product flops of the full Hessian by lib/compute/tangent_pass.c:
+    a direction in layer L costs, for its upper-triangle row, one product for
+    L's own weight rows (td^T X) and, for every layer above L, four (the input
+    tangent through W, td^T X and dout^T X' for the weight rows, td W for the
+    layer below); each product of a layer is 2 * batch * in * out flops."""
+    layers = list(zip(sizes, sizes[1:]))
+    total = 0
+    for li, (a, b) in enumerate(layers):
+        per = a * b + sum(4 * c * d for c, d in layers[li + 1:])
+        total += (a * b + b) * 2 * batch * per
+    return total
+
+
+def run(cmd, env=None):
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+    return took, proc.stderr
+
+
+def sgemm_rates():
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            return None
+    except ImportError:
+        return None
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    rates = {}
+
+    def rate(m, k, n, reps):
+        a = torch.randn(m, k, device="cuda")
+        b = torch.randn(k, n, device="cuda")
+        for _ in range(3):
+            a @ b
+        torch.cuda.synchronize()
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            a @ b
+        end.record()
+        torch.cuda.synchronize()
+        return 2.0 * m * k * n * reps / (start.elapsed_time(end) / 1e3) / 1e12
+
+    rates["8192 x 8192 x 8192"] = rate(8192, 8192, 8192, 10)
+    rates["(K*B) x 128 x 96, K*B = 163,840 (input tangents)"] = rate(163840, 128, 96, 20)
+    return rates
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("exe")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tmp", default=None)
+    ap.add_argument("--skip-cpu", action="store_true")
+    ap.add_argument("--cpu-seconds", default=None)
+    ap.add_argument("--small", action="store_true", help="tiny sizes, to try the script")
+    args = ap.parse_args()
+    global SIZES, BATCH, GRAD_SIZES, GRAD_BATCH
+    if args.small:
+        SIZES, BATCH, GRAD_SIZES, GRAD_BATCH = [16, 32, 24, 4], 64, [20, 30, 30, 5], 32
+    tmp = tempfile.mkdtemp(prefix="fp-gpu-check-", dir=args.tmp)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
+
+    model, x, y = (os.path.join(tmp, n) for n in ("mlp.json", "x.npy", "y.npy"))
+    n = make_mlp(model, SIZES, "tanh", 0)
+    rng = np.random.default_rng(1)
+    np.save(x, rng.standard_normal((BATCH, SIZES[0])).astype(np.float32))
+    np.save(y, rng.standard_normal((BATCH, SIZES[-1])).astype(np.float32))
+    common = [args.exe, "hessian", model, "-x", x, "-y", y, "--precision", "f32", "-q"]
+    h_path = os.path.join(tmp, "H.npy")
+    print(f"Hessian: MLP {'-'.join(map(str, SIZES))} (tanh), n = {n:,}, batch {BATCH}, mse, float32")
+
+    # agreement first: a block of rows on both
+    rows = "0:256"
+    run(common + ["--rows", rows, "--device", "cuda", "-o", os.path.join(tmp, "rg.npy")], env)
+    run(common + ["--rows", rows, "--device", "cpu", "-o", os.path.join(tmp, "rc.npy")], env)
+    rg, rc = np.load(os.path.join(tmp, "rg.npy")), np.load(os.path.join(tmp, "rc.npy"))
+    agree = np.abs(rg - rc).max() / np.abs(rc).max()
+    print(f"rows {rows}: GPU vs CPU max relative difference {agree:.2e}")
+
+    times, compute = {}, {}
+    for dev in ["cuda"] + ([] if args.skip_cpu else ["cpu"]):
+        diag, err = run(common + ["--diag", "--device", dev, "-o", os.path.join(tmp, "d.npy")],
+                        dict(env, FLATPARAMS_TIME="1"))
+        compute[dev] = float(re.search(r"compute seconds: ([0-9.]+)", err).group(1))
+        full, _ = run(common + ["--device", dev, "-o", h_path], env)
+        times[dev] = (diag, full)
+        if dev == "cuda":
+            h = np.load(h_path, mmap_mode="r")
+            sym = bool(all((h[i:i + 512] == h[:, i:i + 512].T).all() for i in range(0, n, 512)))
+            d = np.load(os.path.join(tmp, "d.npy"))
+            print(f"full matrix {h.shape}, exactly symmetric: {sym}; diagonal equals --diag: "
+                  f"{bool(np.allclose(np.diagonal(h), d, rtol=1e-5, atol=1e-7))}")
+            del h
+        os.remove(h_path)
+        print(f"{dev:5}  --diag {diag:8.3f} s (its computation {compute[dev]:8.3f} s)   "
+              f"full to .npy {full:8.3f} s")
+    flops = tangent_flops(SIZES, BATCH)
+    g_diag, g_full = times["cuda"]
+    print(f"tangent pass: {flops / 1e12:.2f} TFLOP of matrix products; GPU: "
+          f"{flops / compute['cuda'] / 1e12:.2f} TFLOP/s over the computation, "
+          f"{flops / g_diag / 1e12:.2f} over the --diag process")
+    if "cpu" in compute:
+        print(f"computation alone, GPU/CPU: {compute['cpu'] / compute['cuda']:.1f}x")
+    if "cpu" in times:
+        c_diag, c_full = times["cpu"]
+        print(f"GPU/CPU ({args.threads} threads, this machine): --diag {c_diag / g_diag:.1f}x, "
+              f"full {c_full / g_full:.1f}x")
+    if args.cpu_seconds:
+        c_diag, c_full = map(float, args.cpu_seconds.split(","))
+        print(f"GPU vs the given CPU times ({c_diag:.2f} s, {c_full:.2f} s): --diag "
+              f"{c_diag / g_diag:.1f}x, full {c_full / g_full:.1f}x")
+    rates = sgemm_rates()
+    if rates:
+        for shape, r in rates.items():
+            print(f"cuBLAS SGEMM (torch, TF32 off) {shape}: {r:.1f} TFLOP/s")
+        best = max(rates.values())
+        print(f"flatparams' computation at {flops / compute['cuda'] / 1e12 / best:.0%} of the best "
+              "SGEMM rate above")
+    else:
+        print("cuBLAS SGEMM reference: skipped (no torch with CUDA)")
+
+    # gradient: the computation alone
+    gm = os.path.join(tmp, "grad.json")
+    make_mlp(gm, GRAD_SIZES, "relu", 2)
+    gx, gy = os.path.join(tmp, "gx.npy"), os.path.join(tmp, "gy.npy")
+    np.save(gx, rng.standard_normal((GRAD_BATCH, GRAD_SIZES[0])).astype(np.float32))
+    np.save(gy, rng.integers(0, GRAD_SIZES[-1], GRAD_BATCH).astype(np.float32))
+    out = {}
+    for dev in ["cuda", "cpu"]:
+        _, err = run([args.exe, "gradient", gm, "-x", gx, "-y", gy, "--loss", "logitcrossentropy",
+                      "--device", dev, "-o", os.path.join(tmp, f"g_{dev}.npy")],
+                     dict(env, FLATPARAMS_TIME="20"))
+        m = re.search(r"median ([0-9.]+)", err)
+        out[dev] = float(m.group(1))
+    g_gpu, g_cpu = (np.load(os.path.join(tmp, f"g_{d}.npy")) for d in ("cuda", "cpu"))
+    print(f"gradient MLP {'-'.join(map(str, GRAD_SIZES))}, batch {GRAD_BATCH}, f32: compute "
+          f"GPU {out['cuda'] * 1e3:.2f} ms, CPU {out['cpu'] * 1e3:.2f} ms ({out['cpu'] / out['cuda']:.1f}x); "
+          f"max relative difference {np.abs(g_gpu - g_cpu).max() / np.abs(g_cpu).max():.2e}")
+
+
+if __name__ == "__main__":
+    main()
