@@ -22,6 +22,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <time.h>
 
 static cublasHandle_t blas;
 static cudaError_t first_error = cudaSuccess;
@@ -36,6 +38,49 @@ extern "C" void fp_cuda_note(cudaError_t e, const char *what)
 }
 
 extern "C" cublasHandle_t fp_cuda_blas(void) { return blas; }
+
+/* ---- FLATPARAMS_CUDA_PROFILE: seconds per kernel, each call synchronised */
+
+static int profiling;
+static struct { const char *what; double seconds; long calls; } prof[64];
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+extern "C" double fp_cuda_prof_start(void)
+{
+    if (!profiling)
+        return 0;
+    cudaDeviceSynchronize();
+    return now();
+}
+
+extern "C" void fp_cuda_prof_end(const char *what, double start)
+{
+    if (!profiling)
+        return;
+    cudaDeviceSynchronize();
+    double took = now() - start;
+    for (size_t i = 0; i < sizeof prof / sizeof *prof; i++) {
+        if (!prof[i].what || !strcmp(prof[i].what, what)) {
+            prof[i].what = what;
+            prof[i].seconds += took;
+            prof[i].calls++;
+            return;
+        }
+    }
+}
+
+static void prof_report(void)
+{
+    for (size_t i = 0; i < sizeof prof / sizeof *prof && prof[i].what; i++)
+        fprintf(stderr, "cuda profile: %-36s %9.4f s %7ld calls\n", prof[i].what, prof[i].seconds,
+                prof[i].calls);
+}
 
 static int failed(char *why, size_t cap)
 {
@@ -52,22 +97,26 @@ static void gemm_f32 FP_GEMM_SIGNATURE(float)
 {
     if (!m || !n)
         return;
+    double t0 = fp_cuda_prof_start();
     cublasStatus_t st = cublasSgemm(blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k,
                                     &alpha, b, (int)ldb, a, (int)lda, &beta, c, (int)ldc);
     if (st != CUBLAS_STATUS_SUCCESS)
         fp_cuda_note(cudaErrorUnknown, "cublasSgemm");
+    fp_cuda_prof_end("gemm", t0);
 }
 
 static void gemm_f64 FP_GEMM_SIGNATURE(double)
 {
     if (!m || !n)
         return;
+    double t0 = fp_cuda_prof_start();
     cublasStatus_t st = cublasDgemm(blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                     trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n, (int)m, (int)k,
                                     &alpha, b, (int)ldb, a, (int)lda, &beta, c, (int)ldc);
     if (st != CUBLAS_STATUS_SUCCESS)
         fp_cuda_note(cudaErrorUnknown, "cublasDgemm");
+    fp_cuda_prof_end("gemm", t0);
 }
 
 /* ---- a net's device buffers */
@@ -103,14 +152,18 @@ static int grow(dev_buf *b, size_t bytes)
 
 static void up(void *dst, const void *src, size_t bytes)
 {
+    double t0 = fp_cuda_prof_start();
     if (bytes)
         fp_cuda_note(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copying to the GPU");
+    fp_cuda_prof_end("copy to the GPU", t0);
 }
 
 static void down(void *dst, const void *src, size_t bytes)
 {
+    double t0 = fp_cuda_prof_start();
     if (bytes)
         fp_cuda_note(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copying from the GPU");
+    fp_cuda_prof_end("copy from the GPU", t0);
 }
 
 static size_t elem_of(const fp_net *net) { return fp_dtype_size(net->precision); }
@@ -306,6 +359,10 @@ extern "C" const fp_backend *fp_backend_cuda_open(char *why, size_t cap)
             snprintf(reason, sizeof reason, "cuBLAS could not start");
         else
             usable = 1;
+        if (usable && getenv("FLATPARAMS_CUDA_PROFILE")) {
+            profiling = 1;
+            atexit(prof_report);
+        }
     }
     if (!usable) {
         snprintf(why, cap, "%s", reason);

@@ -14,11 +14,17 @@
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* backend_cuda.cu: the library's cuBLAS handle, and where a failed launch or
  * call is recorded (net.c turns it into an error after the pass). */
 extern "C" cublasHandle_t fp_cuda_blas(void);
 extern "C" void fp_cuda_note(cudaError_t e, const char *what);
+/* FLATPARAMS_CUDA_PROFILE=1: each launch and product synchronised and timed,
+ * the totals per kernel printed at exit (backend_cuda.cu). */
+extern "C" double fp_cuda_prof_start(void);
+extern "C" void fp_cuda_prof_end(const char *what, double start);
 
 #define GEMM(be) ((be)->REAL_NAME(gemm))
 #define T_PER_BLOCK 256
@@ -40,21 +46,27 @@ static inline unsigned grid_for(size_t n)
         if ((K) > 0 && (n) > 0) {                                                     \
             size_t gy = (K) < 65535 ? (K) : 65535, gx = grid_for(n);                  \
             gx = gx * gy > (1u << 22) ? ((1u << 22) / gy ? (1u << 22) / gy : 1) : gx;   \
+            double t0_ = fp_cuda_prof_start();                                        \
             kernel<<<dim3((unsigned)gx, (unsigned)gy), T_PER_BLOCK>>>(__VA_ARGS__);   \
             fp_cuda_note(cudaGetLastError(), #kernel);                                \
+            fp_cuda_prof_end(#kernel, t0_);                                           \
         }                                                                             \
     } while (0)
 #define LAUNCH(kernel, n, ...) do {                                                   \
         if ((n) > 0) {                                                                \
+            double t0_ = fp_cuda_prof_start();                                        \
             kernel<<<grid_for(n), T_PER_BLOCK>>>(__VA_ARGS__);                        \
             fp_cuda_note(cudaGetLastError(), #kernel);                                \
+            fp_cuda_prof_end(#kernel, t0_);                                           \
         }                                                                             \
     } while (0)
 
 static void zero_reals(real *p, size_t n)
 {
+    double t0 = fp_cuda_prof_start();
     if (n)
         fp_cuda_note(cudaMemset(p, 0, n * sizeof *p), "cudaMemset");
+    fp_cuda_prof_end("memset", t0);
 }
 
 /* ------------------------------------------------------------ activations */
@@ -701,6 +713,7 @@ static void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, real alph
     cublasStatus_t st;
     if (!count || !m || !n)
         return;
+    double t0 = fp_cuda_prof_start();
     /* row-major C = A B is column-major C^T = B^T A^T */
 #if FP_REAL_BITS == 32
     st = cublasSgemmStridedBatched(fp_cuda_blas(), ob, oa, (int)n, (int)m, (int)k, &alpha, b, (int)ldb, sb,
@@ -711,6 +724,7 @@ static void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, real alph
 #endif
     if (st != CUBLAS_STATUS_SUCCESS)
         fp_cuda_note(cudaErrorUnknown, "cublas<t>gemmStridedBatched");
+    fp_cuda_prof_end("gemm (strided batch)", t0);
 }
 
 __device__ static void weight_index_d(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o,
@@ -795,6 +809,65 @@ __global__ static void k_bias_hv(real *hbias, size_t stride, const real *tdout, 
     }
 }
 
+/* T (B x K*w), T[b, k*w + j] = src[(k*B + b)*w + j]: K tangents side by side. */
+__global__ static void k_stack(real *T, const real *src, size_t B, size_t w, size_t K)
+{
+    FOR_EACH_K(k, i, K, B * w) {
+        size_t b = i / w, j = i % w;
+        T[b * K * w + k * w + j] = src[(k * B + b) * w + j];
+    }
+}
+
+/* hw[k*stride + r*cols + c] += R[...]: R's rows (k, r) ("k-major") or (r, k) ("r-major"). */
+__global__ static void k_add_rows(real *hw, size_t stride, const real *R, size_t K, size_t rows,
+                                  size_t cols, int r_major)
+{
+    FOR_EACH_K(k, i, K, rows * cols) {
+        size_t r = i / cols, c = i % cols;
+        hw[k * stride + i] += r_major ? R[r * K * cols + k * cols + c] : R[k * rows * cols + i];
+    }
+}
+
+/* The weight's H V rows as two big products (tangent.c's dense_tangent_hweight):
+ * the shared factor against the K tangents stacked side by side. */
+static void hweight_stacked(const fp_backend *be, real *hw, size_t stride, const real *tdout,
+                            const real *dout, const real *tinp, const real *inp, size_t B,
+                            size_t C, size_t OC, size_t K, int kernel_in_out, real *scratch)
+{
+    real *T = scratch, *R = scratch + K * B * (C > OC ? C : OC);
+    size_t KO = K * OC, KC = K * C;
+    LAUNCH_K(k_stack, K, B * OC, T, tdout, B, OC, K);
+    if (!kernel_in_out) {
+        GEMM(be)(1, 0, KO, C, B, 1, T, KO, inp, C, 0, R, C);
+        LAUNCH_K(k_add_rows, K, OC * C, hw, stride, R, K, OC, C, 0);
+    } else {
+        GEMM(be)(1, 0, C, KO, B, 1, inp, C, T, KO, 0, R, KO);
+        LAUNCH_K(k_add_rows, K, C * OC, hw, stride, R, K, C, OC, 1);
+    }
+    if (!tinp)
+        return;
+    LAUNCH_K(k_stack, K, B * C, T, tinp, B, C, K);
+    if (!kernel_in_out) {
+        GEMM(be)(1, 0, OC, KC, B, 1, dout, OC, T, KC, 0, R, KC);
+        LAUNCH_K(k_add_rows, K, OC * C, hw, stride, R, K, OC, C, 1);
+    } else {
+        GEMM(be)(1, 0, KC, OC, B, 1, T, KC, dout, OC, 0, R, OC);
+        LAUNCH_K(k_add_rows, K, C * OC, hw, stride, R, K, C, OC, 0);
+    }
+}
+
+/* FLATPARAMS_CUDA_HWEIGHT=stacked: the stacked products instead of the batches
+ * (to compare the two on a card; the batches are the default). */
+static int hweight_stacked_wanted(void)
+{
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *v = getenv("FLATPARAMS_CUDA_HWEIGHT");
+        wanted = v && !strcmp(v, "stacked");
+    }
+    return wanted;
+}
+
 /* hw_k += td_k^T inp + dout^T ti_k (a Keras kernel: the transposes), each term
  * one strided batch over k accumulating straight into the H V rows. */
 static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hweight, real *hbias,
@@ -803,10 +876,12 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
                                    const tslice *tw, size_t B, size_t C, size_t OC, size_t K,
                                    int kernel_in_out, real *scratch)
 {
-    (void)scratch;
     size_t ldw = kernel_in_out ? OC : C;
     long long s = (long long)stride, so = (long long)(B * OC), si = (long long)(B * C);
-    if (hweight && !kernel_in_out) {
+    if (hweight && hweight_stacked_wanted()) {
+        hweight_stacked(be, hweight, stride, tdout, dout, tinp, inp, B, C, OC, K, kernel_in_out,
+                        scratch);
+    } else if (hweight && !kernel_in_out) {
         gemm_batched(1, 0, OC, C, B, 1, tdout, OC, so, inp, C, 0, 1, hweight, C, s, K);
         if (tinp)
             gemm_batched(1, 0, OC, C, B, 1, dout, OC, 0, tinp, C, si, 1, hweight, C, s, K);
