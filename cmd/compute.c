@@ -82,6 +82,16 @@ static int check_options(const cmd *c, const cmd_opts *opts, fp_net_options *net
     return 0;
 }
 
+/* --device auto: the GPU when one is usable and the job is big enough for it
+ * to pay for starting CUDA (about half a second): a Hessian (n^2 work) from
+ * 10,000 parameters, predict and gradient from 1,000,000; else the CPU. */
+static const char *auto_device(const cmd *c, uint64_t n_params)
+{
+    uint64_t enough = !strcmp(c->name, "hessian") ? 10000 : 1000000;
+    fp_error err;
+    return n_params >= enough && fp_device_usable("cuda", &err) ? "cuda" : "cpu";
+}
+
 int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
 {
     memset(s, 0, sizeof *s);
@@ -96,6 +106,8 @@ int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
     if (fp_layout_build(s->tree.root, &opts->sel, &s->layout, &err) < 0)
         goto fail;
     s->have_layout = 1;
+    if (net_opts.device && !strcmp(net_opts.device, "auto"))
+        net_opts.device = auto_device(c, s->layout.n_elems);
     if (fp_net_build(&s->net, s->tree.root, &s->layout, &net_opts, &err) < 0)
         goto fail;
     if (compute_read_matrix(opts, s, opts->x, &s->x, &err) < 0)

@@ -419,7 +419,8 @@ const cmd cmd_hessian = {
         "  --dtype T       element type of the output (default: the compute precision)\n"
         "  --format F      force the output format (npy, txt, csv, bin, h5, json)\n"
         "  --include GLOB, --exclude GLOB, --all   which parameters vary, as for gradient\n"
-        "  --device D      cpu (default); cuda is not built yet\n"
+        "  --device D      cpu (default), cuda (one error line without a usable GPU),\n"
+        "                  or auto (the GPU for large jobs when one is usable)\n"
         "  --allow-external, --arch JSON   as for gradient\n"
         "  -q              no progress line (shown only when stderr is a terminal)\n",
 };
