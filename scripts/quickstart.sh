@@ -13,6 +13,9 @@ if [ -n "${missing// /}" ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
 fi
 
+# CUDA's compiler where the toolkit puts it: meson builds the GPU backend when it
+# finds nvcc (and skips it, silently, when not).
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH="$PATH:/usr/local/cuda/bin"
 [ -d build ] || meson setup build --buildtype=release
 ninja -C build
 

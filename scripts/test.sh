@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH="$PATH:/usr/local/cuda/bin"
 [ -d build ] || meson setup build --buildtype=release || exit 1
 ninja -C build || exit 1
 meson test -C build --print-errorlogs "$@" || status=1
