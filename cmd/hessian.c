@@ -191,6 +191,25 @@ static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp
         }                                                                            \
     } while (0)
 
+/* In memory, the whole of S at once, in place and in tiles: below the diagonal
+ * blocks the transpose of what is above them, inside them the average. */
+#define SYMMETRISE_IN_PLACE(real, mem, n, K)                                          \
+    do {                                                                             \
+        real *S = (real *)(mem);                                                     \
+        enum { TILE = 64 };                                                          \
+        for (uint64_t i0 = 0; i0 < (n); i0 += TILE)                                  \
+            for (uint64_t j0 = i0; j0 < (n); j0 += TILE)                             \
+                for (uint64_t i = i0; i < i0 + TILE && i < (n); i++) {               \
+                    uint64_t be = i / (K) * (K) + (K);                               \
+                    for (uint64_t j = j0 > i ? j0 : i + 1; j < j0 + TILE && j < (n); j++) \
+                        if (j >= be)                                                 \
+                            S[j * (n) + i] = S[i * (n) + j];                         \
+                        else                                                         \
+                            S[j * (n) + i] = S[i * (n) + j] =                        \
+                                (S[i * (n) + j] + S[j * (n) + i]) / 2;               \
+                }                                                                    \
+    } while (0)
+
 /* The second pass reads this many bytes of rows at a time (and as many of the
  * strip above them): few, long reads, whatever the compute blocks are. */
 #define PASS2_BYTES ((uint64_t)64 << 20)
@@ -221,13 +240,25 @@ static int write_full(job *j, fp_error *err)
     int rc = rows && strip && conv ? 0 : fp_fail(err, "out of memory for %zu rows", wide);
     for (uint64_t at = 0; rc == 0 && at < n; at += block) {
         uint64_t stop = n - at < block ? n : at + block;
-        rc = fp_hessian_rows_from(j->s->net, &j->s->x, j->y, j->loss, at, stop, at, rows, err);
-        if (rc == 0)
+        void *into = sc.mem ? sc.mem + at * n * elem : rows;   /* in memory: in place */
+        rc = fp_hessian_rows_from(j->s->net, &j->s->x, j->y, j->loss, at, stop, at, into, err);
+        if (rc == 0 && !sc.mem)
             rc = io_all(&sc, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
         progress_show(&j->prog, stop, n);
     }
     if (rc == 0)
         rc = open_writer(j, &w, n, n, err);
+    if (rc == 0 && sc.mem) {
+        if (elem == 4)
+            SYMMETRISE_IN_PLACE(float, sc.mem, n, (uint64_t)block);
+        else
+            SYMMETRISE_IN_PLACE(double, sc.mem, n, (uint64_t)block);
+        for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
+            size_t W = n - at < wide ? (size_t)(n - at) : wide;
+            rc = write_converted(j, w, sc.mem + at * n * elem, W * n, conv, err);
+        }
+        goto done;
+    }
     j->prog.what = "symmetrised rows";
     j->prog.start = compute_now();
     for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
@@ -244,6 +275,7 @@ static int write_full(job *j, fp_error *err)
         rc = write_converted(j, w, rows, W * n, conv, err);
         progress_show(&j->prog, at + W, n);
     }
+done:
     if (sc.fd >= 0)
         close(sc.fd);
     free(sc.mem);

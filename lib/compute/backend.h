@@ -42,9 +42,8 @@ extern const fp_backend fp_backend_cpu;
  * usable, else cpu); NULL with the reason in why otherwise. */
 const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap);
 
-#ifdef FP_HAVE_CUDA
-/* backend_cuda.cu: the CUDA backend when a GPU is usable, else NULL and why. */
+/* backend_cuda.cu (the module libflatparams_cuda.so): the CUDA backend when a
+ * GPU is usable, else NULL and why. */
 const fp_backend *fp_backend_cuda_open(char *why, size_t why_cap);
-#endif
 
 #endif

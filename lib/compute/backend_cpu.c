@@ -3,6 +3,9 @@
 #include "backend.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +29,40 @@ const fp_backend fp_backend_cpu = {
     .gemm_f64 = gemm_f64,
 };
 
+/* The CUDA backend lives in libflatparams_cuda.so beside this library (or at
+ * $FLATPARAMS_CUDA_MODULE), loaded the first time a command asks for the GPU:
+ * commands that never do map no CUDA library at all. */
+static const fp_backend *cuda_open(char *why, size_t why_cap)
+{
+    static const fp_backend *(*open_fn)(char *, size_t);
+    static char failed[256];
+    if (!open_fn && !failed[0]) {
+        char path[PATH_MAX];
+        const char *env = getenv("FLATPARAMS_CUDA_MODULE");
+        Dl_info self;
+        if (env)
+            snprintf(path, sizeof path, "%s", env);
+        else if (dladdr((void *)&fp_backend_find, &self) && self.dli_fname && strchr(self.dli_fname, '/'))
+            snprintf(path, sizeof path, "%.*s/libflatparams_cuda.so",
+                     (int)(strrchr(self.dli_fname, '/') - self.dli_fname), self.dli_fname);
+        else
+            snprintf(path, sizeof path, "libflatparams_cuda.so");
+        void *module = access(path, F_OK) == 0 ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
+        if (module)
+            *(void **)&open_fn = dlsym(module, "fp_backend_cuda_open");
+        const char *dl = dlerror();
+        if (!open_fn)
+            snprintf(failed, sizeof failed, "%s",
+                     access(path, F_OK) ? "this flatparams was built without CUDA (meson option cuda)"
+                                        : dl ? dl : "the CUDA module is broken");
+    }
+    if (!open_fn) {
+        snprintf(why, why_cap, "%s", failed);
+        return NULL;
+    }
+    return open_fn(why, why_cap);
+}
+
 const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap)
 {
     if (!name || !strcmp(name, "cpu"))
@@ -34,12 +71,7 @@ const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap)
         snprintf(why, why_cap, "unknown device '%s' (cpu, cuda, auto)", name);
         return NULL;
     }
-#ifdef FP_HAVE_CUDA
-    const fp_backend *gpu = fp_backend_cuda_open(why, why_cap);
-#else
-    const fp_backend *gpu = NULL;
-    snprintf(why, why_cap, "this flatparams was built without CUDA (meson option cuda)");
-#endif
+    const fp_backend *gpu = cuda_open(why, why_cap);
     if (!gpu && !strcmp(name, "auto"))
         return &fp_backend_cpu;   /* auto falls back silently */
     return gpu;
