@@ -58,8 +58,9 @@ static size_t output_cases(output_case *cases)
         { "rebuilt.json", { "rebuild", seed, seed_vec, "-o", NULL }, NULL },
         { "rebuilt.h5", { "rebuild", rich, rich_vec, "-o", NULL }, NULL },
         { "converted.safetensors", { "convert", rich, "-o", NULL }, NULL },
-        /* hessian fails first on its unlinked scratch file beside the target,
-         * whose message names no path (cmd/hessian.c, io_all). */
+        /* hessian may fail first on its unlinked scratch file beside the target
+         * (when the matrix is too large for memory), whose write error names
+         * no path (cmd/hessian.c, io_all). */
         { "hess.npy", { "hessian", seed, "-x", testdata("hessian/seed_x.npy"), "-o", NULL },
           "the Hessian's scratch file" },
     };
