@@ -74,12 +74,15 @@ def flat_of(params):
 
 
 def tangent_flops(sizes, directions):
-    """Matrix-product flops of flatparams' tangent pass for `directions` HVPs:
-    the first layer (constant input) 2 products of B x in x out per direction
-    (X dW^T forward, dout'^T X backward), every later one 6 (input tangent
-    through W, X dW^T, two for the weight's H V, two for the input's tangent)."""
-    per = sum((2 if i == 0 else 6) * 2 * BATCH * a * b for i, (a, b) in enumerate(zip(sizes, sizes[1:])))
-    return per * directions
+    """Matrix-product flops of flatparams' --diag (the upper triangle's rows, as
+    lib/compute/tangent_pass.c does them) for all n unit directions: a direction
+    in layer L costs one product for L's weight rows (td^T X) and four for every
+    layer above (input tangent through W, td^T X and dout^T X' for its weight
+    rows, td W for the layer below), each 2 * batch * in * out flops."""
+    assert directions == sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    layers = list(zip(sizes, sizes[1:]))
+    return sum((a * b + b) * 2 * BATCH * (a * b + sum(4 * c * d for c, d in layers[i + 1:]))
+               for i, (a, b) in enumerate(layers))
 
 
 def run_flatparams(exe, args, env):
@@ -189,7 +192,7 @@ def openblas_dgemm(exe, threads):
 
     return {"2048 x 2048 x 2048": rate(2048, 2048, 2048, False, 3),
             "(K*B) x 48 x 48, K*B = 13,184 (the pass's input tangents)": rate(13184, 48, 48, True, 50),
-            "128 x 48 x 48 (one direction's X dW^T)": rate(128, 48, 48, True, 20000)}
+            "(K*48) x 48 x 128, K = 87 (the stacked weight rows)": rate(87 * 48, 48, 128, False, 200)}
 
 
 def main():
