@@ -178,6 +178,18 @@ static cuda_net *state(fp_net *net)
     return (cuda_net *)net->device;
 }
 
+/* The net as the device passes see it: its buffers are the device copies. */
+static fp_net shadow_of(fp_net *net)
+{
+    cuda_net *s = (cuda_net *)net->device;
+    fp_net shadow = *net;
+    shadow.params = s->params.p;
+    shadow.grads = s->grads.p;
+    shadow.consts = s->consts.p;
+    shadow.work = s->work.p;
+    return shadow;
+}
+
 /* Copies in what the host may have changed since the last pass: parameters,
  * constants, X (rows x width) and the target; returns the shadow net whose
  * buffers are the device copies, or -1 when something could not be allocated. */
@@ -195,23 +207,8 @@ static int sync_in(fp_net *net, const void *x, fp_net *shadow)
     /* the target: rows x (widest) elements at target_at */
     size_t target = (net->delta_at[1] - net->delta_at[0]) * e;
     up((char *)s->work.p + net->target_at * e, (const char *)net->work + net->target_at * e, target);
-    *shadow = *net;
-    shadow->params = s->params.p;
-    shadow->grads = s->grads.p;
-    shadow->consts = s->consts.p;
-    shadow->work = s->work.p;
+    *shadow = shadow_of(net);
     return 0;
-}
-
-static fp_net shadow_of(fp_net *net)
-{
-    cuda_net *s = (cuda_net *)net->device;
-    fp_net shadow = *net;
-    shadow.params = s->params.p;
-    shadow.grads = s->grads.p;
-    shadow.consts = s->consts.p;
-    shadow.work = s->work.p;
-    return shadow;
 }
 
 static const net_ops *dev_ops(const fp_net *net)

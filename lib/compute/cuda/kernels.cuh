@@ -14,8 +14,6 @@
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* backend_cuda.cu: the library's cuBLAS handle, and where a failed launch or
  * call is recorded (net.c turns it into an error after the pass). */
@@ -809,65 +807,6 @@ __global__ static void k_bias_hv(real *hbias, size_t stride, const real *tdout, 
     }
 }
 
-/* T (B x K*w), T[b, k*w + j] = src[(k*B + b)*w + j]: K tangents side by side. */
-__global__ static void k_stack(real *T, const real *src, size_t B, size_t w, size_t K)
-{
-    FOR_EACH_K(k, i, K, B * w) {
-        size_t b = i / w, j = i % w;
-        T[b * K * w + k * w + j] = src[(k * B + b) * w + j];
-    }
-}
-
-/* hw[k*stride + r*cols + c] += R[...]: R's rows (k, r) ("k-major") or (r, k) ("r-major"). */
-__global__ static void k_add_rows(real *hw, size_t stride, const real *R, size_t K, size_t rows,
-                                  size_t cols, int r_major)
-{
-    FOR_EACH_K(k, i, K, rows * cols) {
-        size_t r = i / cols, c = i % cols;
-        hw[k * stride + i] += r_major ? R[r * K * cols + k * cols + c] : R[k * rows * cols + i];
-    }
-}
-
-/* The weight's H V rows as two big products (tangent.c's dense_tangent_hweight):
- * the shared factor against the K tangents stacked side by side. */
-static void hweight_stacked(const fp_backend *be, real *hw, size_t stride, const real *tdout,
-                            const real *dout, const real *tinp, const real *inp, size_t B,
-                            size_t C, size_t OC, size_t K, int kernel_in_out, real *scratch)
-{
-    real *T = scratch, *R = scratch + K * B * (C > OC ? C : OC);
-    size_t KO = K * OC, KC = K * C;
-    LAUNCH_K(k_stack, K, B * OC, T, tdout, B, OC, K);
-    if (!kernel_in_out) {
-        GEMM(be)(1, 0, KO, C, B, 1, T, KO, inp, C, 0, R, C);
-        LAUNCH_K(k_add_rows, K, OC * C, hw, stride, R, K, OC, C, 0);
-    } else {
-        GEMM(be)(1, 0, C, KO, B, 1, inp, C, T, KO, 0, R, KO);
-        LAUNCH_K(k_add_rows, K, C * OC, hw, stride, R, K, C, OC, 1);
-    }
-    if (!tinp)
-        return;
-    LAUNCH_K(k_stack, K, B * C, T, tinp, B, C, K);
-    if (!kernel_in_out) {
-        GEMM(be)(1, 0, OC, KC, B, 1, dout, OC, T, KC, 0, R, KC);
-        LAUNCH_K(k_add_rows, K, OC * C, hw, stride, R, K, OC, C, 1);
-    } else {
-        GEMM(be)(1, 0, KC, OC, B, 1, T, KC, dout, OC, 0, R, OC);
-        LAUNCH_K(k_add_rows, K, C * OC, hw, stride, R, K, C, OC, 0);
-    }
-}
-
-/* FLATPARAMS_CUDA_HWEIGHT=stacked: the stacked products instead of the batches
- * (to compare the two on a card; the batches are the default). */
-static int hweight_stacked_wanted(void)
-{
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *v = getenv("FLATPARAMS_CUDA_HWEIGHT");
-        wanted = v && !strcmp(v, "stacked");
-    }
-    return wanted;
-}
-
 /* hw_k += td_k^T inp + dout^T ti_k (a Keras kernel: the transposes), each term
  * one strided batch over k accumulating straight into the H V rows. */
 static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hweight, real *hbias,
@@ -878,10 +817,8 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
 {
     size_t ldw = kernel_in_out ? OC : C;
     long long s = (long long)stride, so = (long long)(B * OC), si = (long long)(B * C);
-    if (hweight && hweight_stacked_wanted()) {
-        hweight_stacked(be, hweight, stride, tdout, dout, tinp, inp, B, C, OC, K, kernel_in_out,
-                        scratch);
-    } else if (hweight && !kernel_in_out) {
+    (void)scratch;   /* the batches accumulate in place: no stacking */
+    if (hweight && !kernel_in_out) {
         gemm_batched(1, 0, OC, C, B, 1, tdout, OC, so, inp, C, 0, 1, hweight, C, s, K);
         if (tinp)
             gemm_batched(1, 0, OC, C, B, 1, dout, OC, 0, tinp, C, si, 1, hweight, C, s, K);
