@@ -234,10 +234,13 @@ static int write_full(job *j, fp_error *err)
                        (unsigned long long)n);
     if (!sc.mem && (sc.fd = scratch_file(j->opts->output, err)) < 0)
         return -1;
-    void *rows = malloc(wide * n * elem + 1), *strip = malloc(wide * n * elem + 1);
+    /* the file's second pass reads rows and strips into buffers; memory needs none */
+    void *rows = sc.mem ? NULL : malloc(wide * n * elem + 1);
+    void *strip = sc.mem ? NULL : malloc(wide * n * elem + 1);
     void *conv = malloc(wide * n * 8 + 1);
     fp_vec_writer *w = NULL;
-    int rc = rows && strip && conv ? 0 : fp_fail(err, "out of memory for %zu rows", wide);
+    int rc = (sc.mem || (rows && strip)) && conv ? 0
+                                                  : fp_fail(err, "out of memory for %zu rows", wide);
     for (uint64_t at = 0; rc == 0 && at < n; at += block) {
         uint64_t stop = n - at < block ? n : at + block;
         void *into = sc.mem ? sc.mem + at * n * elem : rows;   /* in memory: in place */
