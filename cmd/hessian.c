@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 typedef struct progress {
@@ -106,25 +107,35 @@ static int finish(fp_vec_writer *w, int rc, fp_error *err)
     return rc;
 }
 
+/* A sink for fp_hessian_row_blocks: rows into one buffer (or, for the full
+ * matrix in memory, in place), then out to the writer or the scratch file. */
+typedef struct row_sink {
+    job *j;
+    uint64_t begin, end;   /* the rows asked for, for the progress line */
+    void *rows, *conv;
+    fp_vec_writer *w;      /* write_rows: rows straight to the output */
+    struct scratch *sc;    /* write_full: the upper triangle's rows */
+} row_sink;
+
 /* Rows [begin, end) straight to the writer (no symmetrisation: other rows are not here). */
+static void *rows_where(void *ctx, uint64_t at, uint64_t stop);
+static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err);
+
 static int write_rows(job *j, uint64_t begin, uint64_t end, fp_error *err)
 {
     uint64_t n = fp_net_n_params(j->s->net);
     size_t block = block_rows(j->s, end - begin), elem = 8;
-    void *rows = malloc(block * n * elem + 1), *conv = malloc(block * n * elem + 1);
-    fp_vec_writer *w = NULL;
-    int rc = rows && conv ? open_writer(j, &w, end - begin, n, err)
-                          : fp_fail(err, "out of memory for %zu rows", block);
-    for (uint64_t at = begin; rc == 0 && at < end; at += block) {
-        uint64_t stop = end - at < block ? end : at + block;
-        rc = fp_hessian_rows(j->s->net, &j->s->x, j->y, j->loss, at, stop, rows, err);
-        if (rc == 0)
-            rc = write_converted(j, w, rows, (stop - at) * n, conv, err);
-        progress_show(&j->prog, stop - begin, end - begin);
-    }
-    free(rows);
-    free(conv);
-    return finish(w, rc, err);
+    row_sink rs = { j, begin, end, malloc(block * n * elem + 1), malloc(block * n * elem + 1),
+                    NULL, NULL };
+    fp_row_sink sink = { rows_where, rows_ready, &rs };
+    int rc = rs.rows && rs.conv ? open_writer(j, &rs.w, end - begin, n, err)
+                                : fp_fail(err, "out of memory for %zu rows", block);
+    if (rc == 0)
+        rc = fp_hessian_row_blocks(j->s->net, &j->s->x, j->y, j->loss, begin, end, block, 0,
+                                   &sink, err);
+    free(rs.rows);
+    free(rs.conv);
+    return finish(rs.w, rc, err);
 }
 
 /* An unlinked scratch file beside the output (or in $TMPDIR for standard output). */
@@ -210,6 +221,47 @@ static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp
                 }                                                                    \
     } while (0)
 
+/* Asks for transparent huge pages over the whole pages inside [p, p + bytes). */
+static void advise_huge(void *p, size_t bytes)
+{
+    uintptr_t page = 2u << 20, lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
+static void *rows_where(void *ctx, uint64_t at, uint64_t stop)
+{
+    row_sink *rs = ctx;
+    size_t elem = fp_dtype_size(fp_net_precision(rs->j->s->net));
+    (void)stop;   /* in memory, the full matrix's rows go in place */
+    return rs->sc && rs->sc->mem ? rs->sc->mem + at * fp_net_n_params(rs->j->s->net) * elem
+                                 : rs->rows;
+}
+
+static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err)
+{
+    row_sink *rs = ctx;
+    uint64_t n = fp_net_n_params(rs->j->s->net);
+    size_t elem = fp_dtype_size(fp_net_precision(rs->j->s->net));
+    int rc = 0;
+    if (rs->w)
+        rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
+    else if (!rs->sc->mem)
+        rc = io_all(rs->sc, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
+    progress_show(&rs->j->prog, stop - rs->begin, rs->end - rs->begin);
+    return rc;
+}
+
+/* FLATPARAMS_TIME (benchmarks): the seconds of each phase of the full matrix. */
+static void phase_time(const char *what, double *since)
+{
+    double now = compute_now();
+    if (getenv("FLATPARAMS_TIME"))
+        fprintf(stderr, "flatparams: %s seconds: %.6f\n", what, now - *since);
+    *since = now;
+}
+
 /* The second pass reads this many bytes of rows at a time (and as many of the
  * strip above them): few, long reads, whatever the compute blocks are. */
 #define PASS2_BYTES ((uint64_t)64 << 20)
@@ -228,10 +280,13 @@ static int write_full(job *j, fp_error *err)
     size_t wide = block * (size_t)(per ? per : 1);   /* W: whole compute blocks */
     wide = wide < n ? wide : (size_t)n;
     scratch sc = { -1, NULL };
+    double clock = compute_now();
     int in_memory = n * n * elem <= SCRATCH_IN_MEMORY && !getenv("FLATPARAMS_SCRATCH_FILE");
     if (in_memory && !(sc.mem = malloc(n * n * elem + 1)))   /* (tests force the file) */
         return fp_fail(err, "out of memory for the %llu x %llu matrix", (unsigned long long)n,
                        (unsigned long long)n);
+    if (sc.mem)   /* fewer page faults on the first touch (where THP is on madvise) */
+        advise_huge(sc.mem, n * n * elem);
     if (!sc.mem && (sc.fd = scratch_file(j->opts->output, err)) < 0)
         return -1;
     /* the file's second pass reads rows and strips into buffers; memory needs none */
@@ -241,14 +296,12 @@ static int write_full(job *j, fp_error *err)
     fp_vec_writer *w = NULL;
     int rc = (sc.mem || (rows && strip)) && conv ? 0
                                                   : fp_fail(err, "out of memory for %zu rows", wide);
-    for (uint64_t at = 0; rc == 0 && at < n; at += block) {
-        uint64_t stop = n - at < block ? n : at + block;
-        void *into = sc.mem ? sc.mem + at * n * elem : rows;   /* in memory: in place */
-        rc = fp_hessian_rows_from(j->s->net, &j->s->x, j->y, j->loss, at, stop, at, into, err);
-        if (rc == 0 && !sc.mem)
-            rc = io_all(&sc, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
-        progress_show(&j->prog, stop, n);
-    }
+    row_sink rs = { j, 0, n, rows, conv, NULL, &sc };
+    fp_row_sink sink = { rows_where, rows_ready, &rs };
+    if (rc == 0)
+        rc = fp_hessian_row_blocks(j->s->net, &j->s->x, j->y, j->loss, 0, n, block, FP_ROWS_UPPER,
+                                   &sink, err);
+    phase_time("rows", &clock);
     if (rc == 0)
         rc = open_writer(j, &w, n, n, err);
     if (rc == 0 && sc.mem) {
@@ -256,10 +309,12 @@ static int write_full(job *j, fp_error *err)
             SYMMETRISE_IN_PLACE(float, sc.mem, n, (uint64_t)block);
         else
             SYMMETRISE_IN_PLACE(double, sc.mem, n, (uint64_t)block);
+        phase_time("symmetrise", &clock);
         for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
             size_t W = n - at < wide ? (size_t)(n - at) : wide;
             rc = write_converted(j, w, sc.mem + at * n * elem, W * n, conv, err);
         }
+        phase_time("write", &clock);
         goto done;
     }
     j->prog.what = "symmetrised rows";

@@ -176,6 +176,25 @@ START_TEST(full_matrix_is_exactly_symmetric_and_right)
         ck_assert_mem_eq(m.data, H, N * N * sizeof *H);
         free(m.data);
     }
+    /* blocks of directions side by side on 1 and 3 threads (parts of other
+     * sizes): the same matrix to rounding; twice on 3: the same bytes */
+    double *by[3];
+    static const char *const threads[] = { "1", "3", "3" };
+    for (int t = 0; t < 3; t++) {
+        const char *out = tmpfile_in("threads.npy");
+        int rank;
+        uint64_t shape[8];
+        setenv("OPENBLAS_NUM_THREADS", threads[t], 1);
+        setenv("FLATPARAMS_BLOCK_ROWS", "7", 1);
+        HESS("-o", out);
+        unsetenv("FLATPARAMS_BLOCK_ROWS");
+        unsetenv("OPENBLAS_NUM_THREADS");
+        ck_assert_uint_eq(read_npy_f64(out, &by[t], &rank, shape), N * N);
+    }
+    ck_assert_double_lt(t_rel_diff(by[0], by[1], N * N), 1e-13);
+    ck_assert_mem_eq(by[1], by[2], N * N * sizeof *H);
+    ck_assert_double_lt(t_rel_diff(by[0], H, N * N), 1e-13);
+    free(by[0]), free(by[1]), free(by[2]);
     free(H), free(want);
 }
 END_TEST

@@ -34,6 +34,11 @@ typedef struct fp_backend {
     int (*failed)(char *why, size_t cap);
     /* Scratch one Hessian pass may use, bytes (the host's: FP_HESSIAN_BLOCK_BYTES). */
     size_t block_bytes;
+    /* The host's threads: how many gemm may use, and setting that count (the
+     * Hessian runs blocks of directions side by side, each gemm on one thread).
+     * NULL for a device backend. */
+    int (*get_threads)(void);
+    void (*set_threads)(int n);
 } fp_backend;
 
 extern const fp_backend fp_backend_cpu;

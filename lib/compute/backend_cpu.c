@@ -1,5 +1,6 @@
-/* The CPU backend: CBLAS from OpenBLAS. Threads are OpenBLAS's own
- * (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). */
+/* The CPU backend: CBLAS from OpenBLAS. The thread count is OpenBLAS's
+ * (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS); Hessians use it for blocks of
+ * directions side by side (hessian.c). */
 #include "backend.h"
 
 #include <cblas.h>
@@ -22,11 +23,23 @@ static void gemm_f64 FP_GEMM_SIGNATURE(double)
                 (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
+static int get_threads(void)
+{
+    return openblas_get_num_threads();
+}
+
+static void set_threads(int n)
+{
+    openblas_set_num_threads(n);
+}
+
 const fp_backend fp_backend_cpu = {
     .name = "cpu",
     .max_dim = INT_MAX,
     .gemm_f32 = gemm_f32,
     .gemm_f64 = gemm_f64,
+    .get_threads = get_threads,
+    .set_threads = set_threads,
 };
 
 /* The CUDA backend lives in libflatparams_cuda.so beside this library (or at

@@ -78,9 +78,11 @@ struct fp_net {
     uint64_t target_at;    /* the target, rows x out, in the compute dtype */
 
     /* Hessian scratch kept between calls (hessian.c), so blocks of rows do not
-     * fault in fresh pages each time: the tangent workspace, unit directions. */
-    void *tangent_work, *unit_dirs;
-    size_t tangent_bytes, unit_bytes;
+     * fault in fresh pages each time: per host thread, the tangent workspace
+     * and unit directions (and, beyond the first, a workspace for the primal
+     * passes); n_workers of them. */
+    struct fp_hvp_worker *workers;
+    size_t n_workers;
 };
 
 /* The passes, one table per precision. Pointers are to the compute dtype. */
@@ -107,6 +109,7 @@ typedef struct tangent_dirs {
     int unit;
     int diag_only;   /* unit rows whose diagonal entries alone are read back (--diag):
                       * a device backend copies just those */
+    int forward_done;   /* the primal forward of this batch is already in the workspace */
 } tangent_dirs;
 
 /* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for the
@@ -118,6 +121,9 @@ typedef struct net_tangent_ops {
 
 /* -1 with the reason when a device backend's last passes failed (net.c). */
 int fp_net_device_failed(fp_net *net, fp_error *err);
+
+/* Frees the Hessian's per-thread scratch (hessian.c). */
+void fp_hvp_workers_free(fp_net *net);
 
 /* Elements of tangent scratch for K directions on the planned batch. */
 uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K);

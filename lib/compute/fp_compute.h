@@ -113,8 +113,10 @@ int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss los
  * Large k runs in blocks whose scratch stays near FP_HESSIAN_BLOCK_BYTES. */
 int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
            size_t k, void *HV, fp_error *err);
-/* How many directions (rows of H) one pass takes with about max_bytes of scratch
- * (tangent activations, the directions and their products); at least 1. */
+/* How many directions (rows of H) one call takes well: one pass's worth for
+ * each host thread (the passes run side by side), a pass keeping its scratch
+ * (tangent activations, the directions and their products) under max_bytes and
+ * its activations near the cache's size; at least 1. */
 size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes);
 /* Rows [row_begin, row_end) of H, (row_end - row_begin) x n_params into out
  * (compute dtype): H e_i, which is row i as H is symmetric (to rounding). */
@@ -128,6 +130,27 @@ int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
 int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                          uint64_t row_begin, uint64_t row_end, uint64_t col_begin, void *out,
                          fp_error *err);
+
+/* Where fp_hessian_row_blocks puts a block of rows, and what follows it. */
+typedef struct fp_row_sink {
+    /* The buffer for rows [at, stop): (stop - at) x n_params, compute dtype. */
+    void *(*where)(void *ctx, uint64_t at, uint64_t stop);
+    /* Called when they are computed (to write them, show progress); < 0 stops
+     * the loop, with err set. */
+    int (*ready)(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err);
+    void *ctx;
+} fp_row_sink;
+
+/* With FP_ROWS_UPPER, a block's columns left of its first row are not wanted
+ * (fp_hessian_rows_from with col_begin = the block's first row). */
+enum { FP_ROWS_UPPER = 1 };
+
+/* Rows [row_begin, row_end) of H in blocks of `block` rows into the sink: the
+ * batch is checked and its forward pass run once for all blocks (which is what
+ * makes this cheaper than a loop over fp_hessian_rows_from). */
+int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                          uint64_t row_begin, uint64_t row_end, size_t block, int flags,
+                          const fp_row_sink *sink, fp_error *err);
 
 /* Called after each block: done of total rows (or iterations). */
 typedef void (*fp_progress_fn)(void *ctx, uint64_t done, uint64_t total);

@@ -6,6 +6,7 @@
  */
 #include "compute_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,64 @@ static void *grow(void **buf, size_t *have, size_t bytes)
     return *buf;
 }
 
-size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
+/* A host thread's Hessian scratch, kept in the net between calls: the tangent
+ * workspace, its unit directions, and (beyond the first thread, which uses the
+ * net's own) a workspace for the primal passes. */
+typedef struct fp_hvp_worker {
+    void *work, *tangent, *unit;
+    size_t work_bytes, tangent_bytes, unit_bytes;
+} fp_hvp_worker;
+
+enum { MAX_WORKERS = 64 };
+
+/* row_blocks' flag beside the public FP_ROWS_UPPER: only the diagonal is read
+ * (a device copies back just that). */
+enum { ROWS_DIAG = 1 << 8 };
+
+void fp_hvp_workers_free(fp_net *net)
+{
+    for (size_t i = 0; i < net->n_workers; i++) {
+        free(net->workers[i].work);
+        free(net->workers[i].tangent);
+        free(net->workers[i].unit);
+    }
+    free(net->workers);
+    net->workers = NULL;
+    net->n_workers = 0;
+}
+
+/* At least t workers' (empty) scratch in the net. */
+static int workers_ready(fp_net *net, size_t t)
+{
+    if (net->n_workers >= t)
+        return 0;
+    fp_hvp_worker *w = realloc(net->workers, t * sizeof *w);
+    if (!w)
+        return -1;
+    memset(w + net->n_workers, 0, (t - net->n_workers) * sizeof *w);
+    net->workers = w;
+    net->n_workers = t;
+    return 0;
+}
+
+/* How many blocks of directions run side by side: the host's thread count
+ * (each gemm then runs on one thread), 1 on a device. */
+static size_t host_threads(const fp_net *net)
+{
+    if (net->backend->net_ops || !net->backend->get_threads)
+        return 1;
+    int t = net->backend->get_threads();
+    return t < 1 ? 1 : t > MAX_WORKERS ? MAX_WORKERS : (size_t)t;
+}
+
+/* On the host, one pass's tangent activations are kept near this size, so a
+ * layer's K directions are still in cache when the next loop or product reads
+ * them: bench/hessian's --diag (n = 4,328, batch 128) took 0.56 s with passes
+ * of 96 directions (55 MB of activations) and 0.37-0.45 s with 6-50 (4-28 MB). */
+#define PASS_CACHE_BYTES ((uint64_t)8 << 20)
+
+/* Directions one pass (one thread) takes with about max_bytes of scratch. */
+static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
 {
     if (net->backend->block_bytes > max_bytes)   /* a GPU takes bigger blocks */
         max_bytes = net->backend->block_bytes;
@@ -36,71 +94,25 @@ size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
         widest = cur > widest ? cur : widest;
     }
     per_row += 3 * widest;
-    per_row += 2 * widest;   /* tangent.c's stacked products */
     size_t elem = fp_dtype_size(net->precision);
-    uint64_t per_direction = (rows * per_row + widest * widest + 2 * net->n_params) * elem;
+    uint64_t activations = rows * per_row * elem;   /* one direction's tangent workspace */
+    uint64_t per_direction = activations + (widest * widest + 2 * net->n_params) * elem;
     uint64_t k = max_bytes / (per_direction ? per_direction : 1);
+    if (!net->backend->net_ops && activations && k > PASS_CACHE_BYTES / activations)
+        k = PASS_CACHE_BYTES / activations;
     if (rows && k * rows > net->backend->max_dim)
         k = net->backend->max_dim / rows;
     return k ? (size_t)k : 1;
 }
 
+size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
+{
+    return pass_block(net, x, max_bytes) * host_threads(net);
+}
+
 uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K)
 {
-    uint64_t dense = 0;   /* tangent.c's dense_tangent_hweight: the stacked products */
-    for (size_t i = 0; i < net->n_layers; i++) {
-        const layer_plan *p = &net->plan[i];
-        if (net->layers[i].kind != LAYER_DENSE)
-            continue;
-        uint64_t need = net->rows * (p->in > p->out ? p->in : p->out) + p->in * p->out;
-        dense = need > dense ? need : dense;
-    }
-    return (uint64_t)K * (net->work_elems + dense);
-}
-
-/* H V for the block of directions dd describes (dd->k of them, any count),
- * in passes whose scratch stays near FP_HESSIAN_BLOCK_BYTES. */
-static int hvp_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
-                      const tangent_dirs *dd, void *HV, fp_error *err)
-{
-    const void *x_data;
-    void *owned;
-    if (fp_net_prepare(net, x, y, loss, 1, &x_data, &owned, err) < 0)
-        return -1;
-    size_t elem = fp_dtype_size(net->precision), n = net->n_params, k = dd->k;
-    size_t block = fp_hessian_block(net, x, FP_HESSIAN_BLOCK_BYTES);
-    block = block < k ? block : k;
-    /* a device backend keeps its scratch on the device */
-    void *tw = net->backend->net_ops ? NULL
-                                     : grow(&net->tangent_work, &net->tangent_bytes,
-                                            fp_tangent_scratch_elems(net, block ? block : 1) * elem);
-    if (!tw && !net->backend->net_ops) {
-        free(owned);
-        return fp_fail(err, "out of memory for the tangent pass of %zu directions", block);
-    }
-    for (size_t done = 0; done < k; done += block) {
-        tangent_dirs part = *dd;
-        part.k = k - done < block ? k - done : block;
-        part.V = dd->V ? (const char *)dd->V + done * n * elem : NULL;
-        if (dd->unit) {   /* unit rows: the support moves with the block */
-            part.lo = dd->lo + done;
-            part.hi = part.lo + part.k;
-        }
-        net->tangent_ops->hvp(net, x_data, loss, &part, (char *)HV + done * n * elem, tw);
-        if (fp_net_device_failed(net, err) < 0) {
-            free(owned);
-            return -1;
-        }
-    }
-    free(owned);
-    return 0;
-}
-
-int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
-           size_t k, void *HV, fp_error *err)
-{
-    tangent_dirs dd = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
-    return hvp_blocks(net, x, y, loss, &dd, HV, err);
+    return (uint64_t)K * net->work_elems;   /* the primal plan, scaled by K */
 }
 
 /* Unit vectors e_begin .. e_begin+k-1 as k rows of n. */
@@ -117,35 +129,193 @@ static void unit_rows(void *V, fp_dtype dtype, size_t n, uint64_t begin, size_t 
     }
 }
 
-static int rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
-                     uint64_t row_begin, uint64_t row_end, uint64_t col_begin, int diag_only,
-                     void *out, fp_error *err)
+/* One call's directions cut into parts of `part` directions, which the
+ * threads take in turn (an atomic counter), each writing its own rows of HV. */
+typedef struct hvp_run {
+    fp_net *net;
+    const void *x;
+    fp_loss loss;
+    const tangent_dirs *dd;
+    void *HV;
+    size_t part, n_parts;
+    size_t next;       /* the next part to take */
+    int failed;        /* 1: out of memory, 2: the device failed (its reason in err) */
+    fp_error *err;
+} hvp_run;
+
+typedef struct hvp_thread {
+    hvp_run *run;
+    size_t id;
+    pthread_t tid;
+} hvp_thread;
+
+static void run_parts(hvp_run *r, size_t id)
 {
-    uint64_t n = net->n_params;
-    if (row_begin > row_end || row_end > n)
+    fp_net *net = r->net, clone, *use = net;
+    fp_hvp_worker *w = &net->workers[id];
+    size_t elem = fp_dtype_size(net->precision), n = (size_t)net->n_params;
+    int host = !net->backend->net_ops;   /* a device keeps its scratch, and makes unit rows */
+    if (id > 0) {   /* the backward passes in a workspace of its own */
+        if (!grow(&w->work, &w->work_bytes, net->work_elems * elem)) {
+            __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        memcpy(w->work, net->work, net->work_elems * elem);   /* the forward and the target */
+        clone = *net;
+        clone.work = w->work;
+        use = &clone;
+    }
+    void *tw = host ? grow(&w->tangent, &w->tangent_bytes,
+                           fp_tangent_scratch_elems(net, r->part) * elem)
+                    : NULL;
+    void *unit = host && r->dd->unit ? grow(&w->unit, &w->unit_bytes, r->part * n * elem) : NULL;
+    if (host && (!tw || (r->dd->unit && !unit))) {
+        __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (;;) {
+        size_t at = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+        if (at >= r->n_parts || __atomic_load_n(&r->failed, __ATOMIC_RELAXED))
+            return;
+        size_t done = at * r->part;
+        tangent_dirs part = *r->dd;
+        part.forward_done = host;   /* batch_begin ran it (a device runs its own) */
+        part.k = r->dd->k - done < r->part ? r->dd->k - done : r->part;
+        part.V = r->dd->V ? (const char *)r->dd->V + done * n * elem : NULL;
+        if (r->dd->unit) {   /* unit rows: the support moves with the part */
+            part.lo = r->dd->lo + done;
+            part.hi = part.lo + part.k;
+            if (unit) {
+                unit_rows(unit, net->precision, n, part.lo, part.k);
+                part.V = unit;
+            }
+        }
+        use->tangent_ops->hvp(use, r->x, r->loss, &part, (char *)r->HV + done * n * elem, tw);
+        if (!host && fp_net_device_failed(net, r->err) < 0) {
+            r->failed = 2;
+            return;
+        }
+    }
+}
+
+static void *run_thread(void *arg)
+{
+    hvp_thread *t = arg;
+    run_parts(t->run, t->id);
+    return NULL;
+}
+
+/* A prepared batch for any number of Hessian passes: X in the compute dtype,
+ * the primal forward run once (the same for every block of directions), and on
+ * a host with threads, gemm set to one thread while blocks run side by side
+ * (from before the forward on, so the gemm pool's threads stay asleep). */
+typedef struct hvp_batch {
+    const void *x;
+    void *owned;
+    int gemm_threads;   /* to restore; 0: unchanged */
+} hvp_batch;
+
+/* side_by_side: more than one block of directions will run. */
+static int batch_begin(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                       int side_by_side, hvp_batch *b, fp_error *err)
+{
+    b->gemm_threads = 0;
+    if (fp_net_prepare(net, x, y, loss, 1, &b->x, &b->owned, err) < 0)
+        return -1;
+    if (side_by_side && host_threads(net) > 1) {
+        b->gemm_threads = net->backend->get_threads();
+        net->backend->set_threads(1);
+    }
+    if (!net->backend->net_ops)   /* a device runs its own in each pass */
+        net->ops->forward(net, b->x);
+    return 0;
+}
+
+static void batch_end(fp_net *net, hvp_batch *b)
+{
+    if (b->gemm_threads)
+        net->backend->set_threads(b->gemm_threads);
+    free(b->owned);
+}
+
+/* H V for the directions dd describes (dd->k of them, any count) on a prepared
+ * batch, in passes whose scratch stays near FP_HESSIAN_BLOCK_BYTES each: on the
+ * host, as many passes side by side as it has threads (each gemm then on one
+ * thread, so the elementwise work runs in parallel too); unit directions
+ * (dd->V NULL) are made per pass. A part's arithmetic does not depend on which
+ * thread runs it: the same parts give the same bytes on every run. */
+static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
+                     const tangent_dirs *dd, void *HV, fp_error *err)
+{
+    size_t k = dd->k, threads = b->gemm_threads ? host_threads(net) : 1;
+    size_t part = pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
+    size_t even = (k + threads - 1) / threads;   /* the directions shared out */
+    part = even && even < part ? even : part;
+    hvp_run r = { net, b->x, loss, dd, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
+    threads = threads < r.n_parts ? threads : r.n_parts;
+    if (workers_ready(net, threads ? threads : 1) < 0)
+        return fp_fail(err, "out of memory for the tangent pass of %zu directions", part);
+    hvp_thread t[MAX_WORKERS];
+    size_t started = 1;
+    for (; started < threads; started++) {
+        t[started] = (hvp_thread){ &r, started, 0 };
+        if (pthread_create(&t[started].tid, NULL, run_thread, &t[started]) != 0)
+            break;   /* fewer threads take the same parts */
+    }
+    run_parts(&r, 0);
+    for (size_t i = 1; i < started; i++)
+        pthread_join(t[i].tid, NULL);
+    if (r.failed == 1)
+        return fp_fail(err, "out of memory for the tangent pass of %zu directions", part);
+    return r.failed ? -1 : 0;
+}
+
+int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
+           size_t k, void *HV, fp_error *err)
+{
+    tangent_dirs dd = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
+    hvp_batch b;
+    if (batch_begin(net, x, y, loss, k > 1, &b, err) < 0)
+        return -1;
+    int rc = hvp_parts(net, x, &b, loss, &dd, HV, err);
+    batch_end(net, &b);
+    return rc;
+}
+
+static int check_rows(const fp_net *net, uint64_t row_begin, uint64_t row_end, fp_error *err)
+{
+    if (row_begin > row_end || row_end > net->n_params)
         return fp_fail(err, "rows %llu:%llu are outside 0:%llu",
                        (unsigned long long)row_begin, (unsigned long long)row_end,
-                       (unsigned long long)n);
-    size_t k = (size_t)(row_end - row_begin);
-    if (!k)
-        return 0;
-    void *V = NULL;   /* a device backend makes unit directions itself */
-    if (!net->backend->net_ops) {
-        if (!(V = grow(&net->unit_dirs, &net->unit_bytes, k * n * fp_dtype_size(net->precision))))
-            return fp_fail(err, "out of memory for %zu unit vectors", k);
-        unit_rows(V, net->precision, n, row_begin, k);
-    }
-    /* H symmetric: H e_i is row i */
-    tangent_dirs dd = { .V = V, .k = k, .lo = row_begin, .hi = row_end, .col_lo = col_begin,
-                        .unit = 1, .diag_only = diag_only };
-    return hvp_blocks(net, x, y, loss, &dd, out, err);
+                       (unsigned long long)net->n_params);
+    return 0;
+}
+
+/* Rows [row_begin, row_end) of H on a prepared batch; columns below col_begin
+ * not wanted. H is symmetric, so H e_i is row i (hvp_parts makes the e_i). */
+static int batch_rows(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
+                      uint64_t row_begin, uint64_t row_end, uint64_t col_begin, int diag_only,
+                      void *out, fp_error *err)
+{
+    tangent_dirs dd = { .V = NULL, .k = (size_t)(row_end - row_begin), .lo = row_begin,
+                        .hi = row_end, .col_lo = col_begin, .unit = 1, .diag_only = diag_only };
+    return dd.k ? hvp_parts(net, x, b, loss, &dd, out, err) : 0;
 }
 
 int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                          uint64_t row_begin, uint64_t row_end, uint64_t col_begin, void *out,
                          fp_error *err)
 {
-    return rows_from(net, x, y, loss, row_begin, row_end, col_begin, 0, out, err);
+    hvp_batch b;
+    if (check_rows(net, row_begin, row_end, err) < 0)
+        return -1;
+    if (row_begin == row_end)
+        return 0;
+    if (batch_begin(net, x, y, loss, row_end - row_begin > 1, &b, err) < 0)
+        return -1;
+    int rc = batch_rows(net, x, &b, loss, row_begin, row_end, col_begin, 0, out, err);
+    batch_end(net, &b);
+    return rc;
 }
 
 int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -154,31 +324,84 @@ int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
     return fp_hessian_rows_from(net, x, y, loss, row_begin, row_end, 0, out, err);
 }
 
+/* The loop of fp_hessian_row_blocks, also with the diagonal's flag. */
+static int row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                      uint64_t row_begin, uint64_t row_end, size_t block, int flags,
+                      const fp_row_sink *sink, fp_error *err)
+{
+    hvp_batch b;
+    if (check_rows(net, row_begin, row_end, err) < 0)
+        return -1;
+    if (row_begin == row_end)
+        return 0;
+    block = block ? block : 1;
+    if (batch_begin(net, x, y, loss, row_end - row_begin > 1, &b, err) < 0)
+        return -1;
+    int rc = 0;
+    for (uint64_t at = row_begin; rc == 0 && at < row_end; at += block) {
+        uint64_t stop = row_end - at < block ? row_end : at + block;
+        void *rows = sink->where(sink->ctx, at, stop);
+        rc = batch_rows(net, x, &b, loss, at, stop, flags & FP_ROWS_UPPER ? at : 0,
+                        flags & ROWS_DIAG, rows, err);
+        if (rc == 0)
+            rc = sink->ready(sink->ctx, at, stop, rows, err);
+    }
+    batch_end(net, &b);
+    return rc;
+}
+
+int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                          uint64_t row_begin, uint64_t row_end, size_t block, int flags,
+                          const fp_row_sink *sink, fp_error *err)
+{
+    return row_blocks(net, x, y, loss, row_begin, row_end, block, flags & FP_ROWS_UPPER, sink,
+                      err);
+}
+
+/* fp_hessian_diag's sink: the diagonal out of each block's rows. */
+typedef struct diag_sink {
+    fp_net *net;
+    void *rows;
+    double *diag;
+    fp_progress_fn progress;
+    void *ctx;
+} diag_sink;
+
+static void *diag_where(void *ctx, uint64_t at, uint64_t stop)
+{
+    (void)at;
+    (void)stop;
+    return ((diag_sink *)ctx)->rows;
+}
+
+static int diag_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err)
+{
+    diag_sink *d = ctx;
+    uint64_t n = d->net->n_params;
+    (void)err;
+    for (uint64_t i = at; i < stop; i++) {
+        size_t e = (size_t)((i - at) * n + i);
+        d->diag[i] = d->net->precision == FP_F32 ? ((float *)rows)[e] : ((double *)rows)[e];
+    }
+    if (d->progress)
+        d->progress(d->ctx, stop, n);
+    return 0;
+}
+
 int fp_hessian_diag(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                     double *diag, fp_progress_fn progress, void *ctx, fp_error *err)
 {
     uint64_t n = net->n_params;
-    size_t elem = fp_dtype_size(net->precision);
     size_t block = fp_hessian_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     block = block < n ? block : (size_t)n;
-    void *rows = malloc((block ? block : 1) * n * elem);
-    if (!rows)
+    diag_sink d = { net, malloc((block ? block : 1) * n * fp_dtype_size(net->precision)), diag,
+                    progress, ctx };
+    if (!d.rows)
         return fp_fail(err, "out of memory for %zu rows of the Hessian", block);
-    for (uint64_t begin = 0; begin < n; begin += block) {
-        uint64_t end = n - begin < block ? n : begin + block;
-        if (rows_from(net, x, y, loss, begin, end, begin, 1, rows, err) < 0) {
-            free(rows);
-            return -1;
-        }
-        for (uint64_t i = begin; i < end; i++) {
-            size_t at = (size_t)((i - begin) * n + i);
-            diag[i] = net->precision == FP_F32 ? ((float *)rows)[at] : ((double *)rows)[at];
-        }
-        if (progress)
-            progress(ctx, end, n);
-    }
-    free(rows);
-    return 0;
+    fp_row_sink sink = { diag_where, diag_ready, &d };
+    int rc = row_blocks(net, x, y, loss, 0, n, block, FP_ROWS_UPPER | ROWS_DIAG, &sink, err);
+    free(d.rows);
+    return rc;
 }
 
 uint64_t fp_splitmix64(uint64_t *state)

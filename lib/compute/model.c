@@ -499,8 +499,7 @@ void fp_net_free(fp_net *net)
     free(net->consts);
     free(net->plan);
     free(net->work);
-    free(net->tangent_work);
-    free(net->unit_dirs);
+    fp_hvp_workers_free(net);
     if (net->device && net->backend->net_release)
         net->backend->net_release(net);
     free(net);

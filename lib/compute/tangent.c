@@ -269,49 +269,26 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
 }
 
 /* The weight's H V rows, hw_k += (dout^T inp)' = td_k^T inp + dout^T ti_k
- * (a Keras kernel: the transpose), as TWO products for all K directions: the
- * shared factor (inp, then dout) against the K others stacked side by side
- * (transposed into scratch), then the results added into each row.
- * scratch: K * (B * max(C, OC) + C * OC) elements. */
+ * (a Keras kernel: the transpose), one product per direction and term, each
+ * accumulating straight into direction k's row: the directions' blocks are
+ * already contiguous (td_k at k*B rows), so nothing is copied or stacked. */
 static void dense_tangent_hweight(const fp_backend *be, real *hw, size_t stride,
                                   const real *tdout, const real *dout, const real *tinp,
                                   const real *inp, size_t B, size_t C, size_t OC, size_t K,
-                                  int kernel_in_out, real *scratch)
+                                  int kernel_in_out)
 {
-    real *T = scratch, *R = scratch + K * B * (C > OC ? C : OC);
-    size_t KO = K * OC, KC = K * C;
-    /* td stacked: T (B x K*OC), T[b, k*OC + o] = td_k[b, o] */
-    for (size_t k = 0; k < K; k++)
-        for (size_t b = 0; b < B; b++)
-            memcpy(T + b * KO + k * OC, tdout + (k * B + b) * OC, OC * sizeof *T);
-    if (!kernel_in_out) {   /* R (K*OC x C) = T^T inp: row k*OC + o is hw_k's row o */
-        GEMM(be)(1, 0, KO, C, B, 1, T, KO, inp, C, 0, R, C);
-        for (size_t k = 0; k < K; k++)
-            for (size_t i = 0; i < OC * C; i++)
-                hw[k * stride + i] += R[k * OC * C + i];
-    } else {                /* R (C x K*OC) = inp^T T */
-        GEMM(be)(1, 0, C, KO, B, 1, inp, C, T, KO, 0, R, KO);
-        for (size_t k = 0; k < K; k++)
-            for (size_t c = 0; c < C; c++)
-                for (size_t o = 0; o < OC; o++)
-                    hw[k * stride + c * OC + o] += R[c * KO + k * OC + o];
-    }
-    if (!tinp)
-        return;
-    for (size_t k = 0; k < K; k++)   /* T (B x K*C), T[b, k*C + c] = ti_k[b, c] */
-        for (size_t b = 0; b < B; b++)
-            memcpy(T + b * KC + k * C, tinp + (k * B + b) * C, C * sizeof *T);
-    if (!kernel_in_out) {   /* R (OC x K*C) = dout^T T */
-        GEMM(be)(1, 0, OC, KC, B, 1, dout, OC, T, KC, 0, R, KC);
-        for (size_t k = 0; k < K; k++)
-            for (size_t o = 0; o < OC; o++)
-                for (size_t c = 0; c < C; c++)
-                    hw[k * stride + o * C + c] += R[o * KC + k * C + c];
-    } else {                /* R (K*C x OC) = T^T dout: rows k*C + c are hw_k's */
-        GEMM(be)(1, 0, KC, OC, B, 1, T, KC, dout, OC, 0, R, OC);
-        for (size_t k = 0; k < K; k++)
-            for (size_t i = 0; i < C * OC; i++)
-                hw[k * stride + i] += R[k * C * OC + i];
+    for (size_t k = 0; k < K; k++) {
+        const real *td = tdout + k * B * OC, *ti = tinp ? tinp + k * B * C : NULL;
+        real *h = hw + k * stride;
+        if (!kernel_in_out) {   /* OC x C */
+            GEMM(be)(1, 0, OC, C, B, 1, td, OC, inp, C, 1, h, C);
+            if (ti)
+                GEMM(be)(1, 0, OC, C, B, 1, dout, OC, ti, C, 1, h, C);
+        } else {                /* C x OC */
+            GEMM(be)(1, 0, C, OC, B, 1, inp, C, td, OC, 1, h, OC);
+            if (ti)
+                GEMM(be)(1, 0, C, OC, B, 1, ti, C, dout, OC, 1, h, OC);
+        }
     }
 }
 
@@ -319,12 +296,12 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
                                    size_t stride, const real *tdout, const real *dout,
                                    const real *tinp, const real *inp, const real *weight,
                                    const tslice *tw, size_t B, size_t C, size_t OC, size_t K,
-                                   int kernel_in_out, real *scratch)
+                                   int kernel_in_out)
 {
     size_t ldw = kernel_in_out ? OC : C;
     if (hweight)
         dense_tangent_hweight(be, hweight, stride, tdout, dout, tinp, inp, B, C, OC, K,
-                              kernel_in_out, scratch);
+                              kernel_in_out);
     if (hbias)
         for (size_t k = 0; k < K; k++)
             for (size_t b = 0; b < B; b++)

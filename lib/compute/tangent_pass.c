@@ -134,7 +134,6 @@ static void tangent_backward(fp_net *net, const real *x, const tangent_dirs *dd,
     real *d = WORK(net, net->delta_at[0]), *d_below = WORK(net, net->delta_at[1]);
     real *td = tw + K * net->delta_at[0], *td_below = tw + K * net->delta_at[1];
     real *g = tw + K * net->target_at;   /* scratch: the norm layers' dL/dxhat */
-    real *scratch = tw + K * net->work_elems;
     for (size_t i = net->n_layers; i-- > first_need;) {
         const layer *l = &net->layers[i];
         const layer_plan *p = &net->plan[i];
@@ -158,7 +157,7 @@ static void tangent_backward(fp_net *net, const real *x, const tangent_dirs *dd,
         case LAYER_DENSE:
             dense_tangent_backward(net->backend, tdinp, hw, hb, n, td, d, tin, inp,
                                    slot_value(net, l->weight), &tw_w, B, p->in, p->out, K,
-                                   l->kernel_in_out, scratch);
+                                   l->kernel_in_out);
             if (dinp)
                 dense_backward(net->backend, dinp, NULL, NULL, d, inp, slot_value(net, l->weight),
                                B, p->in, p->out, l->kernel_in_out);
@@ -207,7 +206,8 @@ static void net_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs
     size_t K = dd->k, first_live, first_need;
     trim(net, dd, &first_live, &first_need);
     zero_reals((real *)HV, K * net->n_params);
-    net_forward(net, x);
+    if (!dd->forward_done)
+        net_forward(net, x);
     if (first_live == net->n_layers || first_need == net->n_layers)
         return;   /* zero directions, or no column wanted */
     tangent_forward(net, (const real *)x, dd, first_live, first_need, (real *)tw);

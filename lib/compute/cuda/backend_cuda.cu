@@ -336,6 +336,8 @@ static const fp_backend backend_cuda = {
     net_release,
     failed,
     (size_t)4 << 30,
+    NULL,   /* threads: the host's only */
+    NULL,
 };
 
 /* The backend when a GPU is usable (its cuBLAS handle made once), else NULL

@@ -813,11 +813,10 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
                                    size_t stride, const real *tdout, const real *dout,
                                    const real *tinp, const real *inp, const real *weight,
                                    const tslice *tw, size_t B, size_t C, size_t OC, size_t K,
-                                   int kernel_in_out, real *scratch)
+                                   int kernel_in_out)
 {
     size_t ldw = kernel_in_out ? OC : C;
     long long s = (long long)stride, so = (long long)(B * OC), si = (long long)(B * C);
-    (void)scratch;   /* the batches accumulate in place: no stacking */
     if (hweight && !kernel_in_out) {
         gemm_batched(1, 0, OC, C, B, 1, tdout, OC, so, inp, C, 0, 1, hweight, C, s, K);
         if (tinp)
