@@ -212,7 +212,8 @@ static void *run_thread(void *arg)
 typedef struct hvp_batch {
     const void *x;
     void *owned;
-    int gemm_threads;   /* to restore; 0: unchanged */
+    int gemm_threads;   /* the host's threads, to restore (and the passes side by
+                         * side meanwhile); 0: unchanged, one pass at a time */
 } hvp_batch;
 
 /* side_by_side: more than one block of directions will run. */
@@ -223,7 +224,7 @@ static int batch_begin(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_l
     if (fp_net_prepare(net, x, y, loss, 1, &b->x, &b->owned, err) < 0)
         return -1;
     if (side_by_side && host_threads(net) > 1) {
-        b->gemm_threads = net->backend->get_threads();
+        b->gemm_threads = (int)host_threads(net);
         net->backend->set_threads(1);
     }
     if (!net->backend->net_ops)   /* a device runs its own in each pass */
@@ -247,7 +248,7 @@ static void batch_end(fp_net *net, hvp_batch *b)
 static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
                      const tangent_dirs *dd, void *HV, fp_error *err)
 {
-    size_t k = dd->k, threads = b->gemm_threads ? host_threads(net) : 1;
+    size_t k = dd->k, threads = b->gemm_threads > 1 ? (size_t)b->gemm_threads : 1;
     size_t part = pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     size_t even = (k + threads - 1) / threads;   /* the directions shared out */
     part = even && even < part ? even : part;
