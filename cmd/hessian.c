@@ -247,6 +247,8 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
     int rc = 0;
     if (rs->w)
         rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
+    else if (rs->sc->mem && rows != rows_where(ctx, at, stop))   /* a GPU's own memory */
+        memcpy(rows_where(ctx, at, stop), rows, (stop - at) * n * elem);
     else if (!rs->sc->mem)
         rc = io_all(rs->sc, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
     progress_show(&rs->j->prog, stop - rs->begin, rs->end - rs->begin);

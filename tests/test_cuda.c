@@ -1,7 +1,8 @@
 /* The CUDA backend against the CPU backend, for every layer, activation and
  * loss (the models of the finite-difference suites), in float64 and float32:
  * predictions, the loss, the gradient, H V for random directions, rows of H
- * (unit directions, made on the device) and the upper triangle's rows. The
+ * (unit directions, made on the device), the upper triangle's rows, and
+ * blocks of rows pipelined (computed while the previous block is copied). The
  * two backends run the same passes (passes.c, tangent_pass.c) over different
  * kernels, so they agree to rounding: 1e-10 relative in f64, 1e-4 in f32.
  * Without a usable GPU (or a build without CUDA) the suite exits 77: skipped. */
@@ -42,6 +43,34 @@ static void close_enough(const void *gpu, const void *cpu, fp_dtype dtype, uint6
     ck_assert_msg(rel <= tol, "%s, %s (%s): GPU and CPU differ by %.3g relative", what, part,
                   fp_dtype_name(dtype), rel);
     free(g), free(c);
+}
+
+/* A sink gathering blocks of rows into one matrix, counting the blocks a GPU
+ * delivered in its own (pinned) memory, which is its pipelined path. */
+typedef struct gather {
+    char *H;
+    uint64_t n;
+    size_t elem;
+    int blocks, own_memory;
+} gather;
+
+static void *gather_where(void *ctx, uint64_t at, uint64_t stop)
+{
+    gather *g = ctx;
+    (void)stop;
+    return g->H + at * g->n * g->elem;
+}
+
+static int gather_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err)
+{
+    gather *g = ctx;
+    (void)err;
+    g->blocks++;
+    if (rows != gather_where(ctx, at, stop)) {
+        g->own_memory++;
+        memcpy(gather_where(ctx, at, stop), rows, (stop - at) * g->n * g->elem);
+    }
+    return 0;
 }
 
 static void compare_one(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
@@ -90,6 +119,20 @@ static void compare_one(const fp_node *root, const fp_select *sel, int train, co
     for (uint64_t r = 0; r < n - begin; r++)
         close_enough((char *)hg + (r * n + begin) * elem, (char *)hc + (r * n + begin) * elem,
                      precision, n - begin, tol, what, "upper rows");
+    /* blocks of 5 upper-triangle rows through fp_hessian_row_blocks: the GPU's
+     * pipelined path (two blocks in flight), columns >= each block's first row */
+    gather gg_ = { hg, n, elem, 0, 0 };
+    fp_row_sink sink = { gather_where, gather_ready, &gg_ };
+    ck_assert_msg(fp_hessian_row_blocks(gpu, x, y, loss, 0, n, 5, FP_ROWS_UPPER, &sink, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(gg_.blocks, (int)((n + 4) / 5));
+    ck_assert_int_eq(gg_.own_memory, gg_.blocks);
+    ck_assert(fp_hessian_rows(cpu, x, y, loss, 0, n, hc, &err) == 0);
+    for (uint64_t r = 0; r < n; r++) {
+        uint64_t from = r / 5 * 5;
+        close_enough((char *)hg + (r * n + from) * elem, (char *)hc + (r * n + from) * elem,
+                     precision, n - from, tol, what, "pipelined blocks of rows");
+    }
     free(V64), free(V), free(hc), free(hg), free(gc), free(gg);
     fp_net_free(cpu), fp_net_free(gpu);
     fp_layout_free(&layout);

@@ -117,6 +117,14 @@ typedef struct tangent_dirs {
 typedef struct net_tangent_ops {
     void (*hvp)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
                 void *tw);
+    /* A device's pipelined blocks of rows (NULL on the host): rows_start queues
+     * H V for the directions and the copy of the rows back to the host, and
+     * returns at once; rows_wait waits for the oldest block started and returns
+     * its rows, in the backend's memory, valid until the second rows_start
+     * after it (NULL when the block failed). At most two blocks are in flight,
+     * so the device computes one while the host writes the other. */
+    void (*rows_start)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs);
+    const void *(*rows_wait)(fp_net *net);
 } net_tangent_ops;
 
 /* -1 with the reason when a device backend's last passes failed (net.c). */

@@ -136,7 +136,9 @@ typedef struct fp_row_sink {
     /* The buffer for rows [at, stop): (stop - at) x n_params, compute dtype. */
     void *(*where)(void *ctx, uint64_t at, uint64_t stop);
     /* Called when they are computed (to write them, show progress); < 0 stops
-     * the loop, with err set. */
+     * the loop, with err set. rows is where()'s buffer, or a GPU's own memory
+     * holding them (its blocks are pipelined: it computes the next block
+     * meanwhile), valid until ready returns. */
     int (*ready)(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err);
     void *ctx;
 } fp_row_sink;

@@ -74,9 +74,14 @@ static size_t host_threads(const fp_net *net)
 
 /* On the host, one pass's tangent activations are kept near this size, so a
  * layer's K directions are still in cache when the next loop or product reads
- * them: bench/hessian's --diag (n = 4,328, batch 128) took 0.56 s with passes
- * of 96 directions (55 MB of activations) and 0.37-0.45 s with 6-50 (4-28 MB). */
+ * them, but K is not cut below PASS_MIN_DIRECTIONS, where the products get too
+ * thin. Measured on the 2-core development VM (32 MiB L3), 2 threads:
+ * bench/hessian's --diag (n = 4,328, batch 128; 0.58 MB of activations per
+ * direction) took 0.56 s with K = 96, 0.38-0.43 s with K = 27, 0.30 s with
+ * K = 8-14 and 0.35 s with K = 4; rows 0:512 of bench/gpu_check's MLP
+ * (batch 1024, 5.4 MB per direction) 1.8 s with K = 1 and 1.27 s with K = 3-4. */
 #define PASS_CACHE_BYTES ((uint64_t)8 << 20)
+#define PASS_MIN_DIRECTIONS 4
 
 /* Directions one pass (one thread) takes with about max_bytes of scratch. */
 static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
@@ -96,10 +101,13 @@ static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
     per_row += 3 * widest;
     size_t elem = fp_dtype_size(net->precision);
     uint64_t activations = rows * per_row * elem;   /* one direction's tangent workspace */
-    uint64_t per_direction = activations + (widest * widest + 2 * net->n_params) * elem;
+    uint64_t rows_kept = net->backend->net_ops ? 3 : 2;   /* V, H V (a device: two H V) */
+    uint64_t per_direction = activations + (widest * widest + rows_kept * net->n_params) * elem;
     uint64_t k = max_bytes / (per_direction ? per_direction : 1);
-    if (!net->backend->net_ops && activations && k > PASS_CACHE_BYTES / activations)
-        k = PASS_CACHE_BYTES / activations;
+    uint64_t cached = activations ? PASS_CACHE_BYTES / activations : k;
+    cached = cached > PASS_MIN_DIRECTIONS ? cached : PASS_MIN_DIRECTIONS;
+    if (!net->backend->net_ops && k > cached)
+        k = cached;
     if (rows && k * rows > net->backend->max_dim)
         k = net->backend->max_dim / rows;
     return k ? (size_t)k : 1;
@@ -325,6 +333,39 @@ int fp_hessian_rows(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
     return fp_hessian_rows_from(net, x, y, loss, row_begin, row_end, 0, out, err);
 }
 
+/* row_blocks on a device with pipelined blocks: two in flight, so the device
+ * computes (and copies back) one block while the sink writes the one before.
+ * After a failure no block is started, and those in flight are waited for. */
+static int pipelined_blocks(fp_net *net, const hvp_batch *b, fp_loss loss, uint64_t row_begin,
+                            uint64_t row_end, size_t block, int flags, const fp_row_sink *sink,
+                            fp_error *err)
+{
+    const net_tangent_ops *ops = net->tangent_ops;
+    uint64_t started = row_begin, at = row_begin;
+    int rc = 0;
+    while (at < (rc == 0 ? row_end : started)) {
+        while (rc == 0 && started < row_end && started - at < 2 * (uint64_t)block) {
+            uint64_t stop = row_end - started < block ? row_end : started + block;
+            tangent_dirs dd = { .V = NULL, .k = (size_t)(stop - started), .lo = started,
+                                .hi = stop, .col_lo = flags & FP_ROWS_UPPER ? started : 0,
+                                .unit = 1 };
+            ops->rows_start(net, b->x, loss, &dd);
+            started = stop;
+        }
+        uint64_t stop = row_end - at < block ? row_end : at + block;
+        const void *rows = ops->rows_wait(net);
+        if (rc == 0 && fp_net_device_failed(net, err) < 0)
+            rc = -1;
+        else if (rc == 0 && !rows)
+            rc = fp_fail(err, "the GPU's rows %llu:%llu did not arrive", (unsigned long long)at,
+                         (unsigned long long)stop);
+        if (rc == 0)
+            rc = sink->ready(sink->ctx, at, stop, (void *)rows, err);
+        at = stop;
+    }
+    return rc;
+}
+
 /* The loop of fp_hessian_row_blocks, also with the diagonal's flag. */
 static int row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                       uint64_t row_begin, uint64_t row_end, size_t block, int flags,
@@ -339,6 +380,12 @@ static int row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
     if (batch_begin(net, x, y, loss, row_end - row_begin > 1, &b, err) < 0)
         return -1;
     int rc = 0;
+    if (net->tangent_ops->rows_start && !(flags & ROWS_DIAG)
+        && block <= pass_block(net, x, FP_HESSIAN_BLOCK_BYTES)) {
+        rc = pipelined_blocks(net, &b, loss, row_begin, row_end, block, flags, sink, err);
+        batch_end(net, &b);
+        return rc;
+    }
     for (uint64_t at = row_begin; rc == 0 && at < row_end; at += block) {
         uint64_t stop = row_end - at < block ? row_end : at + block;
         void *rows = sink->where(sink->ctx, at, stop);

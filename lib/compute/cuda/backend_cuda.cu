@@ -128,6 +128,17 @@ typedef struct dev_buf {
 
 typedef struct cuda_net {
     dev_buf params, grads, consts, work, x, tw, V, HV;
+    /* Pipelined rows (rows_start, rows_wait): two slots, each with its H V
+     * rows on the device and a pinned host copy; the copies run on their own
+     * stream, after the slot's `computed` event, while the next block computes. */
+    dev_buf HVs[2];
+    void *pinned[2];
+    size_t pinned_bytes[2];
+    int ok[2];                  /* the slot's block was queued without error */
+    int next, in_flight;        /* the slot the next block takes; blocks queued */
+    cudaStream_t copy;
+    cudaEvent_t computed[2], copied[2];
+    int pipeline_ready;
 } cuda_net;
 
 /* Grows a device buffer to at least bytes (contents lost); 0 or -1 (recorded). */
@@ -265,18 +276,13 @@ __global__ static void k_unit_rows_f64(double *V, size_t n, uint64_t begin, size
         V[r * n + begin + r] = 1;
 }
 
-static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd, void *HV,
-                     void *tw)
+/* The directions into s->V (unit rows made here, others copied in) and the
+ * tangent scratch, for dd->k directions; -1 when allocating failed (recorded). */
+static int directions_in(fp_net *net, cuda_net *s, const tangent_dirs *dd)
 {
-    (void)tw;
-    fp_net shadow;
-    if (sync_in(net, x, &shadow) < 0)
-        return;
-    cuda_net *s = (cuda_net *)net->device;
     size_t e = elem_of(net), k = dd->k, n = net->n_params, rows = k * n * e;
-    if (grow(&s->tw, fp_tangent_scratch_elems(net, k) * e) < 0 || grow(&s->V, rows) < 0
-        || grow(&s->HV, rows) < 0)
-        return;
+    if (grow(&s->tw, fp_tangent_scratch_elems(net, k) * e) < 0 || grow(&s->V, rows) < 0)
+        return -1;
     if (dd->unit) {   /* e_lo .. e_lo+k-1, made here */
         fp_cuda_note(cudaMemset(s->V.p, 0, rows), "cudaMemset");
         unsigned blocks = (unsigned)((k + 255) / 256);
@@ -288,6 +294,20 @@ static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dir
     } else {
         up(s->V.p, dd->V, rows);
     }
+    return 0;
+}
+
+static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd, void *HV,
+                     void *tw)
+{
+    (void)tw;
+    fp_net shadow;
+    if (sync_in(net, x, &shadow) < 0)
+        return;
+    cuda_net *s = (cuda_net *)net->device;
+    size_t e = elem_of(net), k = dd->k, n = net->n_params, rows = k * n * e;
+    if (directions_in(net, s, dd) < 0 || grow(&s->HV, rows) < 0)
+        return;
     tangent_dirs on_device = *dd;
     on_device.V = s->V.p;
     dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HV.p, s->tw.p);
@@ -300,6 +320,74 @@ static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dir
     }
 }
 
+/* The copy stream and the slots' events, made on the first pipelined block. */
+static int pipeline_of(cuda_net *s)
+{
+    if (s->pipeline_ready)
+        return 0;
+    cudaError_t e = cudaStreamCreateWithFlags(&s->copy, cudaStreamNonBlocking);
+    for (int i = 0; i < 2 && e == cudaSuccess; i++) {
+        e = cudaEventCreateWithFlags(&s->computed[i], cudaEventDisableTiming);
+        if (e == cudaSuccess)
+            e = cudaEventCreateWithFlags(&s->copied[i], cudaEventDisableTiming);
+    }
+    fp_cuda_note(e, "making the copy stream");
+    s->pipeline_ready = e == cudaSuccess;
+    return s->pipeline_ready ? 0 : -1;
+}
+
+static void rows_start(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd)
+{
+    cuda_net *s = state(net);
+    if (!s)
+        return;
+    int slot = s->next;
+    s->next ^= 1;
+    s->in_flight++;
+    s->ok[slot] = 0;
+    fp_net shadow;
+    size_t e = elem_of(net), rows = dd->k * net->n_params * e;
+    if (sync_in(net, x, &shadow) < 0 || pipeline_of(s) < 0 || directions_in(net, s, dd) < 0
+        || grow(&s->HVs[slot], rows) < 0)
+        return;
+    if (s->pinned_bytes[slot] < rows) {   /* page-locked, so the copy is asynchronous */
+        cudaFreeHost(s->pinned[slot]);
+        s->pinned_bytes[slot] = 0;
+        cudaError_t err = cudaMallocHost(&s->pinned[slot], rows);
+        if (err != cudaSuccess) {
+            fp_cuda_note(err, "allocating page-locked host memory");
+            s->pinned[slot] = NULL;
+            return;
+        }
+        s->pinned_bytes[slot] = rows;
+    }
+    tangent_dirs on_device = *dd;
+    on_device.V = s->V.p;
+    dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HVs[slot].p, s->tw.p);
+    /* the copy waits for this block's passes (the default stream), not the next block's */
+    fp_cuda_note(cudaEventRecord(s->computed[slot], 0), "cudaEventRecord");
+    fp_cuda_note(cudaStreamWaitEvent(s->copy, s->computed[slot], 0), "cudaStreamWaitEvent");
+    fp_cuda_note(cudaMemcpyAsync(s->pinned[slot], s->HVs[slot].p, rows, cudaMemcpyDeviceToHost,
+                                 s->copy), "copying from the GPU");
+    fp_cuda_note(cudaEventRecord(s->copied[slot], s->copy), "cudaEventRecord");
+    s->ok[slot] = 1;
+}
+
+static const void *rows_wait(fp_net *net)
+{
+    cuda_net *s = (cuda_net *)net->device;
+    if (!s || !s->in_flight)
+        return NULL;
+    int slot = s->in_flight == 2 ? s->next : s->next ^ 1;   /* the oldest */
+    s->in_flight--;
+    if (!s->ok[slot])
+        return NULL;
+    double t0 = fp_cuda_prof_start();
+    fp_cuda_note(cudaEventSynchronize(s->copied[slot]), "copying from the GPU");
+    fp_cuda_prof_end("waiting for a block's rows", t0);
+    return s->pinned[slot];
+}
+
 static const net_ops host_ops = {
     host_forward,
     host_loss,
@@ -308,6 +396,8 @@ static const net_ops host_ops = {
 
 static const net_tangent_ops host_tangent_ops = {
     host_hvp,
+    rows_start,
+    rows_wait,
 };
 
 static void net_ops_of(int precision, const net_ops **ops, const net_tangent_ops **tangent_ops)
@@ -320,9 +410,19 @@ static void net_ops_of(int precision, const net_ops **ops, const net_tangent_ops
 static void net_release(fp_net *net)
 {
     cuda_net *s = (cuda_net *)net->device;
-    dev_buf *all[] = { &s->params, &s->grads, &s->consts, &s->work, &s->x, &s->tw, &s->V, &s->HV };
+    dev_buf *all[] = { &s->params, &s->grads, &s->consts, &s->work, &s->x, &s->tw, &s->V, &s->HV,
+                       &s->HVs[0], &s->HVs[1] };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]->p);
+    for (int i = 0; i < 2; i++)
+        cudaFreeHost(s->pinned[i]);
+    if (s->pipeline_ready) {
+        cudaStreamDestroy(s->copy);
+        for (int i = 0; i < 2; i++) {
+            cudaEventDestroy(s->computed[i]);
+            cudaEventDestroy(s->copied[i]);
+        }
+    }
     free(s);
     net->device = NULL;
 }
