@@ -115,6 +115,8 @@ typedef struct row_sink {
     void *rows, *conv;
     fp_vec_writer *w;      /* write_rows: rows straight to the output */
     struct scratch *sc;    /* write_full: the upper triangle's rows */
+    void *tiled;           /* write_full to a file: a block of rows in column tiles */
+    size_t wide;           /* ... of this many columns */
 } row_sink;
 
 /* Rows [begin, end) straight to the writer (no symmetrisation: other rows are not here). */
@@ -126,7 +128,7 @@ static int write_rows(job *j, uint64_t begin, uint64_t end, fp_error *err)
     uint64_t n = fp_net_n_params(j->s->net);
     size_t block = block_rows(j->s, end - begin), elem = 8;
     row_sink rs = { j, begin, end, malloc(block * n * elem + 1), malloc(block * n * elem + 1),
-                    NULL, NULL };
+                    NULL, NULL, NULL, 0 };
     fp_row_sink sink = { rows_where, rows_ready, &rs };
     int rc = rs.rows && rs.conv ? open_writer(j, &rs.w, end - begin, n, err)
                                 : fp_fail(err, "out of memory for %zu rows", block);
@@ -230,6 +232,32 @@ static void advise_huge(void *p, size_t bytes)
         madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
+/* The scratch file keeps each block of rows (k rows from a multiple of the
+ * block) in column tiles W wide, one after the other: tile t (columns t*W to
+ * t*W + w, w = W but at the end) is k x w at element k * t*W of the block. So
+ * the second pass reads the strip S[block rows, at:at+W] in one piece, not one
+ * read per row. */
+static void tile_rows(void *dst, const void *src, uint64_t k, uint64_t n, uint64_t W, size_t elem)
+{
+    for (uint64_t t0 = 0; t0 < n; t0 += W) {
+        uint64_t w = n - t0 < W ? n - t0 : W;
+        for (uint64_t r = 0; r < k; r++)
+            memcpy((char *)dst + (k * t0 + r * w) * elem, (const char *)src + (r * n + t0) * elem,
+                   w * elem);
+    }
+}
+
+static void untile_rows(void *dst, const void *src, uint64_t k, uint64_t n, uint64_t W,
+                        size_t elem)
+{
+    for (uint64_t t0 = 0; t0 < n; t0 += W) {
+        uint64_t w = n - t0 < W ? n - t0 : W;
+        for (uint64_t r = 0; r < k; r++)
+            memcpy((char *)dst + (r * n + t0) * elem, (const char *)src + (k * t0 + r * w) * elem,
+                   w * elem);
+    }
+}
+
 static void *rows_where(void *ctx, uint64_t at, uint64_t stop)
 {
     row_sink *rs = ctx;
@@ -249,8 +277,10 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
         rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
     else if (rs->sc->mem && rows != rows_where(ctx, at, stop))   /* a GPU's own memory */
         memcpy(rows_where(ctx, at, stop), rows, (stop - at) * n * elem);
-    else if (!rs->sc->mem)
-        rc = io_all(rs->sc, rows, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
+    else if (!rs->sc->mem) {   /* the file: in column tiles */
+        tile_rows(rs->tiled, rows, stop - at, n, rs->wide, elem);
+        rc = io_all(rs->sc, rs->tiled, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
+    }
     progress_show(&rs->j->prog, stop - rs->begin, rs->end - rs->begin);
     return rc;
 }
@@ -280,6 +310,9 @@ static int write_full(job *j, fp_error *err)
     size_t block = block_rows(j->s, n);
     uint64_t per = PASS2_BYTES / (block * n * elem);
     size_t wide = block * (size_t)(per ? per : 1);   /* W: whole compute blocks */
+    const char *forced = getenv("FLATPARAMS_SCRATCH_FILE");   /* tests: =N, N blocks wide */
+    if (forced && atol(forced) > 0)
+        wide = block * (size_t)atol(forced);
     wide = wide < n ? wide : (size_t)n;
     scratch sc = { -1, NULL };
     double clock = compute_now();
@@ -292,13 +325,13 @@ static int write_full(job *j, fp_error *err)
     if (!sc.mem && (sc.fd = scratch_file(j->opts->output, err)) < 0)
         return -1;
     /* the file's second pass reads rows and strips into buffers; memory needs none */
-    void *rows = sc.mem ? NULL : malloc(wide * n * elem + 1);
-    void *strip = sc.mem ? NULL : malloc(wide * n * elem + 1);
-    void *conv = malloc(wide * n * 8 + 1);
+    char *rows = sc.mem ? NULL : malloc(wide * n * elem + 1);
+    char *strip = sc.mem ? NULL : malloc(wide * n * elem + 1);
+    char *conv = malloc(wide * n * 8 + 1);
     fp_vec_writer *w = NULL;
     int rc = (sc.mem || (rows && strip)) && conv ? 0
                                                   : fp_fail(err, "out of memory for %zu rows", wide);
-    row_sink rs = { j, 0, n, rows, conv, NULL, &sc };
+    row_sink rs = { j, 0, n, rows, conv, NULL, &sc, strip, wide };
     fp_row_sink sink = { rows_where, rows_ready, &rs };
     if (rc == 0)
         rc = fp_hessian_row_blocks(j->s->net, &j->s->x, j->y, j->loss, 0, n, block, FP_ROWS_UPPER,
@@ -323,9 +356,16 @@ static int write_full(job *j, fp_error *err)
     j->prog.start = compute_now();
     for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
         size_t W = n - at < wide ? (size_t)(n - at) : wide;
-        rc = io_all(&sc, rows, W * n * elem, (off_t)(at * n * elem), 0, err);
-        for (uint64_t c = 0; rc == 0 && c < at + W; c++)   /* S[c, at:at+W] */
-            rc = io_all(&sc, (char *)strip + c * W * elem, W * elem, (off_t)((c * n + at) * elem), 0, err);
+        /* the rows, their blocks tiled (into conv, free until the writing) */
+        rc = io_all(&sc, conv, W * n * elem, (off_t)(at * n * elem), 0, err);
+        for (uint64_t b = at; rc == 0 && b < at + W; b += block)
+            untile_rows(rows + (b - at) * n * elem, conv + (b - at) * n * elem,
+                        n - b < block ? n - b : block, n, wide, elem);
+        for (uint64_t b = 0; rc == 0 && b < at + W; b += block) {   /* S[c, at:at+W], c < at+W */
+            uint64_t k = n - b < block ? n - b : block;             /* a block's tile */
+            rc = io_all(&sc, strip + b * W * elem, k * W * elem, (off_t)((b * n + k * at) * elem),
+                        0, err);
+        }
         if (rc < 0)
             break;
         if (elem == 4)
@@ -335,6 +375,7 @@ static int write_full(job *j, fp_error *err)
         rc = write_converted(j, w, rows, W * n, conv, err);
         progress_show(&j->prog, at + W, n);
     }
+    phase_time("second pass (read back, symmetrise, write)", &clock);
 done:
     if (sc.fd >= 0)
         close(sc.fd);

@@ -166,8 +166,9 @@ START_TEST(full_matrix_is_exactly_symmetric_and_right)
     for (int f = 0; f < 3; f++) {
         fp_matrix m;
         setenv("FLATPARAMS_BLOCK_ROWS", "7", 1);
-        if (f == 0)   /* the scratch file of big matrices: the same numbers */
-            setenv("FLATPARAMS_SCRATCH_FILE", "1", 1);
+        if (f == 0)   /* the scratch file of big matrices, its tiles and second
+                       * pass 2 blocks (14 rows) wide: the same numbers */
+            setenv("FLATPARAMS_SCRATCH_FILE", "2", 1);
         HESS("-o", tmpfile_in(names[f]));
         unsetenv("FLATPARAMS_BLOCK_ROWS");
         unsetenv("FLATPARAMS_SCRATCH_FILE");

@@ -381,7 +381,8 @@ static int row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
         return -1;
     int rc = 0;
     if (net->tangent_ops->rows_start && !(flags & ROWS_DIAG)
-        && block <= pass_block(net, x, FP_HESSIAN_BLOCK_BYTES)) {
+        && block <= pass_block(net, x, FP_HESSIAN_BLOCK_BYTES)
+        && !getenv("FLATPARAMS_NO_PIPELINE")) {   /* (benchmarks: the overlap's gain) */
         rc = pipelined_blocks(net, &b, loss, row_begin, row_end, block, flags, sink, err);
         batch_end(net, &b);
         return rc;

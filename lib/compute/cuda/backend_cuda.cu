@@ -42,7 +42,9 @@ extern "C" cublasHandle_t fp_cuda_blas(void) { return blas; }
 /* ---- FLATPARAMS_CUDA_PROFILE: seconds per kernel, each call synchronised */
 
 static int profiling;
-static struct { const char *what; double seconds; long calls; } prof[64];
+static struct { const char *what; double seconds, flops; long calls; } prof[96];
+static char prof_names[64][64];   /* the products' names, by shape */
+static int n_prof_names;
 
 static double now(void)
 {
@@ -75,11 +77,35 @@ extern "C" void fp_cuda_prof_end(const char *what, double start)
     }
 }
 
+/* A product's time under its shape (m x n x k, times count for a batch), with its flops. */
+extern "C" void fp_cuda_prof_gemm(const char *what, size_t m, size_t n, size_t k, size_t count,
+                                  double start)
+{
+    if (!profiling)
+        return;
+    char name[64];
+    snprintf(name, sizeof name, "%s %zux%zux%zu%s%.0zu", what, m, n, k, count > 1 ? " x" : "",
+             count > 1 ? count : (size_t)0);
+    const char *kept = NULL;
+    for (int i = 0; i < n_prof_names && !kept; i++)
+        if (!strcmp(prof_names[i], name))
+            kept = prof_names[i];
+    if (!kept && n_prof_names < 64) {
+        snprintf(prof_names[n_prof_names], sizeof prof_names[0], "%s", name);
+        kept = prof_names[n_prof_names++];
+    }
+    fp_cuda_prof_end(kept ? kept : what, start);
+    for (size_t i = 0; i < sizeof prof / sizeof *prof && prof[i].what; i++)
+        if (!strcmp(prof[i].what, kept ? kept : what))
+            prof[i].flops += 2.0 * (double)m * (double)n * (double)k * (double)count;
+}
+
 static void prof_report(void)
 {
     for (size_t i = 0; i < sizeof prof / sizeof *prof && prof[i].what; i++)
-        fprintf(stderr, "cuda profile: %-36s %9.4f s %7ld calls\n", prof[i].what, prof[i].seconds,
-                prof[i].calls);
+        fprintf(stderr, "cuda profile: %-44s %9.4f s %7ld calls %8.2f TFLOP/s\n", prof[i].what,
+                prof[i].seconds, prof[i].calls,
+                prof[i].seconds > 0 ? prof[i].flops / prof[i].seconds / 1e12 : 0.0);
 }
 
 static int failed(char *why, size_t cap)
@@ -103,7 +129,7 @@ static void gemm_f32 FP_GEMM_SIGNATURE(float)
                                     &alpha, b, (int)ldb, a, (int)lda, &beta, c, (int)ldc);
     if (st != CUBLAS_STATUS_SUCCESS)
         fp_cuda_note(cudaErrorUnknown, "cublasSgemm");
-    fp_cuda_prof_end("gemm", t0);
+    fp_cuda_prof_gemm("gemm", m, n, k, 1, t0);
 }
 
 static void gemm_f64 FP_GEMM_SIGNATURE(double)
@@ -116,7 +142,7 @@ static void gemm_f64 FP_GEMM_SIGNATURE(double)
                                     &alpha, b, (int)ldb, a, (int)lda, &beta, c, (int)ldc);
     if (st != CUBLAS_STATUS_SUCCESS)
         fp_cuda_note(cudaErrorUnknown, "cublasDgemm");
-    fp_cuda_prof_end("gemm", t0);
+    fp_cuda_prof_gemm("gemm", m, n, k, 1, t0);
 }
 
 /* ---- a net's device buffers */

@@ -23,6 +23,8 @@ extern "C" void fp_cuda_note(cudaError_t e, const char *what);
  * the totals per kernel printed at exit (backend_cuda.cu). */
 extern "C" double fp_cuda_prof_start(void);
 extern "C" void fp_cuda_prof_end(const char *what, double start);
+extern "C" void fp_cuda_prof_gemm(const char *what, size_t m, size_t n, size_t k, size_t count,
+                                  double start);
 
 #define GEMM(be) ((be)->REAL_NAME(gemm))
 #define T_PER_BLOCK 256
@@ -722,7 +724,7 @@ static void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, real alph
 #endif
     if (st != CUBLAS_STATUS_SUCCESS)
         fp_cuda_note(cudaErrorUnknown, "cublas<t>gemmStridedBatched");
-    fp_cuda_prof_end("gemm (strided batch)", t0);
+    fp_cuda_prof_gemm("batch", m, n, k, count, t0);
 }
 
 __device__ static void weight_index_d(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o,
