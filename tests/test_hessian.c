@@ -157,6 +157,70 @@ static void small_close(small_case *c)
     free(c->y.data);
 }
 
+/* A sink gathering fp_hessian_row_blocks' blocks into one matrix. */
+typedef struct gather {
+    double *H;
+    uint64_t n;
+    int blocks;
+} gather;
+
+static void *gather_where(void *ctx, uint64_t at, uint64_t stop)
+{
+    gather *g = ctx;
+    (void)stop;
+    return g->H + at * g->n;
+}
+
+static int gather_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_error *err)
+{
+    gather *g = ctx;
+    (void)err;
+    ck_assert_ptr_eq(rows, gather_where(ctx, at, stop));   /* the host computes in place */
+    g->blocks++;
+    return 0;
+}
+
+/* Blocks of 5 rows from each block's first column on (FP_ROWS_UPPER) equal the
+ * full rows there, BatchNorm in both modes, its running statistics selected
+ * (zero rows in training mode). */
+START_TEST(upper_row_blocks_agree_with_the_full_rows)
+{
+    static const char *const keys[4] = { "gamma", "beta", "mean", "var" };
+    t_seed(1550);
+    fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
+    fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "tanh", keys),
+                             t_dense(4, 2, NULL), NULL);
+    fp_select all = { .all = 1 };
+    fp_error err;
+    for (int train = 0; train < 2; train++) {
+        fp_layout layout;
+        ck_assert_msg(fp_layout_build(model, &all, &layout, &err) == 0, "%s", err.msg);
+        fp_net_options opts = { .precision = FP_F64, .train_mode = train };
+        fp_net *net;
+        ck_assert_msg(fp_net_build(&net, model, &layout, &opts, &err) == 0, "%s", err.msg);
+        uint64_t n;
+        double *H = full_hessian(net, &x, &y, FP_LOSS_MSE, &n);
+        double *B = calloc(n * n, sizeof *B);
+        gather g = { B, n, 0 };
+        fp_row_sink sink = { gather_where, gather_ready, &g };
+        ck_assert_msg(fp_hessian_row_blocks(net, &x, &y, FP_LOSS_MSE, 0, n, 5, FP_ROWS_UPPER,
+                                            &sink, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(g.blocks, (int)((n + 4) / 5));
+        for (uint64_t r = 0; r < n; r++)
+            for (uint64_t c = r / 5 * 5; c < n; c++)
+                ck_assert_msg(fabs(B[r * n + c] - H[r * n + c]) <= 1e-13 * (1 + fabs(H[r * n + c])),
+                              "train %d: H[%llu,%llu] %.17g in blocks, %.17g in full", train,
+                              (unsigned long long)r, (unsigned long long)c, B[r * n + c],
+                              H[r * n + c]);
+        free(H), free(B);
+        fp_net_free(net);
+        fp_layout_free(&layout);
+    }
+    fp_node_release(model);
+    free(x.data), free(y.data);
+}
+END_TEST
+
 START_TEST(rows_diag_trace_agree_with_the_full_matrix)
 {
     small_case c;
@@ -268,6 +332,7 @@ int main(void)
     TCase *whole = tcase_create("whole_matrix");
     tcase_set_timeout(whole, 120);
     tcase_add_test(whole, rows_diag_trace_agree_with_the_full_matrix);
+    tcase_add_test(whole, upper_row_blocks_agree_with_the_full_rows);
     tcase_add_test(whole, lanczos_agrees_with_jacobi);
     tcase_add_test(whole, float32_hessian_agrees_with_float64);
     suite_add_tcase(s, whole);
