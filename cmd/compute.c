@@ -2,6 +2,7 @@
  * out, net built, X read and checked against the model. */
 #include "compute.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,40 @@ double compute_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int compute_timed(int (*work)(void *ctx, fp_error *err), void *ctx, fp_error *err)
+{
+    const char *env = getenv("FLATPARAMS_TIME");
+    double start = compute_now();
+    if (work(ctx, err) < 0)
+        return -1;
+    if (!env)
+        return 0;
+    double first = compute_now() - start;
+    int runs = atoi(env) > 0 ? atoi(env) : 1;
+    double *times = malloc((size_t)runs * sizeof *times);
+    if (!times)
+        return fp_fail(err, "out of memory");
+    for (int i = 0; i < runs; i++) {
+        start = compute_now();
+        if (work(ctx, err) < 0) {
+            free(times);
+            return -1;
+        }
+        times[i] = compute_now() - start;
+    }
+    qsort(times, (size_t)runs, sizeof *times, by_value);
+    fprintf(stderr, "flatparams: compute seconds: first %.6f, median %.6f of %d more\n", first,
+            times[runs / 2], runs);
+    free(times);
+    return 0;
 }
 
 fp_dtype compute_out_dtype(const cmd_opts *opts, const compute_session *s)

@@ -40,4 +40,10 @@ int compute_parse_loss(const cmd *c, const cmd_opts *opts, fp_loss *loss);
 /* Seconds on a monotonic clock, for FLATPARAMS_TIME. */
 double compute_now(void);
 
+/* Runs work once; with FLATPARAMS_TIME=N (benchmarks), N more times, and prints
+ * "compute seconds: first F, median M of N more" on stderr: the first run
+ * pays one-time costs (a GPU's kernels load lazily), the median is the steady
+ * rate. The result is the same every time. */
+int compute_timed(int (*work)(void *ctx, fp_error *err), void *ctx, fp_error *err);
+
 #endif

@@ -7,41 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+/* The gradient, for compute_timed (FLATPARAMS_TIME: bench/gradient reads it). */
+typedef struct gradient_job {
+    compute_session *s;
+    const fp_matrix *y;
+    fp_loss loss;
+    double *value;
+} gradient_job;
 
-/* FLATPARAMS_TIME=N: the computation alone, timed once cold and N more times,
- * on stderr (bench/gradient reads it). The result is the same every time. */
-static int timed_gradient(compute_session *s, const fp_matrix *y, fp_loss loss, double *value,
-                          fp_error *err)
+static int gradient_once(void *ctx, fp_error *err)
 {
-    const char *env = getenv("FLATPARAMS_TIME");
-    double start = compute_now();
-    if (fp_gradient(s->net, &s->x, y, loss, NULL, value, err) < 0)
-        return -1;
-    if (!env)
-        return 0;
-    double first = compute_now() - start;
-    int runs = atoi(env) > 0 ? atoi(env) : 1;
-    double *times = malloc((size_t)runs * sizeof *times);
-    if (!times)
-        return fp_fail(err, "out of memory");
-    for (int i = 0; i < runs; i++) {
-        start = compute_now();
-        if (fp_gradient(s->net, &s->x, y, loss, NULL, value, err) < 0) {
-            free(times);
-            return -1;
-        }
-        times[i] = compute_now() - start;
-    }
-    qsort(times, (size_t)runs, sizeof *times, by_value);
-    fprintf(stderr, "flatparams: compute seconds: first %.6f, median %.6f of %d more\n", first,
-            times[runs / 2], runs);
-    free(times);
-    return 0;
+    gradient_job *g = ctx;
+    return fp_gradient(g->s->net, &g->s->x, g->y, g->loss, NULL, g->value, err);
 }
 
 /* fp_array_source for writing the gradient tree: its arrays hold their data. */
@@ -100,7 +77,8 @@ static int run(cmd_opts *opts)
     }
     double value = 0;
     if (rc == 0)
-        rc = timed_gradient(&s, opts->y ? &y : NULL, loss, &value, &err);
+        rc = compute_timed(gradient_once,
+                           &(gradient_job){ &s, opts->y ? &y : NULL, loss, &value }, &err);
     if (rc == 0 && nested_fmt)
         rc = write_nested(opts, &s, nested_fmt, &err);
     else if (rc == 0)

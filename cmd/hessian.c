@@ -76,6 +76,7 @@ typedef struct job {
     const fp_matrix *y;
     fp_loss loss;
     progress prog;
+    double *diag;   /* --diag, --trace: the diagonal's buffer */
 } job;
 
 /* Opens the writer for rows x cols (or a vector when cols == 0). */
@@ -193,15 +194,18 @@ static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp
  * inside it the average of the two, right of it S. */
 #define SYMMETRISE(real, rows, strip, W, K, n, at)                                   \
     do {                                                                             \
-        for (size_t r = 0; r < (W); r++) {                                           \
-            real *row = (real *)(rows) + r * (n);                                    \
-            const real *st = (const real *)(strip);                                  \
-            uint64_t bb = ((at) + r) / (K) * (K), be = bb + (K) < (n) ? bb + (K) : (n); \
-            for (uint64_t c = 0; c < bb; c++)                                        \
-                row[c] = st[c * (W) + r];                                            \
-            for (uint64_t c = bb; c < be; c++)                                       \
-                row[c] = (row[c] + st[c * (W) + r]) / 2;                             \
-        }                                                                            \
+        enum { TILE = 64 };   /* the strip is read across: in tiles, for the cache */ \
+        const real *st = (const real *)(strip);                                      \
+        for (size_t r0 = 0; r0 < (W); r0 += TILE)                                    \
+            for (uint64_t c0 = 0; c0 < (at) + (W); c0 += TILE)                       \
+                for (size_t r = r0; r < r0 + TILE && r < (W); r++) {                 \
+                    real *row = (real *)(rows) + r * (n);                            \
+                    uint64_t bb = ((at) + r) / (K) * (K);                            \
+                    uint64_t be = bb + (K) < (n) ? bb + (K) : (n);                   \
+                    uint64_t stop = c0 + TILE < be ? c0 + TILE : be;                 \
+                    for (uint64_t c = c0; c < stop; c++)                             \
+                        row[c] = c < bb ? st[c * (W) + r] : (row[c] + st[c * (W) + r]) / 2; \
+                }                                                                    \
     } while (0)
 
 /* In memory, the whole of S at once, in place and in tiles: below the diagonal
@@ -273,9 +277,12 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
     uint64_t n = fp_net_n_params(rs->j->s->net);
     size_t elem = fp_dtype_size(fp_net_precision(rs->j->s->net));
     int rc = 0;
-    if (rs->w)
-        rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
-    else if (rs->sc->mem && rows != rows_where(ctx, at, stop))   /* a GPU's own memory */
+    if (!rs->sc) {   /* rows straight to the output (a GPU's whole matrix: opened here) */
+        if (!rs->w)
+            rc = open_writer(rs->j, &rs->w, rs->end - rs->begin, n, err);
+        if (rc == 0)
+            rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
+    } else if (rs->sc->mem && rows != rows_where(ctx, at, stop))   /* a GPU's own memory */
         memcpy(rows_where(ctx, at, stop), rows, (stop - at) * n * elem);
     else if (!rs->sc->mem) {   /* the file: in column tiles */
         tile_rows(rs->tiled, rows, stop - at, n, rs->wide, elem);
@@ -316,6 +323,19 @@ static int write_full(job *j, fp_error *err)
     wide = wide < n ? wide : (size_t)n;
     scratch sc = { -1, NULL };
     double clock = compute_now();
+    /* A GPU with room for the whole matrix symmetrises it in its own memory and
+     * hands out finished rows: no scratch, no second pass here. */
+    char *conv_block = malloc(block * n * 8 + 1);
+    row_sink direct = { j, 0, n, NULL, conv_block, NULL, NULL, NULL, 0 };
+    fp_row_sink to_output = { rows_where, rows_ready, &direct };
+    int on_device = conv_block ? fp_hessian_full_on_device(j->s->net, &j->s->x, j->y, j->loss,
+                                                           block, &to_output, err)
+                               : fp_fail(err, "out of memory for %zu rows", block);
+    free(conv_block);
+    if (on_device != 1) {
+        phase_time("whole matrix on the GPU, written", &clock);
+        return finish(direct.w, on_device, err);
+    }
     int in_memory = n * n * elem <= SCRATCH_IN_MEMORY && !getenv("FLATPARAMS_SCRATCH_FILE");
     if (in_memory && !(sc.mem = malloc(n * n * elem + 1)))   /* (tests force the file) */
         return fp_fail(err, "out of memory for the %llu x %llu matrix", (unsigned long long)n,
@@ -421,6 +441,14 @@ static int write_hvp(job *j, fp_error *err)
     return rc;
 }
 
+/* The diagonal into j->diag, for compute_timed. */
+static int diag_once(void *ctx, fp_error *err)
+{
+    job *j = ctx;
+    return fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, j->diag, progress_show, &j->prog,
+                           err);
+}
+
 static int write_spectral(job *j, fp_error *err)
 {
     uint64_t n = fp_net_n_params(j->s->net);
@@ -455,12 +483,8 @@ static int write_spectral(job *j, fp_error *err)
         return write_doubles(j, &estimate, 1, err);
     }
     double *diag = malloc(n * sizeof *diag + 1), trace = 0;   /* --diag, --trace */
-    double start = compute_now();
-    int rc = diag ? fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, diag, progress_show,
-                                    &j->prog, err)
-                  : fp_fail(err, "out of memory");
-    if (rc == 0 && getenv("FLATPARAMS_TIME"))   /* benchmarks: the computation alone */
-        fprintf(stderr, "flatparams: compute seconds: %.6f\n", compute_now() - start);
+    j->diag = diag;   /* FLATPARAMS_TIME: the computation alone, timed */
+    int rc = diag ? compute_timed(diag_once, j, err) : fp_fail(err, "out of memory");
     for (uint64_t i = 0; rc == 0 && i < n; i++)
         trace += diag[i];
     if (rc == 0)
@@ -504,7 +528,7 @@ static int run(cmd_opts *opts)
             fp_fail_prefix(&err, opts->y);
     }
     job j = { opts, &s, opts->y ? &y : NULL, loss,
-              { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() } };
+              { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() }, NULL };
     uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
     if (rc == 0 && opts->rows) {
         if ((rc = parse_rows(opts->rows, n, &begin, &end, &err)) == 0)

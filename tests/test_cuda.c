@@ -136,6 +136,20 @@ static void compare_one(const fp_node *root, const fp_select *sel, int train, co
     /* as a whole, relative to its largest entry: some rows are zero but for
      * rounding (a bias before a BatchNorm in training mode) */
     close_enough(hg, hc, precision, n * n, tol, what, "pipelined blocks of rows");
+    /* the whole matrix symmetrised on the GPU (blocks of 5): exactly symmetric,
+     * and the CPU's full rows to rounding */
+    gather whole = { hg, n, elem, 0, 0 };
+    sink.ctx = &whole;
+    ck_assert_msg(fp_hessian_full_on_device(gpu, x, y, loss, 5, &sink, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(whole.blocks, (int)((n + 4) / 5));
+    for (uint64_t r = 0; r < n; r++)
+        for (uint64_t c = 0; c < r; c++)
+            ck_assert_msg(!memcmp((char *)hg + (r * n + c) * elem, (char *)hg + (c * n + r) * elem,
+                                  elem), "%s: the GPU's matrix is not symmetric at %llu,%llu",
+                          what, (unsigned long long)r, (unsigned long long)c);
+    ck_assert(fp_hessian_rows(cpu, x, y, loss, 0, n, hc, &err) == 0);
+    close_enough(hg, hc, precision, n * n, tol, what, "whole matrix on the GPU");
+    ck_assert_int_eq(fp_hessian_full_on_device(cpu, x, y, loss, 5, &sink, &err), 1);
     free(V64), free(V), free(hc), free(hg), free(gc), free(gg);
     fp_net_free(cpu), fp_net_free(gpu);
     fp_layout_free(&layout);

@@ -206,6 +206,9 @@ START_TEST(upper_row_blocks_agree_with_the_full_rows)
         ck_assert_msg(fp_hessian_row_blocks(net, &x, &y, FP_LOSS_MSE, 0, n, 5, FP_ROWS_UPPER,
                                             &sink, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(g.blocks, (int)((n + 4) / 5));
+        /* the host holds no whole matrix for the caller: 1, nothing done */
+        ck_assert_int_eq(fp_hessian_full_on_device(net, &x, &y, FP_LOSS_MSE, 5, &sink, &err), 1);
+        ck_assert_int_eq(g.blocks, (int)((n + 4) / 5));
         for (uint64_t r = 0; r < n; r++)
             for (uint64_t c = r / 5 * 5; c < n; c++)
                 ck_assert_msg(fabs(B[r * n + c] - H[r * n + c]) <= 1e-13 * (1 + fabs(H[r * n + c])),

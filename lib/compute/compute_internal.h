@@ -125,6 +125,11 @@ typedef struct net_tangent_ops {
      * so the device computes one while the host writes the other. */
     void (*rows_start)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs);
     const void *(*rows_wait)(fp_net *net);
+    /* A device's whole matrix (NULL on the host): the upper triangle's rows in
+     * blocks of `block`, kept in device memory, made exactly symmetric there
+     * (fp_hessian_full_on_device), then into the sink; 1 when it does not fit. */
+    int (*full_matrix)(fp_net *net, const void *x, fp_loss loss, size_t block,
+                       const fp_row_sink *sink, fp_error *err);
 } net_tangent_ops;
 
 /* -1 with the reason when a device backend's last passes failed (net.c). */

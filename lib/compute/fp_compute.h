@@ -154,6 +154,18 @@ int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, f
                           uint64_t row_begin, uint64_t row_end, size_t block, int flags,
                           const fp_row_sink *sink, fp_error *err);
 
+/* The whole matrix, exactly symmetric, into the sink in blocks of `block` rows,
+ * where the backend can hold all of it: a GPU with room for the n x n matrix
+ * computes the upper triangle's rows (fp_hessian_rows_from, col_begin = the
+ * block's first row) into its memory and symmetrises there: H[i,j] is S[i,j]
+ * right of row i's block, S[j,i] left of it, their average inside (as
+ * `flatparams hessian` does on the host, through memory or a scratch file).
+ * The sink gets the rows in the GPU's page-locked memory, the next block
+ * copying meanwhile. Returns 1, having done nothing, where that is not
+ * possible (the host, or a matrix bigger than half the GPU's free memory). */
+int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                              size_t block, const fp_row_sink *sink, fp_error *err);
+
 /* Called after each block: done of total rows (or iterations). */
 typedef void (*fp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* The diagonal (n_params doubles): e_i^T H e_i, by blocks of rows; the same

@@ -407,6 +407,19 @@ int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, f
                       err);
 }
 
+int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                              size_t block, const fp_row_sink *sink, fp_error *err)
+{
+    hvp_batch b;
+    if (!net->tangent_ops->full_matrix || getenv("FLATPARAMS_NO_PIPELINE"))
+        return 1;
+    if (batch_begin(net, x, y, loss, 0, &b, err) < 0)
+        return -1;
+    int rc = net->tangent_ops->full_matrix(net, b.x, loss, block ? block : 1, sink, err);
+    batch_end(net, &b);
+    return rc;
+}
+
 /* fp_hessian_diag's sink: the diagonal out of each block's rows. */
 typedef struct diag_sink {
     fp_net *net;

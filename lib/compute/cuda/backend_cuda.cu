@@ -165,6 +165,7 @@ typedef struct cuda_net {
     cudaStream_t copy;
     cudaEvent_t computed[2], copied[2];
     int pipeline_ready;
+    dev_buf S;                  /* full_matrix: the whole matrix */
 } cuda_net;
 
 /* Grows a device buffer to at least bytes (contents lost); 0 or -1 (recorded). */
@@ -362,6 +363,23 @@ static int pipeline_of(cuda_net *s)
     return s->pipeline_ready ? 0 : -1;
 }
 
+/* A slot's page-locked host buffer, grown to at least bytes; -1 when not (recorded). */
+static int pinned_of(cuda_net *s, int slot, size_t bytes)
+{
+    if (s->pinned_bytes[slot] >= bytes)
+        return 0;
+    cudaFreeHost(s->pinned[slot]);
+    s->pinned_bytes[slot] = 0;
+    cudaError_t err = cudaMallocHost(&s->pinned[slot], bytes);
+    if (err != cudaSuccess) {
+        fp_cuda_note(err, "allocating page-locked host memory");
+        s->pinned[slot] = NULL;
+        return -1;
+    }
+    s->pinned_bytes[slot] = bytes;
+    return 0;
+}
+
 static void rows_start(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd)
 {
     cuda_net *s = state(net);
@@ -374,19 +392,8 @@ static void rows_start(fp_net *net, const void *x, fp_loss loss, const tangent_d
     fp_net shadow;
     size_t e = elem_of(net), rows = dd->k * net->n_params * e;
     if (sync_in(net, x, &shadow) < 0 || pipeline_of(s) < 0 || directions_in(net, s, dd) < 0
-        || grow(&s->HVs[slot], rows) < 0)
-        return;
-    if (s->pinned_bytes[slot] < rows) {   /* page-locked, so the copy is asynchronous */
-        cudaFreeHost(s->pinned[slot]);
-        s->pinned_bytes[slot] = 0;
-        cudaError_t err = cudaMallocHost(&s->pinned[slot], rows);
-        if (err != cudaSuccess) {
-            fp_cuda_note(err, "allocating page-locked host memory");
-            s->pinned[slot] = NULL;
-            return;
-        }
-        s->pinned_bytes[slot] = rows;
-    }
+        || grow(&s->HVs[slot], rows) < 0 || pinned_of(s, slot, rows) < 0)
+        return;   /* (page-locked, so the copy is asynchronous) */
     tangent_dirs on_device = *dd;
     on_device.V = s->V.p;
     dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HVs[slot].p, s->tw.p);
@@ -414,6 +421,98 @@ static const void *rows_wait(fp_net *net)
     return s->pinned[slot];
 }
 
+/* S (n x n) made exactly symmetric from its upper triangle's rows, computed in
+ * blocks of K rows: below a row's block the transpose, inside it the average
+ * (cmd/hessian.c's SYMMETRISE_IN_PLACE). One thread per pair i < j. */
+template <typename real>
+__global__ static void k_symmetrise(real *S, size_t n, size_t K)
+{
+    size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    size_t i = blockIdx.y * (size_t)blockDim.y + threadIdx.y;
+    if (i >= n || j >= n || j <= i)
+        return;
+    if (j >= i / K * K + K) {
+        S[j * n + i] = S[i * n + j];
+    } else {
+        real mean = (S[i * n + j] + S[j * n + i]) / 2;
+        S[i * n + j] = mean;
+        S[j * n + i] = mean;
+    }
+}
+
+/* The copy of rows [at, at + k) of S into a slot's page-locked buffer, after
+ * the default stream's work (the event `after`), on the copy stream. */
+static void copy_rows_out(cuda_net *s, int slot, size_t at, size_t k, size_t n, size_t e,
+                          cudaEvent_t after)
+{
+    fp_cuda_note(cudaStreamWaitEvent(s->copy, after, 0), "cudaStreamWaitEvent");
+    fp_cuda_note(cudaMemcpyAsync(s->pinned[slot], (char *)s->S.p + at * n * e, k * n * e,
+                                 cudaMemcpyDeviceToHost, s->copy), "copying from the GPU");
+    fp_cuda_note(cudaEventRecord(s->copied[slot], s->copy), "cudaEventRecord");
+}
+
+/* -1 with the recorded CUDA failure as the reason. */
+static int device_error(fp_net *net, fp_error *err)
+{
+    return fp_net_device_failed(net, err) < 0 ? -1 : fp_fail(err, "the GPU failed");
+}
+
+static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block,
+                       const fp_row_sink *sink, fp_error *err)
+{
+    size_t e = elem_of(net), n = net->n_params, free_bytes = 0, total = 0;
+    enum { TX = 32, TY = 8 };
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess || (double)n * (double)n * (double)e
+        > 0.5 * (double)free_bytes || (n + TY - 1) / TY > 65535)
+        return 1;   /* the host's scratch instead */
+    fp_net shadow;
+    cuda_net *s;
+    if (sync_in(net, x, &shadow) < 0 || !(s = (cuda_net *)net->device) || pipeline_of(s) < 0
+        || grow(&s->S, n * n * e) < 0)
+        return device_error(net, err);
+    block = block < n ? block : n;
+    for (size_t at = 0; at < n; at += block) {   /* the upper triangle's rows, in place */
+        size_t k = n - at < block ? n - at : block;
+        tangent_dirs dd = { NULL, k, at, at + k, at, 1, 0, 0 };
+        if (directions_in(net, s, &dd) < 0)
+            return device_error(net, err);
+        dd.V = s->V.p;
+        dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &dd, (char *)s->S.p + at * n * e,
+                                  s->tw.p);
+    }
+    dim3 threads(TX, TY), grid((unsigned)((n + TX - 1) / TX), (unsigned)((n + TY - 1) / TY));
+    double t0 = fp_cuda_prof_start();
+    if (net->precision == FP_F32)
+        k_symmetrise<float><<<grid, threads>>>((float *)s->S.p, n, block);
+    else
+        k_symmetrise<double><<<grid, threads>>>((double *)s->S.p, n, block);
+    fp_cuda_note(cudaGetLastError(), "k_symmetrise");
+    fp_cuda_prof_end("k_symmetrise", t0);
+    fp_cuda_note(cudaEventRecord(s->computed[0], 0), "cudaEventRecord");
+    if (pinned_of(s, 0, block * n * e) < 0 || pinned_of(s, 1, block * n * e) < 0)
+        return device_error(net, err);
+    if (fp_net_device_failed(net, err) < 0)   /* the passes' or the symmetrising's */
+        return -1;
+    /* out in blocks, two slots: the next block copies while the sink writes one */
+    copy_rows_out(s, 0, 0, block, n, e, s->computed[0]);
+    int rc = 0;
+    for (size_t at = 0, slot = 0; rc == 0 && at < n; at += block, slot ^= 1) {
+        size_t k = n - at < block ? n - at : block, next = at + block;
+        if (next < n)
+            copy_rows_out(s, (int)(slot ^ 1), next, n - next < block ? n - next : block, n, e,
+                          s->computed[0]);
+        double t1 = fp_cuda_prof_start();
+        fp_cuda_note(cudaEventSynchronize(s->copied[slot]), "copying from the GPU");
+        fp_cuda_prof_end("waiting for a block's rows", t1);
+        if (fp_net_device_failed(net, err) < 0)
+            rc = -1;
+        else
+            rc = sink->ready(sink->ctx, at, at + k, s->pinned[slot], err);
+    }
+    cudaStreamSynchronize(s->copy);   /* nothing left reading the slots */
+    return rc;
+}
+
 static const net_ops host_ops = {
     host_forward,
     host_loss,
@@ -424,6 +523,7 @@ static const net_tangent_ops host_tangent_ops = {
     host_hvp,
     rows_start,
     rows_wait,
+    full_matrix,
 };
 
 static void net_ops_of(int precision, const net_ops **ops, const net_tangent_ops **tangent_ops)
@@ -437,7 +537,7 @@ static void net_release(fp_net *net)
 {
     cuda_net *s = (cuda_net *)net->device;
     dev_buf *all[] = { &s->params, &s->grads, &s->consts, &s->work, &s->x, &s->tw, &s->V, &s->HV,
-                       &s->HVs[0], &s->HVs[1] };
+                       &s->HVs[0], &s->HVs[1], &s->S };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]->p);
     for (int i = 0; i < 2; i++)
