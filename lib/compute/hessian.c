@@ -157,6 +157,20 @@ typedef struct hvp_thread {
     pthread_t tid;
 } hvp_thread;
 
+/* Whether the tangent pass reads unit directions' rows: only normalisation
+ * layers' parameters do (a Dense layer needs just where the 1 is). */
+static int reads_unit_rows(const fp_net *net)
+{
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->layers[i];
+        if ((l->kind == LAYER_BATCHNORM || l->kind == LAYER_LAYERNORM)
+            && (l->weight.home == SLOT_PARAM || l->bias.home == SLOT_PARAM
+                || l->mean.home == SLOT_PARAM || l->var.home == SLOT_PARAM))
+            return 1;
+    }
+    return 0;
+}
+
 static void run_parts(hvp_run *r, size_t id)
 {
     fp_net *net = r->net, clone, *use = net;
@@ -176,8 +190,9 @@ static void run_parts(hvp_run *r, size_t id)
     void *tw = host ? grow(&w->tangent, &w->tangent_bytes,
                            fp_tangent_scratch_elems(net, r->part) * elem)
                     : NULL;
-    void *unit = host && r->dd->unit ? grow(&w->unit, &w->unit_bytes, r->part * n * elem) : NULL;
-    if (host && (!tw || (r->dd->unit && !unit))) {
+    int rows_read = host && r->dd->unit && reads_unit_rows(net);
+    void *unit = rows_read ? grow(&w->unit, &w->unit_bytes, r->part * n * elem) : NULL;
+    if (host && (!tw || (rows_read && !unit))) {
         __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
         return;
     }

@@ -199,10 +199,13 @@ static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *o
     }
 }
 
-/* One parameter's slice of the K directions: direction k at rows + k*stride
- * (rows NULL when every direction is zero there); with unit, direction k is the
- * unit vector of the parameter's element unit_at + k (none when out of range). */
+/* One parameter's slice of the K directions (live: not all zero there):
+ * direction k at rows + k*stride; with unit, direction k is the unit vector of
+ * the parameter's element unit_at + k (none when out of range), and rows may
+ * be NULL (a Dense layer needs only unit_at; the host makes the rows only for
+ * nets with normalisation layers, which read them). */
 typedef struct tslice {
+    int live;   /* some direction is non-zero here */
     const real *rows;
     size_t stride;
     int unit;
@@ -242,7 +245,7 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
         GEMM(be)(0, !kernel_in_out, K * B, OC, C, 1, tinp, C, weight, ldw, 0, tout, OC);
     else
         memset(tout, 0, K * B * OC * sizeof *tout);
-    if (tw->rows && tw->unit) {   /* X e_(o,c)^T: column c of X into column o */
+    if (tw->live && tw->unit) {   /* X e_(o,c)^T: column c of X into column o */
         unit_range(tw, K, &k0, &k1);
         for (size_t k = k0; k < k1; k++) {
             size_t o, c;
@@ -255,7 +258,7 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
             GEMM(be)(0, !kernel_in_out, B, OC, C, 1, inp, C, tw->rows + k * tw->stride, ldw, 1,
                      tout + k * B * OC, OC);
     }
-    if (tb->rows && tb->unit) {
+    if (tb->live && tb->unit) {
         unit_range(tb, K, &k0, &k1);
         for (size_t k = k0; k < k1; k++)
             for (size_t b = 0; b < B; b++)
@@ -311,7 +314,7 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
         return;
     /* (dout W)' = td W + dout dW_k */
     GEMM(be)(0, kernel_in_out, K * B, C, OC, 1, tdout, OC, weight, ldw, 0, tdinp, C);
-    if (tw->rows && tw->unit) {   /* dout e_(o,c): column o of dout into column c */
+    if (tw->live && tw->unit) {   /* dout e_(o,c): column o of dout into column c */
         size_t k0, k1;
         unit_range(tw, K, &k0, &k1);
         for (size_t k = k0; k < k1; k++) {

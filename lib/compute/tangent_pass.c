@@ -23,15 +23,16 @@ static uint64_t slot_size(const layer *l, const layer_plan *p, const slot *s)
     return p->in;
 }
 
-/* Direction rows for a parameter: NULL when the directions are zero there. */
+/* A parameter's directions: not live when they are zero there. */
 static tslice slot_dirs(const fp_net *net, const tangent_dirs *dd, const layer *l, size_t i,
                         const slot *s)
 {
-    tslice t = { NULL, 0, 0, 0, 0 };
+    tslice t = { 0, NULL, 0, 0, 0, 0 };
     uint64_t size = slot_size(l, &net->plan[i], s);
     if (s->home != SLOT_PARAM || s->offset >= dd->hi || s->offset + size <= dd->lo)
         return t;
-    t.rows = (const real *)dd->V + s->offset;
+    t.live = 1;
+    t.rows = dd->V ? (const real *)dd->V + s->offset : NULL;
     t.stride = net->n_params;
     t.unit = dd->unit;
     t.unit_at = (int64_t)dd->lo - (int64_t)s->offset;
@@ -65,7 +66,7 @@ static void trim(const fp_net *net, const tangent_dirs *dd, size_t *first_live,
         for (int s = 0; s < 4; s++) {
             if (slots[s]->home != SLOT_PARAM)
                 continue;
-            if (slot_dirs(net, dd, l, i, slots[s]).rows)
+            if (slot_dirs(net, dd, l, i, slots[s]).live)
                 *first_live = i;
             if (slot_wanted(net, dd, l, i, slots[s]))
                 *first_need = i;

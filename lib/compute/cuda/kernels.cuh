@@ -547,6 +547,7 @@ static double loss_forward_backward(fp_loss loss, real *d, const real *out, cons
 /* ------------------------------------------------------------ the tangent pass */
 
 typedef struct tslice {
+    int live;   /* some direction is non-zero here */
     const real *rows;
     size_t stride;
     int unit;
@@ -780,7 +781,7 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
         GEMM(be)(0, !kernel_in_out, K * B, OC, C, 1, tinp, C, weight, ldw, 0, tout, OC);
     else
         zero_reals(tout, K * B * OC);
-    if (tw->rows && tw->unit) {
+    if (tw->live && tw->unit) {
         unit_range(tw, K, &k0, &k1);
         LAUNCH(k_unit_scatter, (k1 - k0) * B, tout, inp, k0, k1, tw->unit_at, B, C, OC,
                kernel_in_out, 0, 0);
@@ -788,7 +789,7 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
         gemm_batched(0, !kernel_in_out, B, OC, C, 1, inp, C, 0, tw->rows, ldw,
                      (long long)tw->stride, 1, tout, OC, (long long)(B * OC), K);
     }
-    if (tb->rows && tb->unit) {
+    if (tb->live && tb->unit) {
         unit_range(tb, K, &k0, &k1);
         LAUNCH(k_unit_scatter, (k1 - k0) * B, tout, (const real *)NULL, k0, k1, tb->unit_at, B,
                C, OC, kernel_in_out, 0, 1);
@@ -833,7 +834,7 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
     if (!tdinp)
         return;
     GEMM(be)(0, kernel_in_out, K * B, C, OC, 1, tdout, OC, weight, ldw, 0, tdinp, C);
-    if (tw->rows && tw->unit) {
+    if (tw->live && tw->unit) {
         size_t k0, k1;
         unit_range(tw, K, &k0, &k1);
         LAUNCH(k_unit_scatter, (k1 - k0) * B, tdinp, dout, k0, k1, tw->unit_at, B, C, OC,
