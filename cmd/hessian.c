@@ -3,12 +3,15 @@
  * eigenvalues, the trace.
  *
  * The full matrix is computed block of rows by block of rows (a block is one
- * tangent pass of K unit vectors, K sized so its scratch stays near 64 MiB) and
- * never held whole. Only the upper triangle's part of each block of rows is
- * computed (rows_from), into memory for matrices up to 256 MiB and else an
- * unlinked scratch file beside the output; a
- * second pass writes each block of rows with its left part read back from the
- * column strip above it (pread), so the matrix is exactly symmetric. */
+ * cache-sized tangent pass per host thread, the passes side by side; on a GPU
+ * one pass of up to 4 GiB of scratch), only the upper triangle's part of each
+ * block (fp_hessian_row_blocks with FP_ROWS_UPPER). The rows go into memory for
+ * matrices up to 256 MiB, else into an unlinked scratch file beside the output
+ * in column tiles; a second pass writes each block of rows with its left part
+ * read back from the strip of tiles above it, so the matrix is exactly
+ * symmetric and the host never holds it whole. A GPU with room for the whole
+ * matrix keeps it in its own memory, symmetrises it there the same way and
+ * hands out finished rows (fp_hessian_full_on_device). */
 #include "compute.h"
 
 #include <errno.h>
@@ -117,7 +120,7 @@ typedef struct row_sink {
     fp_vec_writer *w;      /* write_rows: rows straight to the output */
     struct scratch *sc;    /* write_full: the upper triangle's rows */
     void *tiled;           /* write_full to a file: a block of rows in column tiles */
-    size_t wide;           /* ... of this many columns */
+    size_t wide;           /* ... of this many columns; a GPU's whole matrix: its block */
 } row_sink;
 
 /* Rows [begin, end) straight to the writer (no symmetrisation: other rows are not here). */
@@ -277,9 +280,12 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
     uint64_t n = fp_net_n_params(rs->j->s->net);
     size_t elem = fp_dtype_size(fp_net_precision(rs->j->s->net));
     int rc = 0;
-    if (!rs->sc) {   /* rows straight to the output (a GPU's whole matrix: opened here) */
-        if (!rs->w)
+    if (!rs->sc) {   /* rows straight to the output (a GPU's whole matrix: opened here, */
+        if (!rs->w) {  /* with its conversion buffer for `wide` rows) */
             rc = open_writer(rs->j, &rs->w, rs->end - rs->begin, n, err);
+            if (rc == 0 && !rs->conv && !(rs->conv = malloc(rs->wide * n * 8 + 1)))
+                rc = fp_fail(err, "out of memory for %zu rows", rs->wide);
+        }
         if (rc == 0)
             rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
     } else if (rs->sc->mem && rows != rows_where(ctx, at, stop))   /* a GPU's own memory */
@@ -325,13 +331,11 @@ static int write_full(job *j, fp_error *err)
     double clock = compute_now();
     /* A GPU with room for the whole matrix symmetrises it in its own memory and
      * hands out finished rows: no scratch, no second pass here. */
-    char *conv_block = malloc(block * n * 8 + 1);
-    row_sink direct = { j, 0, n, NULL, conv_block, NULL, NULL, NULL, 0 };
+    row_sink direct = { j, 0, n, NULL, NULL, NULL, NULL, NULL, block };   /* conv: made there */
     fp_row_sink to_output = { rows_where, rows_ready, &direct };
-    int on_device = conv_block ? fp_hessian_full_on_device(j->s->net, &j->s->x, j->y, j->loss,
-                                                           block, &to_output, err)
-                               : fp_fail(err, "out of memory for %zu rows", block);
-    free(conv_block);
+    int on_device = fp_hessian_full_on_device(j->s->net, &j->s->x, j->y, j->loss, block,
+                                              &to_output, err);
+    free(direct.conv);
     if (on_device != 1) {
         phase_time("whole matrix on the GPU, written", &clock);
         return finish(direct.w, on_device, err);

@@ -126,9 +126,10 @@ typedef struct net_tangent_ops {
     void (*rows_start)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs);
     const void *(*rows_wait)(fp_net *net);
     /* A device's whole matrix (NULL on the host): the upper triangle's rows in
-     * blocks of `block`, kept in device memory, made exactly symmetric there
-     * (fp_hessian_full_on_device), then into the sink; 1 when it does not fit. */
-    int (*full_matrix)(fp_net *net, const void *x, fp_loss loss, size_t block,
+     * blocks of `block` (each in passes of at most `pass` directions), kept in
+     * device memory, made exactly symmetric there (fp_hessian_full_on_device),
+     * then into the sink; 1, having written nothing, when it does not fit. */
+    int (*full_matrix)(fp_net *net, const void *x, fp_loss loss, size_t block, size_t pass,
                        const fp_row_sink *sink, fp_error *err);
 } net_tangent_ops;
 

@@ -104,7 +104,11 @@ int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss los
 
 /* ---- Hessians: exact second derivatives of the loss with respect to the flat
  * vector, by the tangent (forward-over-reverse) pass. X, Y and loss as for
- * fp_gradient. Buffers are the caller's; nothing is kept between calls. */
+ * fp_gradient. Buffers are the caller's; nothing is kept between calls but
+ * scratch. On the host a call with more than one direction runs passes side
+ * by side, one per OpenBLAS thread, and sets OpenBLAS to one thread until it
+ * returns: that setting is the process's, so do not run two such calls (or
+ * other BLAS work that needs its threads) at once from different threads. */
 
 /* Scratch each Hessian call may use for one block of directions. */
 #define FP_HESSIAN_BLOCK_BYTES ((size_t)64 << 20)

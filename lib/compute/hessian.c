@@ -177,12 +177,7 @@ static void run_parts(hvp_run *r, size_t id)
     fp_hvp_worker *w = &net->workers[id];
     size_t elem = fp_dtype_size(net->precision), n = (size_t)net->n_params;
     int host = !net->backend->net_ops;   /* a device keeps its scratch, and makes unit rows */
-    if (id > 0) {   /* the backward passes in a workspace of its own */
-        if (!grow(&w->work, &w->work_bytes, net->work_elems * elem)) {
-            __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
-            return;
-        }
-        memcpy(w->work, net->work, net->work_elems * elem);   /* the forward and the target */
+    if (id > 0) {   /* the backward passes in a workspace of its own (hvp_parts filled it) */
         clone = *net;
         clone.work = w->work;
         use = &clone;
@@ -235,8 +230,8 @@ static void *run_thread(void *arg)
 typedef struct hvp_batch {
     const void *x;
     void *owned;
-    int gemm_threads;   /* the host's threads, to restore (and the passes side by
-                         * side meanwhile); 0: unchanged, one pass at a time */
+    int gemm_threads;   /* gemm's thread count, to restore; 0: unchanged */
+    size_t side_by_side;   /* passes run side by side meanwhile (1: one at a time) */
 } hvp_batch;
 
 /* side_by_side: more than one block of directions will run. */
@@ -244,10 +239,12 @@ static int batch_begin(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_l
                        int side_by_side, hvp_batch *b, fp_error *err)
 {
     b->gemm_threads = 0;
+    b->side_by_side = 1;
     if (fp_net_prepare(net, x, y, loss, 1, &b->x, &b->owned, err) < 0)
         return -1;
     if (side_by_side && host_threads(net) > 1) {
-        b->gemm_threads = (int)host_threads(net);
+        b->side_by_side = host_threads(net);
+        b->gemm_threads = net->backend->get_threads();
         net->backend->set_threads(1);
     }
     if (!net->backend->net_ops)   /* a device runs its own in each pass */
@@ -271,7 +268,7 @@ static void batch_end(fp_net *net, hvp_batch *b)
 static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
                      const tangent_dirs *dd, void *HV, fp_error *err)
 {
-    size_t k = dd->k, threads = b->gemm_threads > 1 ? (size_t)b->gemm_threads : 1;
+    size_t k = dd->k, threads = b->side_by_side;
     size_t part = pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     size_t even = (k + threads - 1) / threads;   /* the directions shared out */
     part = even && even < part ? even : part;
@@ -279,6 +276,17 @@ static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_los
     threads = threads < r.n_parts ? threads : r.n_parts;
     if (workers_ready(net, threads ? threads : 1) < 0)
         return fp_fail(err, "out of memory for the tangent pass of %zu directions", part);
+    /* the other threads' workspaces: the forward and the target, copied here,
+     * before any thread runs (thread 0's passes write the net's own) */
+    size_t elem = fp_dtype_size(net->precision);
+    for (size_t i = 1; i < threads; i++) {
+        fp_hvp_worker *w = &net->workers[i];
+        if (!grow(&w->work, &w->work_bytes, net->work_elems * elem)) {
+            threads = i;   /* fewer threads take the same parts */
+            break;
+        }
+        memcpy(w->work, net->work, net->work_elems * elem);
+    }
     hvp_thread t[MAX_WORKERS];
     size_t started = 1;
     for (; started < threads; started++) {
@@ -430,7 +438,8 @@ int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *
         return 1;
     if (batch_begin(net, x, y, loss, 0, &b, err) < 0)
         return -1;
-    int rc = net->tangent_ops->full_matrix(net, b.x, loss, block ? block : 1, sink, err);
+    int rc = net->tangent_ops->full_matrix(net, b.x, loss, block ? block : 1,
+                                           pass_block(net, x, FP_HESSIAN_BLOCK_BYTES), sink, err);
     batch_end(net, &b);
     return rc;
 }

@@ -457,28 +457,51 @@ static int device_error(fp_net *net, fp_error *err)
     return fp_net_device_failed(net, err) < 0 ? -1 : fp_fail(err, "the GPU failed");
 }
 
-static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block,
+/* Gives up the whole matrix's device memory and any error its allocating
+ * left recorded: the host's scratch path runs instead (1). */
+static int not_on_device(cuda_net *s)
+{
+    char why[8];
+    cudaFree(s->S.p);
+    s->S.p = NULL;
+    s->S.bytes = 0;
+    (void)failed(why, sizeof why);
+    return 1;
+}
+
+static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block, size_t pass,
                        const fp_row_sink *sink, fp_error *err)
 {
     size_t e = elem_of(net), n = net->n_params, free_bytes = 0, total = 0;
     enum { TX = 32, TY = 8 };
-    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess || (double)n * (double)n * (double)e
-        > 0.5 * (double)free_bytes || (n + TY - 1) / TY > 65535)
+    block = block < n ? block : n;
+    pass = pass && pass < block ? pass : block;
+    /* room for S beside a pass's scratch and directions, with half the GPU to spare */
+    double need = (double)n * (double)n * (double)e
+                  + (double)(fp_tangent_scratch_elems(net, pass) + pass * n) * (double)e;
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess || need > 0.5 * (double)free_bytes
+        || (n + TY - 1) / TY > 65535)
         return 1;   /* the host's scratch instead */
     fp_net shadow;
     cuda_net *s;
-    if (sync_in(net, x, &shadow) < 0 || !(s = (cuda_net *)net->device) || pipeline_of(s) < 0
-        || grow(&s->S, n * n * e) < 0)
+    if (sync_in(net, x, &shadow) < 0 || !(s = (cuda_net *)net->device) || pipeline_of(s) < 0)
         return device_error(net, err);
-    block = block < n ? block : n;
-    for (size_t at = 0; at < n; at += block) {   /* the upper triangle's rows, in place */
-        size_t k = n - at < block ? n - at : block;
-        tangent_dirs dd = { NULL, k, at, at + k, at, 1, 0, 0 };
-        if (directions_in(net, s, &dd) < 0)
-            return device_error(net, err);
-        dd.V = s->V.p;
-        dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &dd, (char *)s->S.p + at * n * e,
-                                  s->tw.p);
+    if (grow(&s->S, n * n * e) < 0 || pinned_of(s, 0, block * n * e) < 0
+        || pinned_of(s, 1, block * n * e) < 0)
+        return not_on_device(s);
+    /* the upper triangle's rows, in place: each block (the symmetrising's unit)
+     * from its first row's column on, in passes of at most `pass` directions */
+    for (size_t at = 0; at < n; at += block) {
+        size_t stop = n - at < block ? n : at + block;
+        for (size_t lo = at; lo < stop; lo += pass) {
+            size_t k = stop - lo < pass ? stop - lo : pass;
+            tangent_dirs dd = { NULL, k, lo, lo + k, at, 1, 0, 0 };
+            if (directions_in(net, s, &dd) < 0)
+                return not_on_device(s);
+            dd.V = s->V.p;
+            dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &dd, (char *)s->S.p + lo * n * e,
+                                      s->tw.p);
+        }
     }
     dim3 threads(TX, TY), grid((unsigned)((n + TX - 1) / TX), (unsigned)((n + TY - 1) / TY));
     double t0 = fp_cuda_prof_start();
@@ -489,13 +512,10 @@ static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block,
     fp_cuda_note(cudaGetLastError(), "k_symmetrise");
     fp_cuda_prof_end("k_symmetrise", t0);
     fp_cuda_note(cudaEventRecord(s->computed[0], 0), "cudaEventRecord");
-    if (pinned_of(s, 0, block * n * e) < 0 || pinned_of(s, 1, block * n * e) < 0)
-        return device_error(net, err);
-    if (fp_net_device_failed(net, err) < 0)   /* the passes' or the symmetrising's */
-        return -1;
+    int rc = fp_net_device_failed(net, err);   /* the passes' or the symmetrising's */
     /* out in blocks, two slots: the next block copies while the sink writes one */
-    copy_rows_out(s, 0, 0, block, n, e, s->computed[0]);
-    int rc = 0;
+    if (rc == 0)
+        copy_rows_out(s, 0, 0, block, n, e, s->computed[0]);
     for (size_t at = 0, slot = 0; rc == 0 && at < n; at += block, slot ^= 1) {
         size_t k = n - at < block ? n - at : block, next = at + block;
         if (next < n)
@@ -504,12 +524,14 @@ static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block,
         double t1 = fp_cuda_prof_start();
         fp_cuda_note(cudaEventSynchronize(s->copied[slot]), "copying from the GPU");
         fp_cuda_prof_end("waiting for a block's rows", t1);
-        if (fp_net_device_failed(net, err) < 0)
-            rc = -1;
-        else
+        rc = fp_net_device_failed(net, err);
+        if (rc == 0)
             rc = sink->ready(sink->ctx, at, at + k, s->pinned[slot], err);
     }
-    cudaStreamSynchronize(s->copy);   /* nothing left reading the slots */
+    cudaStreamSynchronize(s->copy);   /* nothing left reading S or the slots */
+    cudaFree(s->S.p);                 /* half the GPU, perhaps: not kept */
+    s->S.p = NULL;
+    s->S.bytes = 0;
     return rc;
 }
 
