@@ -231,7 +231,8 @@ def main():
     h_path = os.path.join(tmp, "H.npy")
     common = [model, "-x", x_path, "-y", y_path, "--precision", "f64"]
     runs = []
-    for i in range(args.repeats):   # each to a new file (no rename over an old one)
+    for i in range(args.repeats):   # each to a new file (no rename over an old one),
+        os.sync()                   # with no earlier run's dirty pages still being written
         runs.append(run_flatparams(exe, common + ["-o", h_path + f".{i}.npy"], env, phases=True))
         if i:
             os.remove(h_path + f".{i}.npy")
