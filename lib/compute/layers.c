@@ -9,6 +9,7 @@
  */
 #include "compute_internal.h"
 #include "real.h"
+#include "formulas.h"
 
 #include <string.h>
 
@@ -48,24 +49,9 @@ static void dense_backward(const fp_backend *be, real *dinp, real *dweight, real
 static void norm_stats(real *xhat, real *mean, real *rstd, const real *inp, size_t n_groups,
                        size_t n, size_t group_stride, size_t elem_stride, real eps)
 {
-    for (size_t g = 0; g < n_groups; g++) {
-        const real *x = inp + g * group_stride;
-        real *xh = xhat + g * group_stride;
-        real m = 0, v = 0;
-        for (size_t i = 0; i < n; i++)
-            m += x[i * elem_stride];
-        m /= (real)n;
-        for (size_t i = 0; i < n; i++) {
-            real d = x[i * elem_stride] - m;
-            v += d * d;
-        }
-        v /= (real)n;   /* biased, as both Flux and PyTorch normalise */
-        real r = 1 / sqrt(v + eps);
-        for (size_t i = 0; i < n; i++)
-            xh[i * elem_stride] = (x[i * elem_stride] - m) * r;
-        mean[g] = m;
-        rstd[g] = r;
-    }
+    for (size_t g = 0; g < n_groups; g++)
+        norm_stats_group(xhat + g * group_stride, &mean[g], &rstd[g], inp + g * group_stride, n,
+                         elem_stride, eps);
 }
 
 /* Through the statistics: dinp = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)).
@@ -75,17 +61,7 @@ static void norm_stats_backward(real *dinp, const real *dxhat, const real *xhat,
 {
     for (size_t g = 0; g < n_groups; g++) {
         size_t at = g * group_stride;
-        real m1 = 0, m2 = 0;
-        for (size_t i = 0; i < n; i++) {
-            m1 += dxhat[at + i * elem_stride];
-            m2 += dxhat[at + i * elem_stride] * xhat[at + i * elem_stride];
-        }
-        m1 /= (real)n;
-        m2 /= (real)n;
-        for (size_t i = 0; i < n; i++) {
-            size_t k = at + i * elem_stride;
-            dinp[k] = rstd[g] * (dxhat[k] - m1 - xhat[k] * m2);
-        }
+        norm_stats_backward_group(dinp + at, dxhat + at, xhat + at, rstd[g], n, elem_stride);
     }
 }
 

@@ -19,6 +19,7 @@
  */
 #include "compute_internal.h"
 #include "real.h"
+#include "formulas.h"
 
 #include <string.h>
 
@@ -26,52 +27,14 @@
  * directions over it, so each direction's rows are read contiguously. */
 enum { CHUNK = 256 };
 
-/* act'(x) and act''(x) of an elementwise activation, y = act(x). */
-static inline void act_derivs(act_kind act, real x, real y, real *d1, real *d2)
-{
-    real s;
-    switch (act) {
-    case ACT_RELU:      *d1 = x > 0 ? 1 : 0; *d2 = 0; return;
-    case ACT_LEAKYRELU: *d1 = x > 0 ? 1 : LEAKY_SLOPE; *d2 = 0; return;
-    case ACT_ELU:       *d1 = x > 0 ? 1 : exp(x); *d2 = x > 0 ? 0 : exp(x); return;
-    case ACT_SELU:
-        *d1 = SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * exp(x));
-        *d2 = x > 0 ? 0 : SELU_LAMBDA * SELU_ALPHA * exp(x);
-        return;
-    case ACT_GELU:   /* (xΦ)'' = 2φ + xφ' = φ (2 - x²) */
-        *d1 = normal_cdf(x) + x * normal_pdf(x);
-        *d2 = normal_pdf(x) * (2 - x * x);
-        return;
-    case ACT_SIGMOID: *d1 = y * (1 - y); *d2 = y * (1 - y) * (1 - 2 * y); return;
-    case ACT_TANH:    *d1 = 1 - y * y; *d2 = -2 * y * (1 - y * y); return;
-    case ACT_SOFTPLUS:
-        s = sigmoid(x);
-        *d1 = s;
-        *d2 = s * (1 - s);
-        return;
-    case ACT_SWISH:
-        s = sigmoid(x);
-        *d1 = s + x * s * (1 - s);
-        *d2 = s * (1 - s) * (2 + x * (1 - 2 * s));
-        return;
-    default: *d1 = 1; *d2 = 0; return;   /* identity */
-    }
-}
-
 /* tout = the tangent of act(pre) for K directions; tout may be tpre. */
 static void act_tangent_forward(act_kind act, real *tout, const real *tpre, const real *pre,
                                 const real *out, size_t B, size_t C, size_t K)
 {
     size_t n = B * C;
     if (act == ACT_SOFTMAX || act == ACT_LOGSOFTMAX) {
-        for (size_t r = 0; r < K * B; r++) {
-            const real *y = out + (r % B) * C, *tx = tpre + r * C;
-            real *ty = tout + r * C, sum = 0;
-            for (size_t c = 0; c < C; c++)   /* the softmax p is y or exp(y) */
-                sum += (act == ACT_SOFTMAX ? y[c] : exp(y[c])) * tx[c];
-            for (size_t c = 0; c < C; c++)
-                ty[c] = act == ACT_SOFTMAX ? y[c] * (tx[c] - sum) : tx[c] - sum;
-        }
+        for (size_t r = 0; r < K * B; r++)
+            softmax_tangent_row(act, tout + r * C, tpre + r * C, out + (r % B) * C, C);
         return;
     }
     if (act == ACT_IDENTITY) {
@@ -100,26 +63,9 @@ static void act_tangent_backward(act_kind act, real *td, const real *tpre, const
     if (act == ACT_IDENTITY)
         return;
     if (act == ACT_SOFTMAX || act == ACT_LOGSOFTMAX) {
-        for (size_t r = 0; r < K * B; r++) {
-            const real *y = out + (r % B) * C, *dy = dout + (r % B) * C;
-            const real *ty = tout ? tout + r * C : NULL;
-            real *tdy = td + r * C, s = 0, ts = 0;
-            if (act == ACT_SOFTMAX) {   /* dx = y (dy - Σ dy y) */
-                for (size_t c = 0; c < C; c++) {
-                    s += dy[c] * y[c];
-                    ts += tdy[c] * y[c] + (ty ? dy[c] * ty[c] : 0);
-                }
-                for (size_t c = 0; c < C; c++)
-                    tdy[c] = (ty ? ty[c] * (dy[c] - s) : 0) + y[c] * (tdy[c] - ts);
-            } else {                    /* dx = dy - exp(y) Σ dy */
-                for (size_t c = 0; c < C; c++) {
-                    s += dy[c];
-                    ts += tdy[c];
-                }
-                for (size_t c = 0; c < C; c++)
-                    tdy[c] -= exp(y[c]) * ((ty ? ty[c] * s : 0) + ts);
-            }
-        }
+        for (size_t r = 0; r < K * B; r++)
+            softmax_tangent_backward_row(act, td + r * C, tout ? tout + r * C : NULL,
+                                         dout + (r % B) * C, out + (r % B) * C, C);
         return;
     }
     real d1[CHUNK], d2[CHUNK];
@@ -138,29 +84,6 @@ static void act_tangent_backward(act_kind act, real *td, const real *tpre, const
     }
 }
 
-/* The derivative of loss_forward_backward's d with respect to the output o
- * (target t) for the elementwise losses, n elements in B rows. */
-static real loss_second_derivative(fp_loss loss, real o, real t, size_t n, size_t B)
-{
-    real per_elem = 1 / (real)n, per_row = 1 / (real)B, eps = R1(REAL_EPS);
-    switch (loss) {
-    case FP_LOSS_SUMSQ:
-    case FP_LOSS_SSE: return 2;
-    case FP_LOSS_MSE: return 2 * per_elem;
-    case FP_LOSS_HUBER: return fabs(o - t) < 1 ? per_elem : 0;
-    case FP_LOSS_CROSSENTROPY: return t != 0 ? t / ((o + eps) * (o + eps)) * per_row : 0;
-    case FP_LOSS_BINARYCROSSENTROPY: {
-        real p = o + eps, q = 1 - o + eps, u = 1 - t;
-        return ((t != 0 ? t / (p * p) : 0) + (u != 0 ? u / (q * q) : 0)) * per_elem;
-    }
-    case FP_LOSS_LOGITBINARYCROSSENTROPY: {
-        real s = exp(log_sigmoid(o));
-        return s * (1 - s) * per_elem;
-    }
-    default: return 0;   /* mae: piecewise linear */
-    }
-}
-
 /* tg = the tangent of dL/dout (loss_forward_backward's d), given tout. */
 static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out, const real *y,
                          size_t B, size_t C, size_t K)
@@ -172,20 +95,9 @@ static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *o
         return;
     }
     if (loss == FP_LOSS_LOGITCROSSENTROPY) {   /* d = (p Σy - y)/B, p = softmax(out) */
-        for (size_t r = 0; r < K * B; r++) {
-            const real *x = out + (r % B) * C, *t = y + (r % B) * C, *tx = tout + r * C;
-            real top = x[0], sum_exp = 0, sum_y = 0, dot = 0;
-            for (size_t c = 1; c < C; c++)
-                top = x[c] > top ? x[c] : top;
-            for (size_t c = 0; c < C; c++) {
-                sum_exp += exp(x[c] - top);
-                sum_y += t[c];
-            }
-            for (size_t c = 0; c < C; c++)
-                dot += exp(x[c] - top) / sum_exp * tx[c];
-            for (size_t c = 0; c < C; c++)
-                tg[r * C + c] = sum_y * per_row * exp(x[c] - top) / sum_exp * (tx[c] - dot);
-        }
+        for (size_t r = 0; r < K * B; r++)
+            logit_crossentropy_tangent_row(tg + r * C, out + (r % B) * C, y + (r % B) * C,
+                                           tout + r * C, C, per_row);
         return;
     }
     real hs[CHUNK];
@@ -199,41 +111,11 @@ static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *o
     }
 }
 
-/* One parameter's slice of the K directions (live: not all zero there):
- * direction k at rows + k*stride; with unit, direction k is the unit vector of
- * the parameter's element unit_at + k (none when out of range), and rows may
- * be NULL (a Dense layer needs only unit_at; the host makes the rows only for
- * nets with normalisation layers, which read them). */
-typedef struct tslice {
-    int live;   /* some direction is non-zero here */
-    const real *rows;
-    size_t stride;
-    int unit;
-    int64_t unit_at;
-    uint64_t size;
-} tslice;
-
-/* ---- Dense. A parameter's directions come as a tslice (compute_internal.h):
- * absent (rows NULL: zero in every direction), dense rows, or unit vectors,
+/* ---- Dense. A parameter's directions come as a tslice (formulas.h):
+ * absent (not live: zero in every direction), dense rows, or unit vectors,
  * where direction k is 1 at element unit_at + k of the parameter and X dW_k^T
  * is a column copy instead of a product. The parameter gradients' tangents
  * (H V rows: hweight/hbias, direction k at + k*stride) are NULL when not wanted. */
-
-/* The k range [*k0, *k1) of unit directions that fall inside a parameter. */
-static void unit_range(const tslice *t, size_t K, size_t *k0, size_t *k1)
-{
-    int64_t lo = -t->unit_at, hi = (int64_t)t->size - t->unit_at;
-    *k0 = lo > 0 ? (size_t)lo : 0;
-    *k1 = hi < 0 ? 0 : (size_t)hi < K ? (size_t)hi : K;
-    *k1 = *k1 > *k0 ? *k1 : *k0;
-}
-
-/* Element j of a weight as (output o, input c). */
-static void weight_index(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o, size_t *c)
-{
-    *o = kernel_in_out ? j % OC : j / C;
-    *c = kernel_in_out ? j / OC : j % C;
-}
 
 static void dense_tangent_forward(const fp_backend *be, real *tout, const real *tinp,
                                   const real *inp, const real *weight, const tslice *tw,
@@ -412,38 +294,21 @@ static void affine_tangent_backward(real *g, real *td, real *hgamma, real *hbeta
         }
 }
 
-/* The tangent of norm_stats_backward's dinp = r (g - m1 - xhat m2), with
- * m1 = mean(g), m2 = mean(g xhat): r' (g - m1 - xhat m2) + r (g' - m1' - xhat' m2 - xhat m2'). */
+/* The tangent of norm_stats_backward's dinp, each group and direction by
+ * formulas.h's norm_stats_tangent_backward_group. */
 static void norm_stats_tangent_backward(real *tdinp, const real *tg, const real *g,
                                         const real *xhat, const real *txhat, const real *rstd,
                                         const real *trstd, size_t n_groups, size_t n,
                                         size_t group_stride, size_t elem_stride, size_t K)
 {
     size_t block = n_groups * n;
-    for (size_t k = 0; k < K; k++) {
-        const real *tgk = tg + k * block, *txk = txhat + k * block;
-        real *out = tdinp + k * block;
+    for (size_t k = 0; k < K; k++)
         for (size_t grp = 0; grp < n_groups; grp++) {
-            real m1 = 0, m2 = 0, tm1 = 0, tm2 = 0;
-            for (size_t i = 0; i < n; i++) {
-                size_t j = grp * group_stride + i * elem_stride;
-                m1 += g[j];
-                m2 += g[j] * xhat[j];
-                tm1 += tgk[j];
-                tm2 += tgk[j] * xhat[j] + g[j] * txk[j];
-            }
-            m1 /= (real)n;
-            m2 /= (real)n;
-            tm1 /= (real)n;
-            tm2 /= (real)n;
-            real r = rstd[grp], tr = trstd[k * n_groups + grp];
-            for (size_t i = 0; i < n; i++) {
-                size_t j = grp * group_stride + i * elem_stride;
-                out[j] = tr * (g[j] - m1 - xhat[j] * m2)
-                         + r * (tgk[j] - tm1 - txk[j] * m2 - xhat[j] * tm2);
-            }
+            size_t at = k * block + grp * group_stride, p = grp * group_stride;
+            norm_stats_tangent_backward_group(tdinp + at, tg + at, g + p, xhat + p, txhat + at,
+                                              rstd[grp], trstd[k * n_groups + grp], n,
+                                              elem_stride);
         }
-    }
 }
 
 /* BatchNorm inference backwards: dinp = g rstd, dmean = -Σ g rstd,

@@ -2,15 +2,17 @@
  * The compute kernels on an NVIDIA GPU: the same functions, with the same
  * signatures and meaning, as activations.c, layers.c, losses.c and tangent.c,
  * over device pointers. passes.c and tangent_pass.c (the order of the work)
- * are compiled against these unchanged, so the CPU and the GPU cannot drift
- * apart in what they compute, only in how.
+ * are compiled against these unchanged, and the formulas themselves (one
+ * element, row or group) are formulas.h's, shared with the CPU, so the two
+ * cannot drift apart in what they compute, only in how.
  *
  * Elementwise work is one thread per element (grid-stride); per-row and
  * per-group work (softmax, normalisation statistics, column sums) one thread
- * per row or group, looping as the CPU code does: these are small next to the
- * matrix products, which go to cuBLAS (backend_cuda.cu). Everything runs on
- * the default stream, in order. Written over `real` and included once per
- * precision (passes_f32.cu, passes_f64.cu).
+ * per row or group: these are small next to the matrix products, which go to
+ * cuBLAS (backend_cuda.cu). Everything runs on the default stream, in order
+ * (the pipelined copies of rows back to the host have their own stream).
+ * Written over `real` and included once per precision (passes_f32.cu,
+ * passes_f64.cu).
  */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -71,86 +73,9 @@ static void zero_reals(real *p, size_t n)
 
 /* ------------------------------------------------------------ activations */
 
-__device__ static const real SELU_LAMBDA = R1(1.0507009873554804934193349852946);
-__device__ static const real SELU_ALPHA = R1(1.6732632423543772848170429916717);
-__device__ static const real LEAKY_SLOPE = R1(0.01);
-
-__device__ static inline real sigmoid_d(real x)
-{
-    if (x >= 0)
-        return 1 / (1 + exp(-x));
-    real e = exp(x);
-    return e / (1 + e);
-}
-
-__device__ static inline real normal_cdf_d(real x) { return R1(0.5) * (1 + erf(x * R1(0.70710678118654752440))); }
-__device__ static inline real normal_pdf_d(real x) { return exp(R1(-0.5) * x * x) * R1(0.39894228040143267794); }
-
-__device__ static inline real act_value(act_kind act, real x)
-{
-    switch (act) {
-    case ACT_RELU: return x > 0 ? x : 0;
-    case ACT_LEAKYRELU: return x > 0 ? x : LEAKY_SLOPE * x;
-    case ACT_ELU: return x > 0 ? x : expm1(x);
-    case ACT_SELU: return SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * expm1(x));
-    case ACT_GELU: return x * normal_cdf_d(x);
-    case ACT_SIGMOID: return sigmoid_d(x);
-    case ACT_TANH: return tanh(x);
-    case ACT_SOFTPLUS: return log1p(exp(-fabs(x))) + (x > 0 ? x : 0);
-    case ACT_SWISH: return x * sigmoid_d(x);
-    default: return x;
-    }
-}
-
-/* act'(x) and act''(x), y = act(x) (tangent.c's act_derivs). */
-__device__ static inline void act_derivs_d(act_kind act, real x, real y, real *d1, real *d2)
-{
-    real s;
-    switch (act) {
-    case ACT_RELU:      *d1 = x > 0 ? 1 : 0; *d2 = 0; return;
-    case ACT_LEAKYRELU: *d1 = x > 0 ? 1 : LEAKY_SLOPE; *d2 = 0; return;
-    case ACT_ELU:       *d1 = x > 0 ? 1 : exp(x); *d2 = x > 0 ? 0 : exp(x); return;
-    case ACT_SELU:
-        *d1 = SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * exp(x));
-        *d2 = x > 0 ? 0 : SELU_LAMBDA * SELU_ALPHA * exp(x);
-        return;
-    case ACT_GELU:
-        *d1 = normal_cdf_d(x) + x * normal_pdf_d(x);
-        *d2 = normal_pdf_d(x) * (2 - x * x);
-        return;
-    case ACT_SIGMOID: *d1 = y * (1 - y); *d2 = y * (1 - y) * (1 - 2 * y); return;
-    case ACT_TANH:    *d1 = 1 - y * y; *d2 = -2 * y * (1 - y * y); return;
-    case ACT_SOFTPLUS:
-        s = sigmoid_d(x);
-        *d1 = s;
-        *d2 = s * (1 - s);
-        return;
-    case ACT_SWISH:
-        s = sigmoid_d(x);
-        *d1 = s + x * s * (1 - s);
-        *d2 = s * (1 - s) * (2 + x * (1 - 2 * s));
-        return;
-    default: *d1 = 1; *d2 = 0; return;
-    }
-}
-
-/* act_backward's factor for the elementwise activations (as activations.c). */
-__device__ static inline real act_grad(act_kind act, real x, real y)
-{
-    real s;
-    switch (act) {
-    case ACT_RELU: return x > 0 ? 1 : 0;
-    case ACT_LEAKYRELU: return x > 0 ? 1 : LEAKY_SLOPE;
-    case ACT_ELU: return x > 0 ? 1 : exp(x);
-    case ACT_SELU: return SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * exp(x));
-    case ACT_GELU: return normal_cdf_d(x) + x * normal_pdf_d(x);
-    case ACT_SIGMOID: return y * (1 - y);
-    case ACT_TANH: return 1 - y * y;
-    case ACT_SOFTPLUS: return sigmoid_d(x);
-    case ACT_SWISH: s = sigmoid_d(x); return s + x * s * (1 - s);
-    default: return 1;
-    }
-}
+/* The formulas (activations, losses, softmax rows, normalisation groups) are
+ * formulas.h's, the CPU's own: __host__ __device__ under nvcc. */
+#include "../formulas.h"
 
 __global__ static void k_act_forward(act_kind act, real *out, const real *pre, size_t n)
 {
@@ -159,18 +84,7 @@ __global__ static void k_act_forward(act_kind act, real *out, const real *pre, s
 
 __global__ static void k_softmax_rows(real *out, const real *pre, size_t rows, size_t cols, int log_form)
 {
-    FOR_EACH(r, rows) {
-        const real *x = pre + r * cols;
-        real *y = out + r * cols;
-        real top = x[0], sum = 0;
-        for (size_t c = 1; c < cols; c++)
-            top = x[c] > top ? x[c] : top;
-        for (size_t c = 0; c < cols; c++)
-            sum += exp(x[c] - top);
-        real shift = top + log(sum);
-        for (size_t c = 0; c < cols; c++)
-            y[c] = log_form ? x[c] - shift : exp(x[c] - top) / sum;
-    }
+    FOR_EACH(r, rows) softmax_row(out + r * cols, pre + r * cols, cols, log_form);
 }
 
 static void act_forward(act_kind act, real *out, const real *pre, size_t rows, size_t cols)
@@ -193,21 +107,7 @@ __global__ static void k_act_backward(act_kind act, real *dpre, const real *dout
 __global__ static void k_softmax_backward(act_kind act, real *dpre, const real *dout, const real *out,
                                           size_t rows, size_t cols)
 {
-    FOR_EACH(r, rows) {
-        const real *y = out + r * cols, *dy = dout + r * cols;
-        real *dx = dpre + r * cols, sum = 0;
-        if (act == ACT_SOFTMAX) {
-            for (size_t c = 0; c < cols; c++)
-                sum += dy[c] * y[c];
-            for (size_t c = 0; c < cols; c++)
-                dx[c] = y[c] * (dy[c] - sum);
-        } else {
-            for (size_t c = 0; c < cols; c++)
-                sum += dy[c];
-            for (size_t c = 0; c < cols; c++)
-                dx[c] = dy[c] - exp(y[c]) * sum;
-        }
-    }
+    FOR_EACH(r, rows) softmax_backward_row(act, dpre + r * cols, dout + r * cols, out + r * cols, cols);
 }
 
 static void act_backward(act_kind act, real *dpre, const real *dout, const real *pre,
@@ -268,40 +168,8 @@ __global__ static void k_norm_stats(real *xhat, real *mean, real *rstd, const re
                                     size_t n_groups, size_t n, size_t group_stride,
                                     size_t elem_stride, real eps)
 {
-    FOR_EACH(g, n_groups) {
-        const real *x = inp + g * group_stride;
-        real *xh = xhat + g * group_stride;
-        real m = 0, v = 0;
-        for (size_t i = 0; i < n; i++)
-            m += x[i * elem_stride];
-        m /= (real)n;
-        for (size_t i = 0; i < n; i++) {
-            real d = x[i * elem_stride] - m;
-            v += d * d;
-        }
-        v /= (real)n;
-        real r = 1 / sqrt(v + eps);
-        for (size_t i = 0; i < n; i++)
-            xh[i * elem_stride] = (x[i * elem_stride] - m) * r;
-        mean[g] = m;
-        rstd[g] = r;
-    }
-}
-
-__device__ static void norm_stats_backward_group(real *dinp, const real *dxhat, const real *xhat,
-                                                 real rstd, size_t at, size_t n, size_t elem_stride)
-{
-    real m1 = 0, m2 = 0;
-    for (size_t i = 0; i < n; i++) {
-        m1 += dxhat[at + i * elem_stride];
-        m2 += dxhat[at + i * elem_stride] * xhat[at + i * elem_stride];
-    }
-    m1 /= (real)n;
-    m2 /= (real)n;
-    for (size_t i = 0; i < n; i++) {
-        size_t k = at + i * elem_stride;
-        dinp[k] = rstd * (dxhat[k] - m1 - xhat[k] * m2);
-    }
+    FOR_EACH(g, n_groups) norm_stats_group(xhat + g * group_stride, &mean[g], &rstd[g],
+                                           inp + g * group_stride, n, elem_stride, eps);
 }
 
 /* K blocks of n_groups groups (block k at k * block): the tangent pass reuses it. */
@@ -312,8 +180,9 @@ __global__ static void k_norm_stats_backward(real *dinp, const real *dxhat, cons
 {
     FOR_EACH(t, K * n_groups) {
         size_t k = t / n_groups, g = t % n_groups;
-        norm_stats_backward_group(dinp + k * block, dxhat + k * block, xhat, rstd[g],
-                                  g * group_stride, n, elem_stride);
+        size_t at = g * group_stride;
+        norm_stats_backward_group(dinp + k * block + at, dxhat + k * block + at, xhat + at,
+                                  rstd[g], n, elem_stride);
     }
 }
 
@@ -445,38 +314,6 @@ static void layernorm_backward(real *dinp, real *dgamma, real *dbeta, const real
 
 /* ------------------------------------------------------------ losses */
 
-__device__ static inline real sign_of_d(real x) { return (real)((x > 0) - (x < 0)); }
-__device__ static inline real log_sigmoid_d(real x) { return -(log1p(exp(-fabs(x))) + (x < 0 ? -x : 0)); }
-
-/* One element's loss term (double) and dL/dout (losses.c, elementwise losses). */
-__device__ static double loss_term(fp_loss loss, real o, real y, real *d, size_t n, size_t B)
-{
-    real per_elem = 1 / (real)n, per_row = 1 / (real)B, eps = R1(REAL_EPS), e, a;
-    switch (loss) {
-    case FP_LOSS_SUMSQ: *d = 2 * o; return (double)(o * o);
-    case FP_LOSS_MSE: e = o - y; *d = 2 * e * per_elem; return (double)(e * e);
-    case FP_LOSS_SSE: e = o - y; *d = 2 * e; return (double)(e * e);
-    case FP_LOSS_MAE: e = o - y; *d = sign_of_d(e) * per_elem; return (double)fabs(e);
-    case FP_LOSS_HUBER:
-        e = o - y;
-        a = fabs(e);
-        *d = (a < 1 ? e : sign_of_d(e)) * per_elem;
-        return (double)(a < 1 ? R1(0.5) * e * e : a - R1(0.5));
-    case FP_LOSS_CROSSENTROPY:
-        *d = y != 0 ? -y / (o + eps) * per_row : 0;
-        return y != 0 ? -(double)(y * log(o + eps)) : 0;
-    case FP_LOSS_BINARYCROSSENTROPY: {
-        real p = o + eps, q = 1 - o + eps, t = 1 - y;
-        *d = ((y != 0 ? -y / p : 0) + (t != 0 ? t / q : 0)) * per_elem;
-        return -(double)((y != 0 ? y * log(p) : 0) + (t != 0 ? t * log(q) : 0));
-    }
-    case FP_LOSS_LOGITBINARYCROSSENTROPY:
-        *d = (exp(log_sigmoid_d(o)) - y) * per_elem;
-        return (double)((1 - y) * o - log_sigmoid_d(o));
-    default: *d = 0; return 0;
-    }
-}
-
 __device__ static void add_double(double *acc, double v)
 {
     atomicAdd(acc, v);
@@ -499,24 +336,9 @@ __global__ static void k_loss_elementwise(fp_loss loss, real *d, const real *out
 __global__ static void k_loss_logitce(real *d, const real *out, const real *y, size_t B, size_t C,
                                       double *acc)
 {
-    real per_row = 1 / (real)B;
     double part = 0;
-    FOR_EACH(r, B) {
-        const real *x = out + r * C, *t = y + r * C;
-        real top = x[0], sum_y = 0, sum_exp = 0;
-        for (size_t c = 1; c < C; c++)
-            top = x[c] > top ? x[c] : top;
-        for (size_t c = 0; c < C; c++) {
-            sum_exp += exp(x[c] - top);
-            sum_y += t[c];
-        }
-        real log_sum = top + log(sum_exp);
-        for (size_t c = 0; c < C; c++) {
-            part -= (double)(t[c] * (x[c] - log_sum));
-            if (d)
-                d[r * C + c] = (exp(x[c] - log_sum) * sum_y - t[c]) * per_row;
-        }
-    }
+    FOR_EACH(r, B) part += logit_crossentropy_row(d ? d + r * C : NULL, out + r * C, y + r * C, C,
+                                                  1 / (real)B);
     add_double(acc, part);
 }
 
@@ -535,32 +357,17 @@ static double loss_forward_backward(fp_loss loss, real *d, const real *out, cons
         LAUNCH(k_loss_elementwise, n, loss, d, out, y, B, C, acc);
     fp_cuda_note(cudaMemcpy(&total, acc, sizeof total, cudaMemcpyDeviceToHost), "cudaMemcpy");
     cudaFree(acc);
-    switch (loss) {
-    case FP_LOSS_SUMSQ:
-    case FP_LOSS_SSE: return total;
-    case FP_LOSS_CROSSENTROPY:
-    case FP_LOSS_LOGITCROSSENTROPY: return total / (double)B;
-    default: return total / (double)n;   /* mse, mae, huber, the binary ones */
-    }
+    return loss_total(loss, total, n, B);
 }
 
 /* ------------------------------------------------------------ the tangent pass */
-
-typedef struct tslice {
-    int live;   /* some direction is non-zero here */
-    const real *rows;
-    size_t stride;
-    int unit;
-    int64_t unit_at;
-    uint64_t size;
-} tslice;
 
 __global__ static void k_act_tangent_forward(act_kind act, real *tout, const real *tpre,
                                              const real *pre, const real *out, size_t n, size_t K)
 {
     FOR_EACH_K(k, i, K, n) {
         real d1, d2;
-        act_derivs_d(act, pre[i], out[i], &d1, &d2);
+        act_derivs(act, pre[i], out[i], &d1, &d2);
         tout[k * n + i] = d1 * tpre[k * n + i];
     }
 }
@@ -568,14 +375,7 @@ __global__ static void k_act_tangent_forward(act_kind act, real *tout, const rea
 __global__ static void k_softmax_tangent_forward(act_kind act, real *tout, const real *tpre,
                                                  const real *out, size_t B, size_t C, size_t K)
 {
-    FOR_EACH(r, K * B) {
-        const real *y = out + (r % B) * C, *tx = tpre + r * C;
-        real *ty = tout + r * C, sum = 0;
-        for (size_t c = 0; c < C; c++)
-            sum += (act == ACT_SOFTMAX ? y[c] : exp(y[c])) * tx[c];
-        for (size_t c = 0; c < C; c++)
-            ty[c] = act == ACT_SOFTMAX ? y[c] * (tx[c] - sum) : tx[c] - sum;
-    }
+    FOR_EACH(r, K * B) softmax_tangent_row(act, tout + r * C, tpre + r * C, out + (r % B) * C, C);
 }
 
 static void act_tangent_forward(act_kind act, real *tout, const real *tpre, const real *pre,
@@ -598,7 +398,7 @@ __global__ static void k_act_tangent_backward(act_kind act, real *td, const real
     FOR_EACH_K(k, i, K, n) {
         size_t t = k * n + i;
         real d1, d2;
-        act_derivs_d(act, pre[i], out[i], &d1, &d2);
+        act_derivs(act, pre[i], out[i], &d1, &d2);
         td[t] = d1 * td[t] + (tpre ? d2 * dout[i] * tpre[t] : 0);
     }
 }
@@ -607,26 +407,9 @@ __global__ static void k_softmax_tangent_backward(act_kind act, real *td, const 
                                                   const real *dout, const real *out, size_t B,
                                                   size_t C, size_t K)
 {
-    FOR_EACH(r, K * B) {
-        const real *y = out + (r % B) * C, *dy = dout + (r % B) * C;
-        const real *ty = tout ? tout + r * C : NULL;
-        real *tdy = td + r * C, s = 0, ts = 0;
-        if (act == ACT_SOFTMAX) {
-            for (size_t c = 0; c < C; c++) {
-                s += dy[c] * y[c];
-                ts += tdy[c] * y[c] + (ty ? dy[c] * ty[c] : 0);
-            }
-            for (size_t c = 0; c < C; c++)
-                tdy[c] = (ty ? ty[c] * (dy[c] - s) : 0) + y[c] * (tdy[c] - ts);
-        } else {
-            for (size_t c = 0; c < C; c++) {
-                s += dy[c];
-                ts += tdy[c];
-            }
-            for (size_t c = 0; c < C; c++)
-                tdy[c] -= exp(y[c]) * ((ty ? ty[c] * s : 0) + ts);
-        }
-    }
+    FOR_EACH(r, K * B)
+        softmax_tangent_backward_row(act, td + r * C, tout ? tout + r * C : NULL, dout + (r % B) * C,
+                                     out + (r % B) * C, C);
 }
 
 static void act_tangent_backward(act_kind act, real *td, const real *tpre, const real *tout,
@@ -642,52 +425,19 @@ static void act_tangent_backward(act_kind act, real *td, const real *tpre, const
         LAUNCH_K(k_act_tangent_backward, K, n, act, td, tpre, dout, pre, out, n, K);
 }
 
-__device__ static real loss_second_derivative_d(fp_loss loss, real o, real t, size_t n, size_t B)
-{
-    real per_elem = 1 / (real)n, per_row = 1 / (real)B, eps = R1(REAL_EPS);
-    switch (loss) {
-    case FP_LOSS_SUMSQ:
-    case FP_LOSS_SSE: return 2;
-    case FP_LOSS_MSE: return 2 * per_elem;
-    case FP_LOSS_HUBER: return fabs(o - t) < 1 ? per_elem : 0;
-    case FP_LOSS_CROSSENTROPY: return t != 0 ? t / ((o + eps) * (o + eps)) * per_row : 0;
-    case FP_LOSS_BINARYCROSSENTROPY: {
-        real p = o + eps, q = 1 - o + eps, u = 1 - t;
-        return ((t != 0 ? t / (p * p) : 0) + (u != 0 ? u / (q * q) : 0)) * per_elem;
-    }
-    case FP_LOSS_LOGITBINARYCROSSENTROPY: {
-        real s = exp(log_sigmoid_d(o));
-        return s * (1 - s) * per_elem;
-    }
-    default: return 0;
-    }
-}
-
 __global__ static void k_loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out,
                                       const real *y, size_t n, size_t B, size_t K)
 {
     FOR_EACH_K(k, i, K, n)
-        tg[k * n + i] = loss_second_derivative_d(loss, out[i], y ? y[i] : 0, n, B) * tout[k * n + i];
+        tg[k * n + i] = loss_second_derivative(loss, out[i], y ? y[i] : 0, n, B) * tout[k * n + i];
 }
 
 __global__ static void k_logitce_tangent(real *tg, const real *tout, const real *out, const real *y,
                                          size_t B, size_t C, size_t K)
 {
-    real per_row = 1 / (real)B;
-    FOR_EACH(r, K * B) {
-        const real *x = out + (r % B) * C, *t = y + (r % B) * C, *tx = tout + r * C;
-        real top = x[0], sum_exp = 0, sum_y = 0, dot = 0;
-        for (size_t c = 1; c < C; c++)
-            top = x[c] > top ? x[c] : top;
-        for (size_t c = 0; c < C; c++) {
-            sum_exp += exp(x[c] - top);
-            sum_y += t[c];
-        }
-        for (size_t c = 0; c < C; c++)
-            dot += exp(x[c] - top) / sum_exp * tx[c];
-        for (size_t c = 0; c < C; c++)
-            tg[r * C + c] = sum_y * per_row * exp(x[c] - top) / sum_exp * (tx[c] - dot);
-    }
+    FOR_EACH(r, K * B)
+        logit_crossentropy_tangent_row(tg + r * C, out + (r % B) * C, y + (r % B) * C, tout + r * C,
+                                       C, 1 / (real)B);
 }
 
 static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out, const real *y,
@@ -728,13 +478,6 @@ static void gemm_batched(int ta, int tb, size_t m, size_t n, size_t k, real alph
     fp_cuda_prof_gemm("batch", m, n, k, count, t0);
 }
 
-__device__ static void weight_index_d(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o,
-                                      size_t *c)
-{
-    *o = kernel_in_out ? j % OC : j / C;
-    *c = kernel_in_out ? j / OC : j % C;
-}
-
 /* Unit directions k in [k0, k1): dst[(k*B + b)*ldd + to] += src[b*lds + from]
  * (+1 for a bias: src NULL), (to, from) the element's (o, c) or (c, o). */
 __global__ static void k_unit_scatter(real *dst, const real *src, size_t k0, size_t k1, int64_t unit_at,
@@ -749,17 +492,9 @@ __global__ static void k_unit_scatter(real *dst, const real *src, size_t k0, siz
             dst[(k * B + b) * ldd + j] += 1;
             continue;
         }
-        weight_index_d(j, C, OC, kernel_in_out, &o, &c);
+        weight_index(j, C, OC, kernel_in_out, &o, &c);
         dst[(k * B + b) * ldd + (to_input ? c : o)] += src[b * lds + (to_input ? o : c)];
     }
-}
-
-static void unit_range(const tslice *t, size_t K, size_t *k0, size_t *k1)
-{
-    int64_t lo = -t->unit_at, hi = (int64_t)t->size - t->unit_at;
-    *k0 = lo > 0 ? (size_t)lo : 0;
-    *k1 = hi < 0 ? 0 : (size_t)hi < K ? (size_t)hi : K;
-    *k1 = *k1 > *k0 ? *k1 : *k0;
 }
 
 __global__ static void k_add_bias_rows(real *tout, const real *tbias, size_t stride, size_t B,
@@ -975,25 +710,9 @@ __global__ static void k_norm_stats_tangent_backward(real *tdinp, const real *tg
     size_t block = n_groups * n;
     FOR_EACH(t, K * n_groups) {
         size_t k = t / n_groups, grp = t % n_groups;
-        const real *tgk = tg + k * block, *txk = txhat + k * block;
-        real *out = tdinp + k * block;
-        real m1 = 0, m2 = 0, tm1 = 0, tm2 = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t j = grp * group_stride + i * elem_stride;
-            m1 += g[j];
-            m2 += g[j] * xhat[j];
-            tm1 += tgk[j];
-            tm2 += tgk[j] * xhat[j] + g[j] * txk[j];
-        }
-        m1 /= (real)n;
-        m2 /= (real)n;
-        tm1 /= (real)n;
-        tm2 /= (real)n;
-        real r = rstd[grp], tr = trstd[k * n_groups + grp];
-        for (size_t i = 0; i < n; i++) {
-            size_t j = grp * group_stride + i * elem_stride;
-            out[j] = tr * (g[j] - m1 - xhat[j] * m2) + r * (tgk[j] - tm1 - txk[j] * m2 - xhat[j] * tm2);
-        }
+        size_t at = k * block + grp * group_stride, p = grp * group_stride;
+        norm_stats_tangent_backward_group(tdinp + at, tg + at, g + p, xhat + p, txhat + at,
+                                          rstd[grp], trstd[k * n_groups + grp], n, elem_stride);
     }
 }
 
