@@ -78,6 +78,12 @@ typedef void (*t_fd_check)(const fp_node *root, const fp_select *sel, int train,
 void t_fd_activation(const char *act, const char *last_act, uint64_t seed, t_fd_check check);
 /* Checks t_loss_cases[i] on a two-layer model, on T_BATCH rows drawn after t_seed(seed). */
 void t_fd_loss_case(int i, uint64_t seed, t_fd_check check);
+/* Checks BatchNorm (inference, with its running statistics, training mode,
+ * after a constant layer) and LayerNorm (with and without scale and shift). */
+void t_fd_norm_cases(uint64_t seed, t_fd_check check);
+/* Checks a weight used twice, a Keras kernel between Dropout/Flatten/Activation
+ * layers, and the same with constants. */
+void t_fd_structure_cases(uint64_t seed, t_fd_check check);
 
 TCase *compute_fixtures_tcase(void);
 TCase *compute_cli_tcase(void);

@@ -243,3 +243,55 @@ void t_fd_loss_case(int i, uint64_t seed, t_fd_check check)
     free(x.data);
     free(y.data);
 }
+
+void t_fd_norm_cases(uint64_t seed, t_fd_check check)
+{
+    static const char *const keys[4] = { "gamma", "beta", "mean", "var" };
+    t_seed(seed);
+    fp_matrix x = t_matrix(T_BATCH, 3, -2, 2), y = t_matrix(T_BATCH, 2, -1, 1);
+    fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "tanh", keys),
+                             t_dense(4, 2, NULL), NULL);
+    fp_select all = { .all = 1 };
+    check(model, NULL, 0, &x, &y, FP_LOSS_MSE, "BatchNorm inference");
+    check(model, &all, 0, &x, &y, FP_LOSS_MSE, "BatchNorm with mean and var (--all)");
+    check(model, NULL, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode");
+    const char *exclude[] = { "/layers/0" };   /* first layer constant: no input tangent */
+    fp_select part = { .exclude = exclude, .n_exclude = 1 };
+    check(model, &part, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode, Dense constant");
+    fp_node *with_ln = t_chain(t_dense(3, 5, NULL), t_layernorm(5, "gelu"),
+                               t_dense(5, 2, "sigmoid"), NULL);
+    check(with_ln, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
+    fp_node *plain = t_chain(t_dense(3, 5, "softplus"), t_layer("LayerNorm"), t_dense(5, 2, NULL),
+                             NULL);
+    check(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
+    fp_node_release(model);
+    fp_node_release(with_ln);
+    fp_node_release(plain);
+    free(x.data);
+    free(y.data);
+}
+
+void t_fd_structure_cases(uint64_t seed, t_fd_check check)
+{
+    t_seed(seed);
+    fp_matrix x = t_matrix(T_BATCH, 4, -2, 2);
+    fp_node *first = t_dense(4, 4, "tanh"), *second = t_layer("Dense");
+    t_put(second, "weight", fp_map_get(first, "weight"));   /* one array used twice */
+    t_put(second, "bias", t_array(4, 0, -0.3, 0.3));
+    t_act(second, "tanh");
+    fp_node *shared = t_chain(first, second, t_dense(4, 2, NULL), NULL);
+    check(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
+    fp_node *keras = t_layer("Dense");
+    t_put(keras, "kernel", t_array(4, 3, -1, 1));
+    t_put(keras, "bias", t_array(3, 0, -0.3, 0.3));
+    t_act(keras, "swish");
+    fp_node *padded = t_chain(t_layer("Dropout"), t_dense(4, 4, "elu"), t_layer("Flatten"), keras,
+                              t_layer("Dropout"), t_dense(3, 2, NULL), t_layer("Activation"), NULL);
+    check(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Keras kernel, Dropout, Flatten");
+    const char *exclude[] = { "/layers/1", "/layers/5/bias" };
+    fp_select part = { .exclude = exclude, .n_exclude = 2 };
+    check(padded, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with constants");
+    fp_node_release(shared);
+    fp_node_release(padded);
+    free(x.data);
+}

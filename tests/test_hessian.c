@@ -67,55 +67,13 @@ END_TEST
 
 START_TEST(norm_layers_hvp_match_finite_differences)
 {
-    static const char *const keys[4] = { "gamma", "beta", "mean", "var" };
-    t_seed(1300);
-    fp_matrix x = t_matrix(BATCH, 3, -2, 2), y = t_matrix(BATCH, 2, -1, 1);
-    fp_node *model = t_chain(t_dense(3, 4, NULL), t_batchnorm(4, "tanh", keys),
-                             t_dense(4, 2, NULL), NULL);
-    fp_select all = { .all = 1 };
-    assert_fd(model, NULL, 0, &x, &y, FP_LOSS_MSE, "BatchNorm inference");
-    assert_fd(model, &all, 0, &x, &y, FP_LOSS_MSE, "BatchNorm with mean and var (--all)");
-    assert_fd(model, NULL, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode");
-    const char *exclude[] = { "/layers/0" };   /* first layer constant: no input tangent */
-    fp_select part = { .exclude = exclude, .n_exclude = 1 };
-    assert_fd(model, &part, 1, &x, &y, FP_LOSS_MSE, "BatchNorm --train-mode, Dense constant");
-    fp_node *ln = t_layernorm(5, "gelu");
-    fp_node *with_ln = t_chain(t_dense(3, 5, NULL), ln, t_dense(5, 2, "sigmoid"), NULL);
-    assert_fd(with_ln, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm");
-    fp_node *plain = t_chain(t_dense(3, 5, "softplus"), t_layer("LayerNorm"), t_dense(5, 2, NULL),
-                             NULL);
-    assert_fd(plain, NULL, 0, &x, &y, FP_LOSS_MSE, "LayerNorm without scale and shift");
-    fp_node_release(model);
-    fp_node_release(with_ln);
-    fp_node_release(plain);
-    free(x.data);
-    free(y.data);
+    t_fd_norm_cases(1300, assert_fd);
 }
 END_TEST
 
 START_TEST(structure_hvp_matches_finite_differences)
 {
-    t_seed(1400);
-    fp_matrix x = t_matrix(BATCH, 4, -2, 2);
-    fp_node *first = t_dense(4, 4, "tanh"), *second = t_layer("Dense");
-    t_put(second, "weight", fp_map_get(first, "weight"));   /* one array used twice */
-    t_put(second, "bias", t_array(4, 0, -0.3, 0.3));
-    t_act(second, "tanh");
-    fp_node *shared = t_chain(first, second, t_dense(4, 2, NULL), NULL);
-    assert_fd(shared, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "shared weight");
-    fp_node *keras = t_layer("Dense");
-    t_put(keras, "kernel", t_array(4, 3, -1, 1));
-    t_put(keras, "bias", t_array(3, 0, -0.3, 0.3));
-    t_act(keras, "swish");
-    fp_node *padded = t_chain(t_layer("Dropout"), t_dense(4, 4, "elu"), t_layer("Flatten"), keras,
-                              t_layer("Dropout"), t_dense(3, 2, NULL), t_layer("Activation"), NULL);
-    assert_fd(padded, NULL, 0, &x, NULL, FP_LOSS_SUMSQ, "Keras kernel, Dropout, Flatten");
-    const char *exclude[] = { "/layers/1", "/layers/5/bias" };
-    fp_select part = { .exclude = exclude, .n_exclude = 2 };
-    assert_fd(padded, &part, 0, &x, NULL, FP_LOSS_SUMSQ, "with constants");
-    fp_node_release(shared);
-    fp_node_release(padded);
-    free(x.data);
+    t_fd_structure_cases(1400, assert_fd);
 }
 END_TEST
 
