@@ -169,6 +169,7 @@ static int scratch_file(const char *output, fp_error *err)
 typedef struct scratch {
     int fd;
     char *mem;
+    const char *output;   /* what the file is beside, for messages ("-": standard output) */
 } scratch;
 
 static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp_error *err)
@@ -184,7 +185,8 @@ static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp
         ssize_t got = writing ? pwrite(s->fd, (char *)buf + done, bytes - done, at + (off_t)done)
                               : pread(s->fd, (char *)buf + done, bytes - done, at + (off_t)done);
         if (got <= 0)
-            return fp_fail(err, "the Hessian's scratch file: %s",
+            return fp_fail(err, "%s: the Hessian's scratch file: %s",
+                           s->output && strcmp(s->output, "-") ? s->output : "standard output",
                            got < 0 ? strerror(errno) : "unexpected end");
         done += (size_t)got;
     }
@@ -327,7 +329,7 @@ static int write_full(job *j, fp_error *err)
     if (forced && atol(forced) > 0)
         wide = block * (size_t)atol(forced);
     wide = wide < n ? wide : (size_t)n;
-    scratch sc = { -1, NULL };
+    scratch sc = { -1, NULL, j->opts->output };
     double clock = compute_now();
     /* A GPU with room for the whole matrix symmetrises it in its own memory and
      * hands out finished rows: no scratch, no second pass here. */
