@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, part 2: build (if needed) and run the whole test suite, twice:
 # the release build, then a build with AddressSanitizer and UBSan, where any
-# report fails the run. Prints meson's summaries and the Check totals of both
+# report fails the run (and where the cuda suite runs on the CPU emulation). Prints meson's summaries and the Check totals of both
 # as "checks: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,11 @@ status=0
 ninja -C build || exit 1
 meson test -C build --print-errorlogs "$@" || status=1
 
-[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debug || exit 1
+# The sanitizer build has no nvcc CUDA backend; it builds the backend's CPU
+# emulation instead (emulate_cuda), so the cuda suite runs every CUDA kernel
+# there, thread by thread, under ASan and UBSan.
+[ -d build-asan ] || meson setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debug \
+    -Demulate_cuda=true || exit 1
 ninja -C build-asan || exit 1
 # libhdf5 itself crashes on one corpus file (in a child process we watch): let
 # that child die by its signal instead of ASan's report.

@@ -120,6 +120,9 @@ double t_rel_diff(const double *a, const double *b, uint64_t n)
 {
     double worst = 0, scale = 0;
     for (uint64_t i = 0; i < n; i++) {
+        /* fmax drops a NaN: a NaN or infinity on either side is infinitely wrong */
+        if (!isfinite(a[i]) || !isfinite(b[i]))
+            return INFINITY;
         worst = fmax(worst, fabs(a[i] - b[i]));
         scale = fmax(scale, fabs(b[i]));
     }

@@ -314,9 +314,9 @@ static int directions_in(fp_net *net, cuda_net *s, const tangent_dirs *dd)
         fp_cuda_note(cudaMemset(s->V.p, 0, rows), "cudaMemset");
         unsigned blocks = (unsigned)((k + 255) / 256);
         if (net->precision == FP_F32)
-            k_unit_rows_f32<<<blocks, 256>>>((float *)s->V.p, n, dd->lo, k);
+            FP_LAUNCH(k_unit_rows_f32, blocks, 256, (float *)s->V.p, n, dd->lo, k);
         else
-            k_unit_rows_f64<<<blocks, 256>>>((double *)s->V.p, n, dd->lo, k);
+            FP_LAUNCH(k_unit_rows_f64, blocks, 256, (double *)s->V.p, n, dd->lo, k);
         fp_cuda_note(cudaGetLastError(), "making unit directions");
     } else {
         up(s->V.p, dd->V, rows);
@@ -506,9 +506,9 @@ static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block, s
     dim3 threads(TX, TY), grid((unsigned)((n + TX - 1) / TX), (unsigned)((n + TY - 1) / TY));
     double t0 = fp_cuda_prof_start();
     if (net->precision == FP_F32)
-        k_symmetrise<float><<<grid, threads>>>((float *)s->S.p, n, block);
+        FP_LAUNCH(k_symmetrise<float>, grid, threads, (float *)s->S.p, n, block);
     else
-        k_symmetrise<double><<<grid, threads>>>((double *)s->S.p, n, block);
+        FP_LAUNCH(k_symmetrise<double>, grid, threads, (double *)s->S.p, n, block);
     fp_cuda_note(cudaGetLastError(), "k_symmetrise");
     fp_cuda_prof_end("k_symmetrise", t0);
     fp_cuda_note(cudaEventRecord(s->computed[0], 0), "cudaEventRecord");

@@ -3,6 +3,17 @@
 #ifndef FP_CUDA_INTERNAL_H
 #define FP_CUDA_INTERNAL_H
 
+#include <cuda_runtime.h>
+
+/* kernel<<<grid, block>>>(args), in a form the CPU emulation (emulate/,
+ * meson option emulate_cuda) can run as well. */
+#ifdef FP_CUDA_EMULATED
+#define FP_LAUNCH(kernel, grid, block, ...) \
+    fp_emu_launch(dim3(grid), dim3(block), [&] { kernel(__VA_ARGS__); })
+#else
+#define FP_LAUNCH(kernel, grid, block, ...) kernel<<<grid, block>>>(__VA_ARGS__)
+#endif
+
 extern "C" {
 #include "../compute_internal.h"
 

@@ -49,7 +49,7 @@ static inline unsigned grid_for(size_t n)
             size_t gy = (K) < 65535 ? (K) : 65535, gx = grid_for(n);                  \
             gx = gx * gy > (1u << 22) ? ((1u << 22) / gy ? (1u << 22) / gy : 1) : gx;   \
             double t0_ = fp_cuda_prof_start();                                        \
-            kernel<<<dim3((unsigned)gx, (unsigned)gy), T_PER_BLOCK>>>(__VA_ARGS__);   \
+            FP_LAUNCH(kernel, dim3((unsigned)gx, (unsigned)gy), T_PER_BLOCK, __VA_ARGS__);  \
             fp_cuda_note(cudaGetLastError(), #kernel);                                \
             fp_cuda_prof_end(#kernel, t0_);                                           \
         }                                                                             \
@@ -57,7 +57,7 @@ static inline unsigned grid_for(size_t n)
 #define LAUNCH(kernel, n, ...) do {                                                   \
         if ((n) > 0) {                                                                \
             double t0_ = fp_cuda_prof_start();                                        \
-            kernel<<<grid_for(n), T_PER_BLOCK>>>(__VA_ARGS__);                        \
+            FP_LAUNCH(kernel, grid_for(n), T_PER_BLOCK, __VA_ARGS__);                  \
             fp_cuda_note(cudaGetLastError(), #kernel);                                \
             fp_cuda_prof_end(#kernel, t0_);                                           \
         }                                                                             \
