@@ -199,6 +199,43 @@ START_TEST(a_wide_batch_agrees)
 }
 END_TEST
 
+/* A GPU with little free memory (the CPU emulation's, FLATPARAMS_CUDA_EMULATE_MIB;
+ * a real GPU's cannot be set): the passes shrink to fit it instead of failing,
+ * and the whole matrix, too big for it, is left to the host (1, no error). */
+START_TEST(a_small_gpu_takes_small_passes)
+{
+    const char *emulated = getenv("FLATPARAMS_CUDA_EMULATE");
+    if (!emulated || strcmp(emulated, "1"))
+        return;   /* a real GPU: its memory is what it is */
+    setenv("FLATPARAMS_CUDA_EMULATE_MIB", "2", 1);   /* before the backend opens */
+    t_seed(2600);
+    fp_matrix x = t_matrix(64, 12, -2, 2), y = t_matrix(64, 5, -1, 1);
+    fp_node *model = t_chain(t_dense(12, 40, "tanh"), t_dense(40, 30, "gelu"), t_dense(30, 5, NULL),
+                             NULL);
+    fp_layout layout;
+    fp_error err;
+    ck_assert(fp_layout_build(model, NULL, &layout, &err) == 0);
+    fp_net *cpu = build(model, &layout, FP_F64, 0, "cpu"), *gpu = build(model, &layout, FP_F64, 0, "cuda");
+    uint64_t n = fp_net_n_params(cpu);
+    /* a pass's scratch: a quarter of the 2 MiB, not the 4 GiB a big GPU gets */
+    ck_assert_uint_lt(fp_hessian_block(gpu, &x, FP_HESSIAN_BLOCK_BYTES), n);
+    double *hc = malloc(n * n * sizeof *hc), *hg = malloc(n * n * sizeof *hg);
+    ck_assert_msg(fp_hessian_rows(cpu, &x, &y, FP_LOSS_MSE, 0, n, hc, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fp_hessian_rows(gpu, &x, &y, FP_LOSS_MSE, 0, n, hg, &err) == 0, "%s", err.msg);
+    close_enough(hg, hc, FP_F64, n * n, 1e-10, "2 MiB GPU", "rows of H");
+    gather whole = { (char *)hg, n, sizeof *hg, 0, 0 };
+    fp_row_sink sink = { gather_where, gather_ready, &whole };
+    ck_assert_int_eq(fp_hessian_full_on_device(gpu, &x, &y, FP_LOSS_MSE, 64, &sink, &err), 1);
+    ck_assert_int_eq(whole.blocks, 0);
+    ck_assert_msg(fp_hessian_rows(gpu, &x, &y, FP_LOSS_MSE, 0, 3, hg, &err) == 0, "%s", err.msg);
+    free(hc), free(hg);
+    fp_net_free(cpu), fp_net_free(gpu);
+    fp_layout_free(&layout);
+    fp_node_release(model);
+    free(x.data), free(y.data);
+}
+END_TEST
+
 /* 1 when the CUDA backend is built and a GPU is usable (else prints why).
  * Asked in a child: CUDA does not survive fork, and Check forks every test. */
 static int gpu_usable(void)
@@ -228,6 +265,7 @@ int main(void)
     tcase_add_test(tc, norm_layers_agree);
     tcase_add_test(tc, structures_agree);
     tcase_add_test(tc, a_wide_batch_agrees);
+    tcase_add_test(tc, a_small_gpu_takes_small_passes);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

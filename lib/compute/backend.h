@@ -32,7 +32,8 @@ typedef struct fp_backend {
     /* Whether a call of the last passes failed (a device's): 1 with the reason,
      * which is then cleared; NULL for a backend that cannot fail. */
     int (*failed)(char *why, size_t cap);
-    /* Scratch one Hessian pass may use, bytes (the host's: FP_HESSIAN_BLOCK_BYTES). */
+    /* Scratch one Hessian pass may use, bytes: the host's is FP_HESSIAN_BLOCK_BYTES,
+     * a device's comes from its free memory when opened (and replaces the host's). */
     size_t block_bytes;
     /* The host's threads: how many gemm may use, and setting that count (the
      * Hessian runs blocks of directions side by side, each gemm on one thread).

@@ -86,7 +86,7 @@ static size_t host_threads(const fp_net *net)
 /* Directions one pass (one thread) takes with about max_bytes of scratch. */
 static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
 {
-    if (net->backend->block_bytes > max_bytes)   /* a GPU takes bigger blocks */
+    if (net->backend->net_ops)   /* a device sizes its passes by its own memory */
         max_bytes = net->backend->block_bytes;
     uint64_t rows = x->rank == 1 && net->in_features != 1 ? 1 : x->rows;
     uint64_t widest = 1, per_row = 0;

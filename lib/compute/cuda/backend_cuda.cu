@@ -179,7 +179,10 @@ static int grow(dev_buf *b, size_t bytes)
     cudaError_t e = cudaMalloc(&b->p, bytes ? bytes : 1);
     if (e != cudaSuccess) {
         char what[96];
-        snprintf(what, sizeof what, "allocating %zu MiB on the GPU", bytes >> 20);
+        if (bytes >= (size_t)1 << 20)
+            snprintf(what, sizeof what, "allocating %zu MiB on the GPU", bytes >> 20);
+        else
+            snprintf(what, sizeof what, "allocating %zu KiB on the GPU", (bytes + 1023) >> 10);
         fp_cuda_note(e, what);
         b->p = NULL;
         return -1;
@@ -575,7 +578,8 @@ static void net_release(fp_net *net)
     net->device = NULL;
 }
 
-static const fp_backend backend_cuda = {
+/* Set when opened: block_bytes from the GPU's free memory. */
+static fp_backend backend_cuda = {
     "cuda",
     INT_MAX,
     gemm_f32,
@@ -583,10 +587,22 @@ static const fp_backend backend_cuda = {
     net_ops_of,
     net_release,
     failed,
-    (size_t)4 << 30,
+    0,      /* block_bytes: pass_bytes() */
     NULL,   /* threads: the host's only */
     NULL,
 };
+
+/* A Hessian pass's scratch: a quarter of the GPU's free memory, at most 4 GiB
+ * (a pass's directions, H V rows and the pipeline's two blocks of rows come on
+ * top of it, and a small or shared GPU must not fail where smaller passes fit). */
+static size_t pass_bytes(void)
+{
+    size_t free_bytes = 0, total = 0, most = (size_t)4 << 30, least = (size_t)1 << 20;
+    if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess)
+        return most;
+    free_bytes /= 4;
+    return free_bytes > most ? most : free_bytes < least ? least : free_bytes;
+}
 
 /* The backend when a GPU is usable (its cuBLAS handle made once), else NULL
  * with the reason. */
@@ -606,6 +622,8 @@ extern "C" const fp_backend *fp_backend_cuda_open(char *why, size_t cap)
             snprintf(reason, sizeof reason, "cuBLAS could not start");
         else
             usable = 1;
+        if (usable)
+            backend_cuda.block_bytes = pass_bytes();
         if (usable && getenv("FLATPARAMS_CUDA_PROFILE")) {
             profiling = 1;
             atexit(prof_report);
