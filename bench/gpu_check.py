@@ -7,10 +7,12 @@
     symmetric, through the scratch pass), on --device cuda and --device cpu
     (OpenBLAS, --threads threads); the GPU's rows checked against the CPU's on a
     block of rows.
-  * The achieved rate: the tangent pass's matrix-product flops (counted below for
-    the algorithm in lib/compute/tangent_pass.c) over the GPU's --diag time, next
-    to cuBLAS SGEMM's (through PyTorch, TF32 off) on the same card at a large
-    square size and at the pass's own shapes.
+  * The achieved rate: the tangent pass's matrix-product flops (counted by
+    bench/roofline.py for the algorithm in lib/compute/tangent_pass.c) over the
+    GPU's --diag time, next to cuBLAS SGEMM's (through PyTorch, TF32 off) on the
+    same card at a large square size and at the pass's own shapes; and
+    bench/roofline.py's bound on that rate for this pass structure, at those
+    SGEMM rates and the card's measured copy bandwidth.
   * Gradient: MLP 784-1024-1024-10 (relu), batch 256, logitcrossentropy,
     float32: the computation alone (FLATPARAMS_TIME), GPU against CPU.
 
@@ -29,6 +31,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import roofline  # noqa: E402  (bench/roofline.py: the flops, and the bound on the rate)
 
 SIZES = [64, 128, 96, 8]
 BATCH = 1024
@@ -49,20 +54,6 @@ def make_mlp(path, sizes, act, seed):
     with open(path, "w") as f:
         json.dump({"type": "Chain", "layers": layers}, f)
     return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-
-
-def tangent_flops(sizes, batch):
-    """Matrix-product flops of the full Hessian by lib/compute/tangent_pass.c:
-    a direction in layer L costs, for its upper-triangle row, one product for
-    L's own weight rows (td^T X) and, for every layer above L, four (the input
-    tangent through W, td^T X and dout^T X' for the weight rows, td W for the
-    layer below); each product of a layer is 2 * batch * in * out flops."""
-    layers = list(zip(sizes, sizes[1:]))
-    total = 0
-    for li, (a, b) in enumerate(layers):
-        per = a * b + sum(4 * c * d for c, d in layers[li + 1:])
-        total += (a * b + b) * 2 * batch * per
-    return total
 
 
 def run(cmd, env=None):
@@ -103,6 +94,27 @@ def sgemm_rates():
     rates["8192 x 8192 x 8192"] = rate(8192, 8192, 8192, 10)
     rates["(K*B) x 128 x 96, K*B = 163,840 (input tangents)"] = rate(163840, 128, 96, 20)
     return rates
+
+
+def copy_bandwidth():
+    """Device-to-device copy of 1 GiB (read and write), TB/s; None without torch's CUDA."""
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            return None
+    except ImportError:
+        return None
+    a = torch.empty(1 << 28, device="cuda")
+    b = torch.empty_like(a)
+    for _ in range(3):
+        b.copy_(a)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(10):
+        b.copy_(a)
+    end.record()
+    torch.cuda.synchronize()
+    return 2 * a.numel() * 4 * 10 / (start.elapsed_time(end) / 1e3) / 1e12
 
 
 def main():
@@ -158,7 +170,7 @@ def main():
         os.remove(h_path)
         print(f"{dev:5}  --diag {diag:8.3f} s (its computation {cold[dev]:8.3f} s cold, "
               f"{compute[dev]:8.3f} s warm)   full to .npy {full:8.3f} s")
-    flops = tangent_flops(SIZES, BATCH)
+    flops = roofline.matrix_flops(SIZES, BATCH)
     g_diag, g_full = times["cuda"]
     print(f"tangent pass: {flops / 1e12:.2f} TFLOP of matrix products; GPU: "
           f"{flops / compute['cuda'] / 1e12:.2f} TFLOP/s over the warm computation, "
@@ -180,6 +192,11 @@ def main():
         best = max(rates.values())
         print(f"flatparams' computation at {flops / compute['cuda'] / 1e12 / best:.0%} of the best "
               "SGEMM rate above")
+        bw = copy_bandwidth()
+        print(f"device-to-device copy: {bw:.2f} TB/s; the bound of bench/roofline.py for this "
+              "pass structure (perfect kernels):")
+        for shape, r in rates.items():
+            roofline.report(SIZES, BATCH, r, bw, reference=best)
     else:
         print("cuBLAS SGEMM reference: skipped (no torch with CUDA)")
 
