@@ -4,9 +4,10 @@
   * Hessian: the full Hessian of an MLP 64-128-96-8 (tanh, n = 21,480) on a batch
     of 1024 with mse, float32: `--diag` (every Hessian-vector product, nothing
     written: the computation) and the full matrix to a .npy (1.85 GB, exactly
-    symmetric, through the scratch pass), on --device cuda and --device cpu
-    (OpenBLAS, --threads threads); the GPU's rows checked against the CPU's on a
-    block of rows.
+    symmetric), on --device cuda (plain passes, its default, and with neuron
+    rows, FLATPARAMS_NEURON_ROWS=1) and --device cpu (OpenBLAS, --threads
+    threads; neuron rows); the GPU's rows checked against the CPU's on a block
+    of rows.
   * The achieved rate: the tangent pass's matrix-product flops (counted by
     bench/roofline.py for the algorithm in lib/compute/tangent_pass.c) over the
     GPU's --diag time, next to cuBLAS SGEMM's (through PyTorch, TF32 off) on the
@@ -149,17 +150,24 @@ def main():
     agree = np.abs(rg - rc).max() / np.abs(rc).max()
     print(f"rows {rows}: GPU vs CPU max relative difference {agree:.2e}")
 
+    # the GPU as it runs by default (plain passes), with a Dense weight's rows from
+    # its neurons' tangents (FLATPARAMS_NEURON_ROWS=1: the host's default, the GPU's
+    # once measured), and the CPU (its default: neuron rows)
+    variants = {"cuda": ("cuda", "0"), "cuda+neurons": ("cuda", "1")}
+    if not args.skip_cpu:
+        variants["cpu"] = ("cpu", "1")
     times, compute, cold = {}, {}, {}
-    for dev in ["cuda"] + ([] if args.skip_cpu else ["cpu"]):
+    for name, (dev, neurons) in variants.items():
+        venv = dict(env, FLATPARAMS_NEURON_ROWS=neurons)
         # the process with one computation; then the computation alone, cold
         # (the first: a GPU loads its kernels lazily) and warm (median of 3 more)
-        diag, _ = run(common + ["--diag", "--device", dev, "-o", os.path.join(tmp, "d.npy")], env)
+        diag, _ = run(common + ["--diag", "--device", dev, "-o", os.path.join(tmp, "d.npy")], venv)
         _, err = run(common + ["--diag", "--device", dev, "-o", os.path.join(tmp, "d.npy")],
-                     dict(env, FLATPARAMS_TIME="3"))
+                     dict(venv, FLATPARAMS_TIME="3"))
         m = re.search(r"compute seconds: first ([0-9.]+), median ([0-9.]+)", err)
-        cold[dev], compute[dev] = float(m.group(1)), float(m.group(2))
-        full, _ = run(common + ["--device", dev, "-o", h_path], env)
-        times[dev] = (diag, full)
+        cold[name], compute[name] = float(m.group(1)), float(m.group(2))
+        full, _ = run(common + ["--device", dev, "-o", h_path], venv)
+        times[name] = (diag, full)
         if dev == "cuda":
             h = np.load(h_path, mmap_mode="r")
             sym = bool(all((h[i:i + 512] == h[:, i:i + 512].T).all() for i in range(0, n, 512)))
@@ -168,35 +176,39 @@ def main():
                   f"{bool(np.allclose(np.diagonal(h), d, rtol=1e-5, atol=1e-7))}")
             del h
         os.remove(h_path)
-        print(f"{dev:5}  --diag {diag:8.3f} s (its computation {cold[dev]:8.3f} s cold, "
-              f"{compute[dev]:8.3f} s warm)   full to .npy {full:8.3f} s")
-    flops = roofline.matrix_flops(SIZES, BATCH)
-    g_diag, g_full = times["cuda"]
-    print(f"tangent pass: {flops / 1e12:.2f} TFLOP of matrix products; GPU: "
-          f"{flops / compute['cuda'] / 1e12:.2f} TFLOP/s over the warm computation, "
-          f"{flops / g_diag / 1e12:.2f} over the --diag process")
-    if "cpu" in compute:
-        print(f"computation alone, GPU/CPU: {compute['cpu'] / compute['cuda']:.1f}x")
-    if "cpu" in times:
-        c_diag, c_full = times["cpu"]
-        print(f"GPU/CPU ({args.threads} threads, this machine): --diag {c_diag / g_diag:.1f}x, "
-              f"full {c_full / g_full:.1f}x")
-    if args.cpu_seconds:
-        c_diag, c_full = map(float, args.cpu_seconds.split(","))
-        print(f"GPU vs the given CPU times ({c_diag:.2f} s, {c_full:.2f} s): --diag "
-              f"{c_diag / g_diag:.1f}x, full {c_full / g_full:.1f}x")
+        print(f"{name:12}  --diag {diag:8.3f} s (its computation {cold[name]:8.3f} s cold, "
+              f"{compute[name]:8.3f} s warm)   full to .npy {full:8.3f} s")
+    flops = {name: roofline.matrix_flops(SIZES, BATCH, neurons=neurons == "1")
+             for name, (_, neurons) in variants.items()}
+    for name in ("cuda", "cuda+neurons"):
+        print(f"{name}: {flops[name] / 1e12:.2f} TFLOP of matrix products, "
+              f"{flops[name] / compute[name] / 1e12:.2f} TFLOP/s over the warm computation, "
+              f"{flops[name] / times[name][0] / 1e12:.2f} over the --diag process")
+        g_diag, g_full = times[name]
+        if "cpu" in compute:
+            print(f"  computation alone, GPU/CPU: {compute['cpu'] / compute[name]:.1f}x")
+        if "cpu" in times:
+            c_diag, c_full = times["cpu"]
+            print(f"  GPU/CPU ({args.threads} threads, this machine): --diag {c_diag / g_diag:.1f}x, "
+                  f"full {c_full / g_full:.1f}x")
+        if args.cpu_seconds:
+            c_diag, c_full = map(float, args.cpu_seconds.split(","))
+            print(f"  GPU vs the given CPU times ({c_diag:.2f} s, {c_full:.2f} s): --diag "
+                  f"{c_diag / g_diag:.1f}x, full {c_full / g_full:.1f}x")
     rates = sgemm_rates()
     if rates:
         for shape, r in rates.items():
             print(f"cuBLAS SGEMM (torch, TF32 off) {shape}: {r:.1f} TFLOP/s")
         best = max(rates.values())
-        print(f"flatparams' computation at {flops / compute['cuda'] / 1e12 / best:.0%} of the best "
-              "SGEMM rate above")
+        for name in ("cuda", "cuda+neurons"):
+            print(f"{name}: the computation at {flops[name] / compute[name] / 1e12 / best:.0%} of "
+                  "the best SGEMM rate above")
         bw = copy_bandwidth()
-        print(f"device-to-device copy: {bw:.2f} TB/s; the bound of bench/roofline.py for this "
-              "pass structure (perfect kernels):")
+        print(f"device-to-device copy: {bw:.2f} TB/s; the bounds of bench/roofline.py for the "
+              "two pass structures (perfect kernels):")
         for shape, r in rates.items():
-            roofline.report(SIZES, BATCH, r, bw, reference=best)
+            for neurons in (False, True):
+                roofline.report(SIZES, BATCH, r, bw, reference=best, neurons=neurons)
     else:
         print("cuBLAS SGEMM reference: skipped (no torch with CUDA)")
 

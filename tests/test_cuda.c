@@ -5,6 +5,7 @@
  * blocks of rows pipelined (computed while the previous block is copied). The
  * two backends run the same passes (passes.c, tangent_pass.c) over different
  * kernels, so they agree to rounding: 1e-10 relative in f64, 1e-4 in f32.
+ * Rows of H run both ways a Dense weight's rows can come (see compare).
  * Without a usable GPU (or a build without CUDA) the suite exits 77: skipped. */
 #include <math.h>
 #include <stdio.h>
@@ -155,11 +156,18 @@ static void compare_one(const fp_node *root, const fp_select *sel, int train, co
     fp_layout_free(&layout);
 }
 
+/* Both backends with a Dense weight's rows from its neurons' tangents
+ * (FLATPARAMS_NEURON_ROWS=1, the host's default) and from plain passes (0, the
+ * GPU's default until measured): f64 both ways, f32 the first. */
 static void compare(const fp_node *root, const fp_select *sel, int train, const fp_matrix *x,
                     const fp_matrix *y, fp_loss loss, const char *what)
 {
+    setenv("FLATPARAMS_NEURON_ROWS", "1", 1);
     compare_one(root, sel, train, x, y, loss, what, FP_F64);
     compare_one(root, sel, train, x, y, loss, what, FP_F32);
+    setenv("FLATPARAMS_NEURON_ROWS", "0", 1);
+    compare_one(root, sel, train, x, y, loss, what, FP_F64);
+    unsetenv("FLATPARAMS_NEURON_ROWS");
 }
 
 START_TEST(activations_agree)

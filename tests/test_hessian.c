@@ -77,6 +77,120 @@ START_TEST(structure_hvp_matches_finite_differences)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- neuron rows */
+
+/* Rows of H through unit directions: a Dense weight's rows come from its
+ * neurons' tangents where the layers above allow it (tangent_pass.c). Against
+ * the plain passes (FLATPARAMS_NEURON_ROWS=0) and against H V with the unit
+ * vectors as general directions: full rows; the upper triangle's rows in blocks
+ * of 1, 5 and 7 (a neuron's rows split across blocks); the diagonal. */
+static void rows_of(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                    uint64_t block, int upper, double *H)
+{
+    fp_error err;
+    uint64_t n = fp_net_n_params(net);
+    memset(H, 0, n * n * sizeof *H);
+    for (uint64_t at = 0; at < n; at += block) {
+        uint64_t stop = n - at < block ? n : at + block, from = upper ? at : 0;
+        ck_assert_msg(fp_hessian_rows_from(net, x, y, loss, at, stop, from, H + at * n, &err) == 0,
+                      "%s", err.msg);
+        for (uint64_t r = at; r < stop; r++)   /* left of the block: not wanted */
+            memset(H + r * n, 0, from * sizeof *H);
+    }
+}
+
+static void assert_neuron_rows(const fp_node *root, const fp_select *sel, int train,
+                               const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                               const char *what)
+{
+    fp_layout layout;
+    fp_net *net = t_net(root, sel, FP_F64, train, &layout);
+    fp_error err;
+    uint64_t n = fp_net_n_params(net);
+    double *a = malloc(n * n * sizeof *a), *b = malloc(n * n * sizeof *b);
+    double *I = calloc(n * n, sizeof *I), *da = malloc(n * sizeof *da), *db = malloc(n * sizeof *db);
+    for (uint64_t i = 0; i < n; i++)
+        I[i * n + i] = 1;
+    ck_assert_msg(fp_hvp(net, x, y, loss, I, n, b, &err) == 0, "%s", err.msg);
+    rows_of(net, x, y, loss, n, 0, a);
+    ck_assert_msg(t_rel_diff(a, b, n * n) <= 1e-12, "%s: rows of H %.3g from H V (unit V)", what,
+                  t_rel_diff(a, b, n * n));
+    const uint64_t blocks[] = { 1, 5, 7 };
+    for (int upper = 0; upper < 2; upper++)
+        for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) {
+            rows_of(net, x, y, loss, blocks[i], upper, a);
+            setenv("FLATPARAMS_NEURON_ROWS", "0", 1);
+            rows_of(net, x, y, loss, blocks[i], upper, b);
+            unsetenv("FLATPARAMS_NEURON_ROWS");
+            double rel = t_rel_diff(a, b, n * n);
+            ck_assert_msg(rel <= 1e-12, "%s: %s rows in blocks of %llu, neuron rows and plain "
+                          "passes differ by %.3g", what, upper ? "upper" : "full",
+                          (unsigned long long)blocks[i], rel);
+        }
+    ck_assert(fp_hessian_diag(net, x, y, loss, da, NULL, NULL, &err) == 0);
+    setenv("FLATPARAMS_NEURON_ROWS", "0", 1);
+    ck_assert(fp_hessian_diag(net, x, y, loss, db, NULL, NULL, &err) == 0);
+    unsetenv("FLATPARAMS_NEURON_ROWS");
+    ck_assert_msg(t_rel_diff(da, db, n) <= 1e-12, "%s: diagonal", what);
+    free(a), free(b), free(I), free(da), free(db);
+    fp_net_free(net);
+    fp_layout_free(&layout);
+}
+
+START_TEST(activation_neuron_rows_match_plain_passes)
+{
+    t_fd_activation(t_activations[_i], t_activations[_i], 1150 + (uint64_t)_i, assert_neuron_rows);
+}
+END_TEST
+
+START_TEST(loss_neuron_rows_match_plain_passes)
+{
+    t_fd_loss_case(_i, 1250 + (uint64_t)_i, assert_neuron_rows);
+}
+END_TEST
+
+START_TEST(norm_and_structure_neuron_rows_match_plain_passes)
+{
+    t_fd_norm_cases(1350, assert_neuron_rows);
+    t_fd_structure_cases(1450, assert_neuron_rows);
+}
+END_TEST
+
+/* A three-layer MLP on a batch of 40: the rows of
+ * H against finite differences of the gradient (an oracle outside the passes). */
+START_TEST(neuron_rows_match_finite_differences)
+{
+    t_seed(1500);
+    fp_matrix x = t_matrix(40, 5, -2, 2), y = t_matrix(40, 3, -1, 1);
+    fp_node *model = t_chain(t_dense(5, 7, "tanh"), t_dense(7, 6, "gelu"), t_dense(6, 3, NULL), NULL);
+    fp_layout layout;
+    fp_net *net = t_net(model, NULL, FP_F64, 0, &layout);
+    fp_error err;
+    uint64_t n = fp_net_n_params(net);
+    double *H = malloc(n * n * sizeof *H), *plus = malloc(n * sizeof *plus);
+    double *minus = malloc(n * sizeof *minus), *fd = malloc(n * n * sizeof *fd);
+    ck_assert(fp_hessian_rows(net, &x, &y, FP_LOSS_MSE, 0, n, H, &err) == 0);
+    double *params = fp_net_params(net), h = 1e-5;
+    for (uint64_t i = 0; i < n; i++) {
+        double saved = params[i];
+        params[i] = saved + h;
+        ck_assert(fp_gradient(net, &x, &y, FP_LOSS_MSE, plus, NULL, &err) == 0);
+        params[i] = saved - h;
+        ck_assert(fp_gradient(net, &x, &y, FP_LOSS_MSE, minus, NULL, &err) == 0);
+        params[i] = saved;
+        for (uint64_t j = 0; j < n; j++)
+            fd[i * n + j] = (plus[j] - minus[j]) / (2 * h);
+    }
+    double rel = t_fd_rel(H, fd, n * n, "H");
+    ck_assert_msg(rel < 1e-6, "rows of H against finite differences: %.3g", rel);
+    free(H), free(plus), free(minus), free(fd);
+    fp_net_free(net);
+    fp_layout_free(&layout);
+    fp_node_release(model);
+    free(x.data), free(y.data);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- the whole matrix */
 
 /* The full Hessian of a small tanh net, by fp_hessian_rows. */
@@ -198,14 +312,19 @@ START_TEST(rows_diag_trace_agree_with_the_full_matrix)
         }
     ck_assert_double_lt(asym, 1e-13 * scale);
     double *rows = malloc(5 * n * sizeof *rows), *diag = malloc(n * sizeof *diag);
+    /* the same rows in another block: to rounding (a Dense weight's rows come from
+     * products whose shapes follow the block) */
     ck_assert(fp_hessian_rows(c.net, &c.x, &c.y, FP_LOSS_MSE, 7, 12, rows, &err) == 0);
-    ck_assert_mem_eq(rows, H + 7 * n, 5 * n * sizeof *rows);
+    for (uint64_t i = 0; i < 5 * n; i++)
+        ck_assert_msg(fabs(rows[i] - H[7 * n + i]) <= 1e-14 * scale, "rows 7-11 [%llu]: %.17g vs %.17g",
+                      (unsigned long long)i, rows[i], H[7 * n + i]);
     ck_assert_int_eq(fp_hessian_rows(c.net, &c.x, &c.y, FP_LOSS_MSE, 12, 7, rows, &err), -1);
     ck_assert_int_eq(fp_hessian_rows(c.net, &c.x, &c.y, FP_LOSS_MSE, 0, n + 1, rows, &err), -1);
     ck_assert(fp_hessian_diag(c.net, &c.x, &c.y, FP_LOSS_MSE, diag, NULL, NULL, &err) == 0);
     double trace = 0;
     for (uint64_t i = 0; i < n; i++) {
-        ck_assert_double_eq(diag[i], H[i * n + i]);
+        ck_assert_msg(fabs(diag[i] - H[i * n + i]) <= 1e-14 * scale, "diagonal %llu: %.17g vs %.17g",
+                      (unsigned long long)i, diag[i], H[i * n + i]);
         trace += diag[i];
     }
     /* Hutchinson: unbiased; with many probes, within a few standard errors */
@@ -289,6 +408,10 @@ int main(void)
     tcase_add_loop_test(fd, loss_hvp_matches_finite_differences, 0, (int)t_n_loss_cases);
     tcase_add_test(fd, norm_layers_hvp_match_finite_differences);
     tcase_add_test(fd, structure_hvp_matches_finite_differences);
+    tcase_add_loop_test(fd, activation_neuron_rows_match_plain_passes, 0, (int)t_n_activations);
+    tcase_add_loop_test(fd, loss_neuron_rows_match_plain_passes, 0, (int)t_n_loss_cases);
+    tcase_add_test(fd, norm_and_structure_neuron_rows_match_plain_passes);
+    tcase_add_test(fd, neuron_rows_match_finite_differences);
     suite_add_tcase(s, fd);
     TCase *whole = tcase_create("whole_matrix");
     tcase_set_timeout(whole, 120);

@@ -113,7 +113,8 @@ typedef struct tangent_dirs {
 } tangent_dirs;
 
 /* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for the
- * directions on the prepared batch; tw is scratch of fp_tangent_scratch_elems. */
+ * directions on the prepared batch; tw is scratch of fp_tangent_scratch_elems
+ * (for k = dirs->k and its unit). */
 typedef struct net_tangent_ops {
     void (*hvp)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
                 void *tw);
@@ -140,7 +141,14 @@ int fp_net_device_failed(fp_net *net, fp_error *err);
 void fp_hvp_workers_free(fp_net *net);
 
 /* Elements of tangent scratch for K directions on the planned batch. */
-uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K);
+uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K, int unit);
+/* Of which the tangents of fp_tangent_capacity directions come first (the plan
+ * scaled by it), then a neuron pass's products (tangent_pass.c's neuron rows). */
+size_t fp_tangent_capacity(const fp_net *net, size_t k, int unit);
+uint64_t fp_neuron_scratch_elems(const fp_net *net);
+/* Whether a Dense weight's rows of H come from its neurons' tangents: on the
+ * host by default, on a device with FLATPARAMS_NEURON_ROWS=1; =0 turns it off. */
+int fp_neuron_rows_on(const fp_net *net);
 
 extern const net_tangent_ops fp_net_tangent_ops_f32, fp_net_tangent_ops_f64;
 

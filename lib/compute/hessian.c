@@ -113,14 +113,89 @@ static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
     return k ? (size_t)k : 1;
 }
 
-size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
+int fp_neuron_rows_on(const fp_net *net)
 {
-    return pass_block(net, x, max_bytes) * host_threads(net);
+    const char *v = getenv("FLATPARAMS_NEURON_ROWS");
+    if (v && (!strcmp(v, "0") || !strcmp(v, "1")))
+        return v[0] == '1';
+    return !net->backend->net_ops;   /* a device's gain is not measured yet */
 }
 
-uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K)
+/* How many rows of H one neuron's tangent serves, at least (tangent_pass.c's
+ * neuron rows): the narrowest Dense input, when every layer is Dense or an
+ * activation and no Dense weight is shared; else 1. */
+static size_t neuron_factor(const fp_net *net)
 {
-    return (uint64_t)K * net->work_elems;   /* the primal plan, scaled by K */
+    size_t f = 0;
+    if (!fp_neuron_rows_on(net))
+        return 1;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->layers[i];
+        if (l->kind != LAYER_DENSE && l->kind != LAYER_ACTIVATION)
+            return 1;
+        if (l->kind != LAYER_DENSE || l->weight.home != SLOT_PARAM)
+            continue;
+        for (size_t j = 0; j < net->n_layers; j++)
+            if (j != i && net->layers[j].weight.home == SLOT_PARAM
+                && net->layers[j].weight.offset == l->weight.offset)
+                return 1;   /* shared: its rows take plain passes */
+        size_t in = (size_t)net->plan[i].in;
+        f = f == 0 || in < f ? in : f;
+    }
+    return f ? f : 1;
+}
+
+size_t fp_tangent_capacity(const fp_net *net, size_t k, int unit)
+{
+    size_t f = unit ? neuron_factor(net) : 1;
+    /* k rows in a row-major weight span at most k / in + 2 neurons */
+    return f > 1 && k / f + 2 < k ? k / f + 2 : k;
+}
+
+/* Rows of H one pass takes: pass_block's directions, or with neuron rows
+ * (one tangent per f rows) f times as many, while the rows themselves (a pass
+ * keeps two or, on a device, three n-rows each) stay within the pass's bytes. */
+static size_t pass_rows(fp_net *net, const fp_matrix *x, size_t max_bytes)
+{
+    size_t k = pass_block(net, x, max_bytes), f = neuron_factor(net);
+    if (f <= 1)
+        return k;
+    uint64_t most = net->backend->net_ops ? net->backend->block_bytes : max_bytes;
+    uint64_t row = (net->backend->net_ops ? 3 : 2) * net->n_params * fp_dtype_size(net->precision);
+    uint64_t rows = (uint64_t)k * f, fit = row ? most / row : rows;
+    rows = rows < fit ? rows : fit;
+    return rows > k ? (size_t)rows : k;
+}
+
+size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
+{
+    return pass_rows(net, x, max_bytes) * host_threads(net);
+}
+
+/* Elements of a neuron pass's M (tangent_pass.c): a Dense weight's rows of
+ * products for the whole batch, at least one row, at most 1 Mi elements on the
+ * host (8 MiB in f64, in cache) and 16 Mi on a device (fewer, bigger products). */
+uint64_t fp_neuron_scratch_elems(const fp_net *net)
+{
+    uint64_t most = net->backend->net_ops ? (uint64_t)1 << 24 : (uint64_t)1 << 20, need = 0;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer_plan *p = &net->plan[i];
+        if (net->layers[i].kind != LAYER_DENSE)
+            continue;
+        uint64_t row = net->rows * (p->in > p->out ? p->in : p->out);
+        uint64_t all = net->rows * p->in * p->out;
+        uint64_t want = all < most ? all : most;
+        want = want > row ? want : row;
+        need = want > need ? want : need;
+    }
+    return need;
+}
+
+uint64_t fp_tangent_scratch_elems(const fp_net *net, size_t K, int unit)
+{
+    /* the primal plan, scaled by the directions' tangents held, then a neuron pass's M */
+    return (uint64_t)fp_tangent_capacity(net, K, unit) * net->work_elems
+           + fp_neuron_scratch_elems(net);
 }
 
 /* Unit vectors e_begin .. e_begin+k-1 as k rows of n. */
@@ -183,7 +258,7 @@ static void run_parts(hvp_run *r, size_t id)
         use = &clone;
     }
     void *tw = host ? grow(&w->tangent, &w->tangent_bytes,
-                           fp_tangent_scratch_elems(net, r->part) * elem)
+                           fp_tangent_scratch_elems(net, r->part, r->dd->unit) * elem)
                     : NULL;
     int rows_read = host && r->dd->unit && reads_unit_rows(net);
     void *unit = rows_read ? grow(&w->unit, &w->unit_bytes, r->part * n * elem) : NULL;
@@ -269,7 +344,8 @@ static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_los
                      const tangent_dirs *dd, void *HV, fp_error *err)
 {
     size_t k = dd->k, threads = b->side_by_side;
-    size_t part = pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
+    size_t part = dd->unit ? pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
+                           : pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     size_t even = (k + threads - 1) / threads;   /* the directions shared out */
     part = even && even < part ? even : part;
     hvp_run r = { net, b->x, loss, dd, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
@@ -404,7 +480,7 @@ static int row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_lo
         return -1;
     int rc = 0;
     if (net->tangent_ops->rows_start && !(flags & ROWS_DIAG)
-        && block <= pass_block(net, x, FP_HESSIAN_BLOCK_BYTES)
+        && block <= pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
         && !getenv("FLATPARAMS_NO_PIPELINE")) {   /* (benchmarks: the overlap's gain) */
         rc = pipelined_blocks(net, &b, loss, row_begin, row_end, block, flags, sink, err);
         batch_end(net, &b);
@@ -439,7 +515,7 @@ int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *
     if (batch_begin(net, x, y, loss, 0, &b, err) < 0)
         return -1;
     int rc = net->tangent_ops->full_matrix(net, b.x, loss, block ? block : 1,
-                                           pass_block(net, x, FP_HESSIAN_BLOCK_BYTES), sink, err);
+                                           pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES), sink, err);
     batch_end(net, &b);
     return rc;
 }

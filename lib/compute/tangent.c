@@ -212,6 +212,31 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
     }
 }
 
+/* One neuron's part of a Dense weight's H V rows (tangent_pass.c's neuron
+ * rows): M (B x w) = td[b, p] inp[b, q] + dout[b, p] tinp[b, q] for the weight's
+ * elements from major index m0 to m1 in its flat order (p x q, or q x p for a
+ * Keras kernel: w = (m1 - m0) times the minor size). tinp may be NULL (zero). */
+static void neuron_outer(real *M, const real *td, const real *dout, const real *tinp,
+                         const real *inp, size_t B, size_t C, size_t OC, size_t m0, size_t m1,
+                         int kernel_in_out)
+{
+    size_t minor = kernel_in_out ? OC : C, w = (m1 - m0) * minor;
+    for (size_t b = 0; b < B; b++) {
+        const real *t = td + b * OC, *d = dout + b * OC, *x = inp + b * C;
+        const real *tx = tinp ? tinp + b * C : NULL;
+        for (size_t m = m0; m < m1; m++) {
+            real *r = M + b * w + (m - m0) * minor;
+            if (!kernel_in_out) {   /* p = m: td[p] x + d[p] tx */
+                for (size_t q = 0; q < C; q++)
+                    r[q] = t[m] * x[q] + (tx ? d[m] * tx[q] : 0);
+            } else {                /* q = m: td x[q] + d tx[q] */
+                for (size_t p = 0; p < OC; p++)
+                    r[p] = t[p] * x[m] + (tx ? d[p] * tx[m] : 0);
+            }
+        }
+    }
+}
+
 /* ---- normalisation. Groups as in layers.c (BatchNorm: columns, LayerNorm:
  * rows). For statistics of the data, xhat' = rstd (x' - mean(x') - xhat
  * mean(xhat x')), the very formula of norm_stats_backward, and rstd' = -rstd^2

@@ -311,7 +311,7 @@ __global__ static void k_unit_rows_f64(double *V, size_t n, uint64_t begin, size
 static int directions_in(fp_net *net, cuda_net *s, const tangent_dirs *dd)
 {
     size_t e = elem_of(net), k = dd->k, n = net->n_params, rows = k * n * e;
-    if (grow(&s->tw, fp_tangent_scratch_elems(net, k) * e) < 0 || grow(&s->V, rows) < 0)
+    if (grow(&s->tw, fp_tangent_scratch_elems(net, k, dd->unit) * e) < 0 || grow(&s->V, rows) < 0)
         return -1;
     if (dd->unit) {   /* e_lo .. e_lo+k-1, made here */
         fp_cuda_note(cudaMemset(s->V.p, 0, rows), "cudaMemset");
@@ -481,7 +481,7 @@ static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block, s
     pass = pass && pass < block ? pass : block;
     /* room for S beside a pass's scratch and directions, with half the GPU to spare */
     double need = (double)n * (double)n * (double)e
-                  + (double)(fp_tangent_scratch_elems(net, pass) + pass * n) * (double)e;
+                  + (double)(fp_tangent_scratch_elems(net, pass, 1) + pass * n) * (double)e;
     if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess || need > 0.5 * (double)free_bytes
         || (n + TY - 1) / TY > 65535)
         return 1;   /* the host's scratch instead */

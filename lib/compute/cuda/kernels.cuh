@@ -580,6 +580,27 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
     }
 }
 
+/* tangent.c's neuron_outer: one thread per entry of M (B x w). */
+__global__ static void k_neuron_outer(real *M, const real *td, const real *dout, const real *tinp,
+                                      const real *inp, size_t B, size_t C, size_t OC, size_t m0,
+                                      size_t w, int kernel_in_out)
+{
+    size_t minor = kernel_in_out ? OC : C;
+    FOR_EACH_K(b, j, B, w) {
+        size_t m = m0 + j / minor, mn = j % minor;
+        size_t p = kernel_in_out ? mn : m, q = kernel_in_out ? m : mn;
+        M[b * w + j] = td[b * OC + p] * inp[b * C + q] + (tinp ? dout[b * OC + p] * tinp[b * C + q] : 0);
+    }
+}
+
+static void neuron_outer(real *M, const real *td, const real *dout, const real *tinp,
+                         const real *inp, size_t B, size_t C, size_t OC, size_t m0, size_t m1,
+                         int kernel_in_out)
+{
+    size_t w = (m1 - m0) * (kernel_in_out ? OC : C);
+    LAUNCH_K(k_neuron_outer, B, w, M, td, dout, tinp, inp, B, C, OC, m0, w, kernel_in_out);
+}
+
 /* ---- normalisation (tangent.c's, one thread per direction and group) */
 
 __global__ static void k_trstd(real *trstd, const real *tinp, const real *xhat, const real *rstd,
