@@ -13,8 +13,8 @@ Reports, in one run:
   * each Python tool's computation alone (after one warm-up call where it
     compiles or traces: jit, vmap), best of REPEATS;
   * the agreement of every result with flatparams' matrix;
-  * flatparams' achieved GFLOP/s (the tangent pass's matrix-product flops over
-    its --diag time) next to OpenBLAS dgemm's, timed through ctypes on the same
+  * flatparams' achieved GFLOP/s (its passes' matrix-product flops, counted by
+    bench/roofline.py, over its --diag time) next to OpenBLAS dgemm's, timed through ctypes on the same
     libopenblas flatparams links (cblas_dgemm), at a large square size and at
     the pass's own shapes;
   * a streaming run: the full Hessian of an MLP 64-128-96-8 (n = 21,480) to a
@@ -37,6 +37,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import roofline  # noqa: E402  (bench/roofline.py: the passes' matrix-product flops)
 
 BATCH = 128
 SIZES = [32, 48, 48, 8]
@@ -72,18 +75,6 @@ def make_model(path, sizes, seed):
 
 def flat_of(params):
     return np.concatenate([p.reshape(-1) for p in params])
-
-
-def tangent_flops(sizes, directions):
-    """Matrix-product flops of flatparams' --diag (the upper triangle's rows, as
-    lib/compute/tangent_pass.c does them) for all n unit directions: a direction
-    in layer L costs one product for L's weight rows (td^T X) and four for every
-    layer above (input tangent through W, td^T X and dout^T X' for its weight
-    rows, td W for the layer below), each 2 * batch * in * out flops."""
-    assert directions == sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-    layers = list(zip(sizes, sizes[1:]))
-    return sum((a * b + b) * 2 * BATCH * (a * b + sum(4 * c * d for c, d in layers[i + 1:]))
-               for i, (a, b) in enumerate(layers))
 
 
 def run_flatparams(exe, args, env, phases=False):
@@ -204,6 +195,8 @@ def openblas_dgemm(exe, threads):
         out["(K*B) x 48 x 48, K*B = 1,792 (a pass's input tangents), 1 thread"] = \
             rate(1792, 48, 48, True, 400)
         out["48 x 48 x 128 (one direction's weight rows), 1 thread"] = rate(48, 48, 128, False, 20000)
+        out["32 x 2304 x 128 (a neuron's rows: x^T M, second weight), 1 thread"] = \
+            rate(32, 2304, 128, False, 300)
         lib.openblas_set_num_threads(threads)
     return out
 
@@ -256,11 +249,14 @@ def main():
           f"{'max rel diff':>13}")
     for name, t, diff in rows:
         print(f"{name:66} {t:9.3f} {t / full:12.2f}x {t / computed:16.2f}x {diff:13.2e}")
-    flops = tangent_flops(SIZES, n)
+    # the host's passes: a Dense weight's rows from its neurons' tangents
+    flops = roofline.matrix_flops(SIZES, BATCH, neurons=True)
+    plain = roofline.matrix_flops(SIZES, BATCH)
     r = subprocess.run([exe, "hessian", *common, "--diag", "-o", os.path.join(tmp, "d.npy")],
                        env=dict(env, FLATPARAMS_TIME="3"), capture_output=True, text=True)
     warm = float(re.search(r"median ([0-9.]+)", r.stderr).group(1))
-    print(f"\nflatparams tangent pass: {flops / 1e9:.1f} GFLOP of matrix products for n HVPs; "
+    print(f"\nflatparams' passes: {flops / 1e9:.2f} GFLOP of matrix products for the upper "
+          f"triangle (neuron rows; plain passes: {plain / 1e9:.2f}); "
           f"{flops / diag / 1e9:.1f} GFLOP/s over the --diag process time, "
           f"{flops / warm / 1e9:.1f} over the computation alone ({warm:.3f} s, median of 3)")
     for shape, r in openblas_dgemm(exe, args.threads).items():

@@ -139,7 +139,7 @@ static size_t neuron_factor(const fp_net *net)
             if (j != i && net->layers[j].weight.home == SLOT_PARAM
                 && net->layers[j].weight.offset == l->weight.offset)
                 return 1;   /* shared: its rows take plain passes */
-        size_t in = (size_t)net->plan[i].in;
+        size_t in = (size_t)l->in;   /* the weight's (the plan may not be made yet) */
         f = f == 0 || in < f ? in : f;
     }
     return f ? f : 1;
