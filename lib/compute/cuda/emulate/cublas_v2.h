@@ -36,60 +36,70 @@ inline bool fp_emu_gemm_ok(cublasOperation_t oa, cublasOperation_t ob, int m, in
            && ldb >= (rows_b > 1 ? rows_b : 1) && ldc >= (m > 1 ? m : 1);
 }
 
-inline cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t oa, cublasOperation_t ob,
+inline void fp_emu_cblas(cublasOperation_t oa, cublasOperation_t ob, int m, int n, int k,
+                         float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                         float *c, int ldc)
+{
+    cblas_sgemm(CblasColMajor, fp_emu_op(oa), fp_emu_op(ob), m, n, k, alpha, a, lda, b, ldb, beta,
+                c, ldc);
+}
+
+inline void fp_emu_cblas(cublasOperation_t oa, cublasOperation_t ob, int m, int n, int k,
+                         double alpha, const double *a, int lda, const double *b, int ldb,
+                         double beta, double *c, int ldc)
+{
+    cblas_dgemm(CblasColMajor, fp_emu_op(oa), fp_emu_op(ob), m, n, k, alpha, a, lda, b, ldb, beta,
+                c, ldc);
+}
+
+/* count products at fixed strides (cuBLAS' strided batches; one: count 1). */
+template <typename T>
+inline cublasStatus_t fp_emu_gemm(cublasOperation_t oa, cublasOperation_t ob, int m, int n, int k,
+                                  const T *alpha, const T *a, int lda, long long sa, const T *b,
+                                  int ldb, long long sb, const T *beta, T *c, int ldc,
+                                  long long sc, int count)
+{
+    if (!fp_emu_gemm_ok(oa, ob, m, n, k, lda, ldb, ldc) || count < 0)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    for (int i = 0; i < count; i++)
+        fp_emu_cblas(oa, ob, m, n, k, *alpha, a + i * sa, lda, b + i * sb, ldb, *beta, c + i * sc,
+                     ldc);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+inline cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t oa, cublasOperation_t ob,
                                   int m, int n, int k, const float *alpha, const float *a, int lda,
                                   const float *b, int ldb, const float *beta, float *c, int ldc)
 {
-    (void)h;
-    if (!fp_emu_gemm_ok(oa, ob, m, n, k, lda, ldb, ldc))
-        return CUBLAS_STATUS_INVALID_VALUE;
-    cblas_sgemm(CblasColMajor, fp_emu_op(oa), fp_emu_op(ob), m, n, k, *alpha, a, lda, b, ldb,
-                *beta, c, ldc);
-    return CUBLAS_STATUS_SUCCESS;
+    return fp_emu_gemm(oa, ob, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
 }
 
-inline cublasStatus_t cublasDgemm(cublasHandle_t h, cublasOperation_t oa, cublasOperation_t ob,
-                                  int m, int n, int k, const double *alpha, const double *a, int lda,
-                                  const double *b, int ldb, const double *beta, double *c, int ldc)
+inline cublasStatus_t cublasDgemm(cublasHandle_t, cublasOperation_t oa, cublasOperation_t ob,
+                                  int m, int n, int k, const double *alpha, const double *a,
+                                  int lda, const double *b, int ldb, const double *beta, double *c,
+                                  int ldc)
 {
-    (void)h;
-    if (!fp_emu_gemm_ok(oa, ob, m, n, k, lda, ldb, ldc))
-        return CUBLAS_STATUS_INVALID_VALUE;
-    cblas_dgemm(CblasColMajor, fp_emu_op(oa), fp_emu_op(ob), m, n, k, *alpha, a, lda, b, ldb,
-                *beta, c, ldc);
-    return CUBLAS_STATUS_SUCCESS;
+    return fp_emu_gemm(oa, ob, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
 }
 
-inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t oa,
+inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t oa,
                                                 cublasOperation_t ob, int m, int n, int k,
                                                 const float *alpha, const float *a, int lda,
                                                 long long sa, const float *b, int ldb, long long sb,
                                                 const float *beta, float *c, int ldc, long long sc,
                                                 int count)
 {
-    for (int i = 0; i < count; i++) {
-        cublasStatus_t st = cublasSgemm(h, oa, ob, m, n, k, alpha, a + i * sa, lda, b + i * sb,
-                                        ldb, beta, c + i * sc, ldc);
-        if (st != CUBLAS_STATUS_SUCCESS)
-            return st;
-    }
-    return CUBLAS_STATUS_SUCCESS;
+    return fp_emu_gemm(oa, ob, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, count);
 }
 
-inline cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t h, cublasOperation_t oa,
+inline cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t, cublasOperation_t oa,
                                                 cublasOperation_t ob, int m, int n, int k,
                                                 const double *alpha, const double *a, int lda,
                                                 long long sa, const double *b, int ldb,
                                                 long long sb, const double *beta, double *c,
                                                 int ldc, long long sc, int count)
 {
-    for (int i = 0; i < count; i++) {
-        cublasStatus_t st = cublasDgemm(h, oa, ob, m, n, k, alpha, a + i * sa, lda, b + i * sb,
-                                        ldb, beta, c + i * sc, ldc);
-        if (st != CUBLAS_STATUS_SUCCESS)
-            return st;
-    }
-    return CUBLAS_STATUS_SUCCESS;
+    return fp_emu_gemm(oa, ob, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, count);
 }
 
 #endif
