@@ -156,6 +156,62 @@ START_TEST(norm_and_structure_neuron_rows_match_plain_passes)
 }
 END_TEST
 
+/* A Keras layer stored bias first (as Keras files give it), in x out. */
+static fp_node *keras_dense(uint64_t in, uint64_t out, const char *act)
+{
+    fp_node *dense = t_layer("Dense");
+    t_put(dense, "bias", t_array(out, 0, -0.3, 0.3));
+    t_put(dense, "kernel", t_array(in, out, -0.8, 0.8));
+    t_act(dense, act);
+    return dense;
+}
+
+/* A bigger net: Keras kernels (bias first) around a wide Dense layer whose
+ * products for one neuron exceed a pass's M (so they go in chunks), rows in
+ * ranges across the slots' ends, each with the columns from 0, from its first
+ * row and from inside the range; neuron rows against plain passes. */
+START_TEST(neuron_rows_in_chunks_and_keras_kernels)
+{
+    t_seed(1600);
+    fp_matrix x = t_matrix(64, 6, -2, 2), y = t_matrix(64, 3, -1, 1);
+    fp_node *model = t_chain(keras_dense(6, 40, "tanh"), t_dense(40, 450, "gelu"),
+                             keras_dense(450, 3, NULL), NULL);
+    fp_layout layout;
+    fp_net *net = t_net(model, NULL, FP_F64, 0, &layout);
+    fp_error err;
+    uint64_t n = fp_net_n_params(net);
+    ck_assert_uint_eq(n, 40 + 240 + 18000 + 450 + 3 + 1350);
+    /* bias 0, kernel 0 (wrapping over 40 outputs), W1, b1, bias 2, kernel 2 */
+    const uint64_t ranges[][2] = { { 0, 120 }, { 150, 400 }, { 9000, 9100 }, { 18700, 18800 },
+                                   { 20000, 20083 } };
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+        uint64_t lo = ranges[r][0], hi = ranges[r][1], k = hi - lo;
+        const uint64_t froms[] = { 0, lo, lo + 37 };
+        for (size_t f = 0; f < 3; f++) {
+            double *a = calloc(k * n, sizeof *a), *b = calloc(k * n, sizeof *b);
+            ck_assert_msg(fp_hessian_rows_from(net, &x, &y, FP_LOSS_MSE, lo, hi, froms[f], a, &err)
+                          == 0, "%s", err.msg);
+            setenv("FLATPARAMS_NEURON_ROWS", "0", 1);
+            ck_assert(fp_hessian_rows_from(net, &x, &y, FP_LOSS_MSE, lo, hi, froms[f], b, &err) == 0);
+            unsetenv("FLATPARAMS_NEURON_ROWS");
+            for (uint64_t i = 0; i < k; i++) {   /* the wanted columns */
+                memset(a + i * n, 0, froms[f] * sizeof *a);
+                memset(b + i * n, 0, froms[f] * sizeof *b);
+            }
+            double rel = t_rel_diff(a, b, k * n);
+            ck_assert_msg(rel <= 1e-12, "rows %llu:%llu from column %llu: neuron rows and plain "
+                          "passes differ by %.3g", (unsigned long long)lo, (unsigned long long)hi,
+                          (unsigned long long)froms[f], rel);
+            free(a), free(b);
+        }
+    }
+    fp_net_free(net);
+    fp_layout_free(&layout);
+    fp_node_release(model);
+    free(x.data), free(y.data);
+}
+END_TEST
+
 /* A three-layer MLP on a batch of 40: the rows of
  * H against finite differences of the gradient (an oracle outside the passes). */
 START_TEST(neuron_rows_match_finite_differences)
@@ -412,6 +468,7 @@ int main(void)
     tcase_add_loop_test(fd, loss_neuron_rows_match_plain_passes, 0, (int)t_n_loss_cases);
     tcase_add_test(fd, norm_and_structure_neuron_rows_match_plain_passes);
     tcase_add_test(fd, neuron_rows_match_finite_differences);
+    tcase_add_test(fd, neuron_rows_in_chunks_and_keras_kernels);
     suite_add_tcase(s, fd);
     TCase *whole = tcase_create("whole_matrix");
     tcase_set_timeout(whole, 120);

@@ -174,10 +174,13 @@ size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
 
 /* Elements of a neuron pass's M (tangent_pass.c): a Dense weight's rows of
  * products for the whole batch, at least one row, at most 1 Mi elements on the
- * host (8 MiB in f64, in cache) and 16 Mi on a device (fewer, bigger products). */
+ * host (8 MiB in f64, in cache) and 16 Mi on a device (fewer, bigger products);
+ * none when neuron rows are off. */
 uint64_t fp_neuron_scratch_elems(const fp_net *net)
 {
     uint64_t most = net->backend->net_ops ? (uint64_t)1 << 24 : (uint64_t)1 << 20, need = 0;
+    if (!fp_neuron_rows_on(net))
+        return 0;
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer_plan *p = &net->plan[i];
         if (net->layers[i].kind != LAYER_DENSE)

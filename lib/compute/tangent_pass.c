@@ -286,7 +286,7 @@ static void neuron_rows_of(fp_net *net, const neuron_rows *nr, const tangent_dir
     const real *xL = layer_input(net, nr->x, nr->L);
     size_t B = net->rows, C = p->in, OC = p->out, CL = pL->in, OCL = pL->out;
     uint64_t n = net->n_params;
-    size_t ldc = lL->kernel_in_out ? OCL * n : n;   /* row (o, c) to (o, c + 1) */
+    uint64_t stride = lL->kernel_in_out ? OCL * n : n;   /* row (o, c) to (o, c + 1) */
     size_t minor = l->kernel_in_out ? OC : C, majors = l->kernel_in_out ? C : OC;
     size_t chunk = nr->M_cap / (B * minor);
     chunk = chunk ? chunk : 1;
@@ -298,6 +298,7 @@ static void neuron_rows_of(fp_net *net, const neuron_rows *nr, const tangent_dir
             continue;
         uint64_t e = lL->kernel_in_out ? c0 * OCL + o : o * CL + c0;
         real *rows = nr->HV + (lL->weight.offset + e - nr->row0) * n;
+        size_t ldc = (size_t)(c1 - c0 > 1 ? stride : n);   /* (neuron_layer: within max_dim) */
         const real *tdk = td + k * B * OC, *tik = tin ? tin + k * B * C : NULL;
         for (size_t m0 = 0; want_w && m0 < majors; m0 += chunk) {
             size_t m1 = majors - m0 < chunk ? majors : m0 + chunk, w = (m1 - m0) * minor;
@@ -331,6 +332,8 @@ static size_t neuron_layer(const fp_net *net, const tangent_dirs *dd, uint64_t e
         return L;
     const slot *w = &net->layers[L].weight;
     uint64_t w_end = w->offset + slot_elems(net, L, w);
+    if (net->layers[L].kernel_in_out && net->plan[L].out * net->n_params > net->backend->max_dim)
+        return net->n_layers;   /* a Keras kernel's rows (o, c), (o, c + 1): out rows apart */
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
         const slot *slots[4] = { &l->weight, &l->bias, &l->mean, &l->var };
@@ -428,6 +431,13 @@ static void net_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs
             uint64_t end = l->weight.offset + slot_elems(net, L, &l->weight);
             size_t K, o0;
             stop = end < dd->hi ? end : dd->hi;
+            if (l->kernel_in_out && stop - at < 2 * net->plan[L].out) {
+                /* a Keras kernel's rows run over o first: in fewer than 2 x out rows
+                 * a neuron serves about one row (a wrapping range, every neuron) */
+                plain_passes(net, x, loss, dd, (size_t)(at - dd->lo), (size_t)(stop - dd->lo),
+                             cap, (real *)HV, (real *)tw);
+                continue;
+            }
             o0 = neuron_span(l, &net->plan[L], at - l->weight.offset, stop - l->weight.offset, &K);
             for (size_t done = 0; done < K; done += cap)
                 neuron_pass(net, x, loss, dd, L, at, stop, o0 + done,
