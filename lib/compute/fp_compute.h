@@ -120,7 +120,10 @@ int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, co
 /* How many directions (rows of H) one call takes well: one pass's worth for
  * each host thread (the passes run side by side), a pass keeping its scratch
  * (tangent activations, the directions and their products) under max_bytes and
- * its activations near the cache's size; at least 1. */
+ * its activations near the cache's size; where a Dense weight's rows come from
+ * its neurons' tangents (one tangent per `in` rows), that many times more rows
+ * for the same activations, the rows themselves still under max_bytes; at
+ * least 1. */
 size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes);
 /* Rows [row_begin, row_end) of H, (row_end - row_begin) x n_params into out
  * (compute dtype): H e_i, which is row i as H is symmetric (to rounding). */
