@@ -66,6 +66,21 @@ def run(cmd, env=None):
     return took, proc.stderr
 
 
+def write_seconds(directory, nbytes):
+    """Writing nbytes to a new file in directory with write(2), 32 MiB at a time, as
+    flatparams writes the GPU's rows: what the full matrix cannot go below."""
+    path = os.path.join(directory, "w.bin")
+    buf = np.ones(32 << 20, np.uint8)
+    start = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    for at in range(0, nbytes, buf.size):
+        os.write(fd, buf[:min(buf.size, nbytes - at)])
+    os.close(fd)
+    took = time.perf_counter() - start
+    os.remove(path)
+    return took
+
+
 def sgemm_rates():
     try:
         import torch
@@ -166,18 +181,30 @@ def main():
                      dict(venv, FLATPARAMS_TIME="3"))
         m = re.search(r"compute seconds: first ([0-9.]+), median ([0-9.]+)", err)
         cold[name], compute[name] = float(m.group(1)), float(m.group(2))
-        full, _ = run(common + ["--device", dev, "-o", h_path], venv)
+        full, err = run(common + ["--device", dev, "-o", h_path], dict(venv, FLATPARAMS_TIME="1"))
         times[name] = (diag, full)
+        m = re.search(r"whole matrix on the GPU, written seconds: ([0-9.]+)", err)
+        inside = f" ({float(m.group(1)):.3f} s of it computing and writing)" if m else ""
         if dev == "cuda":
             h = np.load(h_path, mmap_mode="r")
             sym = bool(all((h[i:i + 512] == h[:, i:i + 512].T).all() for i in range(0, n, 512)))
             d = np.load(os.path.join(tmp, "d.npy"))
             print(f"full matrix {h.shape}, exactly symmetric: {sym}; diagonal equals --diag: "
                   f"{bool(np.allclose(np.diagonal(h), d, rtol=1e-5, atol=1e-7))}")
+            if name == "cuda":   # each block made final on the GPU vs the host's second pass
+                h1_path = os.path.join(tmp, "H1.npy")
+                run(common + ["--device", dev, "-o", h1_path], dict(venv, FLATPARAMS_NO_PIPELINE="1"))
+                h1 = np.load(h1_path, mmap_mode="r")
+                same = all((h[i:i + 512] == h1[i:i + 512]).all() for i in range(0, n, 512))
+                print(f"  the GPU's final rows vs the host-scratch path's: identical bytes: {same}")
+                del h1
+                os.remove(h1_path)
             del h
         os.remove(h_path)
         print(f"{name:12}  --diag {diag:8.3f} s (its computation {cold[name]:8.3f} s cold, "
-              f"{compute[name]:8.3f} s warm)   full to .npy {full:8.3f} s")
+              f"{compute[name]:8.3f} s warm)   full to .npy {full:8.3f} s{inside}")
+    print(f"writing {n * n * 4 / 1e9:.2f} GB alone (write(2), 32 MiB at a time, the same "
+          f"directory): {write_seconds(tmp, n * n * 4):.3f} s")
     flops = {name: roofline.matrix_flops(SIZES, BATCH, neurons=neurons == "1")
              for name, (_, neurons) in variants.items()}
     for name in ("cuda", "cuda+neurons"):

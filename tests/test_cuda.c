@@ -150,6 +150,14 @@ static void compare_one(const fp_node *root, const fp_select *sel, int train, co
                           what, (unsigned long long)r, (unsigned long long)c);
     ck_assert(fp_hessian_rows(cpu, x, y, loss, 0, n, hc, &err) == 0);
     close_enough(hg, hc, precision, n * n, tol, what, "whole matrix on the GPU");
+    /* copied out in pieces of 2 rows (each block's 5 in 2 + 2 + 1): the same bytes */
+    gather pieces = { hc, n, elem, 0, 0 };
+    sink.ctx = &pieces;
+    setenv("FLATPARAMS_COPY_ROWS", "2", 1);
+    ck_assert_msg(fp_hessian_full_on_device(gpu, x, y, loss, 5, &sink, &err) == 0, "%s", err.msg);
+    unsetenv("FLATPARAMS_COPY_ROWS");
+    ck_assert_int_eq(pieces.blocks, (int)(n / 5 * 3 + (n % 5 + 1) / 2));
+    ck_assert_msg(!memcmp(hc, hg, n * n * elem), "%s: pieces of 2 rows differ from blocks", what);
     ck_assert_int_eq(fp_hessian_full_on_device(cpu, x, y, loss, 5, &sink, &err), 1);
     free(V64), free(V), free(hc), free(hg), free(gc), free(gg);
     fp_net_free(cpu), fp_net_free(gpu);

@@ -128,8 +128,9 @@ typedef struct net_tangent_ops {
     const void *(*rows_wait)(fp_net *net);
     /* A device's whole matrix (NULL on the host): the upper triangle's rows in
      * blocks of `block` (each in passes of at most `pass` directions), kept in
-     * device memory, made exactly symmetric there (fp_hessian_full_on_device),
-     * then into the sink; 1, having written nothing, when it does not fit. */
+     * device memory, each block made final there once computed and copied out
+     * into the sink while the next computes (fp_hessian_full_on_device); 1,
+     * having written nothing, when it does not fit. */
     int (*full_matrix)(fp_net *net, const void *x, fp_loss loss, size_t block, size_t pass,
                        const fp_row_sink *sink, fp_error *err);
 } net_tangent_ops;

@@ -161,15 +161,17 @@ int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, f
                           uint64_t row_begin, uint64_t row_end, size_t block, int flags,
                           const fp_row_sink *sink, fp_error *err);
 
-/* The whole matrix, exactly symmetric, into the sink in blocks of `block` rows,
- * where the backend can hold all of it: a GPU with room for the n x n matrix
- * computes the upper triangle's rows (fp_hessian_rows_from, col_begin = the
- * block's first row) into its memory and symmetrises there: H[i,j] is S[i,j]
- * right of row i's block, S[j,i] left of it, their average inside (as
- * `flatparams hessian` does on the host, through memory or a scratch file).
- * The sink gets the rows in the GPU's page-locked memory, the next block
- * copying meanwhile. Returns 1, having done nothing, where that is not
- * possible (the host, or a matrix bigger than half the GPU's free memory). */
+/* The whole matrix, exactly symmetric, into the sink in order, in pieces of
+ * at most `block` rows (32 MiB, or a block), where the backend can hold all of
+ * it: a GPU with room for the n x n matrix computes the upper triangle's rows
+ * in blocks of `block` (fp_hessian_rows_from, col_begin = the block's first
+ * row) into its memory and makes each block's rows final there as soon as it
+ * is computed: H[i,j] is S[i,j] right of row i's block, S[j,i] left of it,
+ * their average inside (as `flatparams hessian` does on the host, through
+ * memory or a scratch file). The sink gets the rows in the GPU's page-locked
+ * memory while the next piece copies and the next block computes. Returns 1,
+ * having done nothing, where that is not possible (the host, or a matrix
+ * bigger than half the GPU's free memory). */
 int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                               size_t block, const fp_row_sink *sink, fp_error *err);
 

@@ -424,19 +424,23 @@ static const void *rows_wait(fp_net *net)
     return s->pinned[slot];
 }
 
-/* S (n x n) made exactly symmetric from its upper triangle's rows, computed in
- * blocks of K rows: below a row's block the transpose, inside it the average
- * (cmd/hessian.c's SYMMETRISE_IN_PLACE). One thread per pair i < j. */
+/* Rows [at, at + k) of S (n x n) made final, S holding the upper triangle's
+ * rows computed in blocks of k from their block's first column (this block is
+ * one, those above it are final or upper rows, alike right of this block):
+ * left of the block the transpose of the rows above, inside it the average of
+ * the two, right of it as computed; so S is exactly symmetric once every
+ * block is done (cmd/hessian.c's SYMMETRISE_IN_PLACE, a block at a time). One
+ * thread per entry left of the diagonal block, one per pair inside it. */
 template <typename real>
-__global__ static void k_symmetrise(real *S, size_t n, size_t K)
+__global__ static void k_symmetrise_rows(real *S, size_t n, size_t at, size_t k)
 {
     size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-    size_t i = blockIdx.y * (size_t)blockDim.y + threadIdx.y;
-    if (i >= n || j >= n || j <= i)
+    size_t i = at + blockIdx.y * (size_t)blockDim.y + threadIdx.y;
+    if (i >= at + k || j >= at + k)
         return;
-    if (j >= i / K * K + K) {
-        S[j * n + i] = S[i * n + j];
-    } else {
+    if (j < at) {
+        S[i * n + j] = S[j * n + i];
+    } else if (j > i) {
         real mean = (S[i * n + j] + S[j * n + i]) / 2;
         S[i * n + j] = mean;
         S[j * n + i] = mean;
@@ -472,66 +476,109 @@ static int not_on_device(cuda_net *s)
     return 1;
 }
 
+/* Block [at, at + k) of the whole matrix on the default stream: its upper
+ * triangle's rows in passes of at most `pass` directions, then its rows made
+ * final (k_symmetrise_rows); `done` records its end. -1 when the directions
+ * could not be allocated. */
+enum { SYM_TX = 32, SYM_TY = 8 };   /* k_symmetrise_rows' thread blocks */
+static int full_block(fp_net *net, cuda_net *s, fp_net *shadow, fp_loss loss, size_t at,
+                      size_t k, size_t pass, cudaEvent_t done)
+{
+    size_t e = elem_of(net), n = net->n_params;
+    for (size_t lo = at; lo < at + k; lo += pass) {
+        size_t kp = at + k - lo < pass ? at + k - lo : pass;
+        tangent_dirs dd = { NULL, kp, lo, lo + kp, at, 1, 0, 0 };
+        if (directions_in(net, s, &dd) < 0)
+            return -1;
+        dd.V = s->V.p;
+        dev_tangent_ops(net)->hvp(shadow, s->x.p, loss, &dd, (char *)s->S.p + lo * n * e, s->tw.p);
+    }
+    dim3 threads(SYM_TX, SYM_TY);
+    dim3 grid((unsigned)((at + k + SYM_TX - 1) / SYM_TX), (unsigned)((k + SYM_TY - 1) / SYM_TY));
+    double t0 = fp_cuda_prof_start();
+    if (net->precision == FP_F32)
+        FP_LAUNCH(k_symmetrise_rows<float>, grid, threads, (float *)s->S.p, n, at, k);
+    else
+        FP_LAUNCH(k_symmetrise_rows<double>, grid, threads, (double *)s->S.p, n, at, k);
+    fp_cuda_note(cudaGetLastError(), "k_symmetrise_rows");
+    fp_cuda_prof_end("k_symmetrise_rows", t0);
+    fp_cuda_note(cudaEventRecord(done, 0), "cudaEventRecord");
+    return 0;
+}
+
+/* Rows copied from the GPU at a time: two page-locked slots of this many bytes
+ * (FLATPARAMS_COPY_ROWS: tests, copies smaller than a block). */
+#define COPY_BYTES ((size_t)32 << 20)
+
+/* The whole matrix in the GPU's memory, handed out final row by row while it
+ * is computed: block b's rows are made final as soon as they are computed
+ * (those above them are), so they copy out, in pieces of at most COPY_BYTES
+ * through two page-locked slots, while block b + 1 computes, and the sink
+ * writes one piece while the next copies. The GPU runs one block ahead of the
+ * copies. 1 (nothing done) when S would not fit in half the free memory. */
 static int full_matrix(fp_net *net, const void *x, fp_loss loss, size_t block, size_t pass,
                        const fp_row_sink *sink, fp_error *err)
 {
     size_t e = elem_of(net), n = net->n_params, free_bytes = 0, total = 0;
-    enum { TX = 32, TY = 8 };
     block = block < n ? block : n;
     pass = pass && pass < block ? pass : block;
+    const char *forced = getenv("FLATPARAMS_COPY_ROWS");
+    size_t piece = forced && atol(forced) > 0 ? (size_t)atol(forced) : COPY_BYTES / (n * e);
+    piece = piece < 1 ? 1 : piece < block ? piece : block;
     /* room for S beside a pass's scratch and directions, with half the GPU to spare */
     double need = (double)n * (double)n * (double)e
                   + (double)(fp_tangent_scratch_elems(net, pass, 1) + pass * n) * (double)e;
     if (cudaMemGetInfo(&free_bytes, &total) != cudaSuccess || need > 0.5 * (double)free_bytes
-        || (n + TY - 1) / TY > 65535)
+        || (block + SYM_TY - 1) / SYM_TY > 65535)
         return 1;   /* the host's scratch instead */
     fp_net shadow;
     cuda_net *s;
     if (sync_in(net, x, &shadow) < 0 || !(s = (cuda_net *)net->device) || pipeline_of(s) < 0)
         return device_error(net, err);
-    if (grow(&s->S, n * n * e) < 0 || pinned_of(s, 0, block * n * e) < 0
-        || pinned_of(s, 1, block * n * e) < 0)
+    if (grow(&s->S, n * n * e) < 0 || pinned_of(s, 0, piece * n * e) < 0
+        || pinned_of(s, 1, piece * n * e) < 0)
         return not_on_device(s);
-    /* the upper triangle's rows, in place: each block (the symmetrising's unit)
-     * from its first row's column on, in passes of at most `pass` directions */
-    for (size_t at = 0; at < n; at += block) {
-        size_t stop = n - at < block ? n : at + block;
-        for (size_t lo = at; lo < stop; lo += pass) {
-            size_t k = stop - lo < pass ? stop - lo : pass;
-            tangent_dirs dd = { NULL, k, lo, lo + k, at, 1, 0, 0 };
-            if (directions_in(net, s, &dd) < 0)
-                return not_on_device(s);
-            dd.V = s->V.p;
-            dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &dd, (char *)s->S.p + lo * n * e,
-                                      s->tw.p);
+    /* blocks [0, queued) are on the default stream, block b recording
+     * computed[b % 2]: the one being copied and the next */
+    size_t queued = 0, last_at = 0, last_k = 0;
+    int rc = 0, slot = 0;
+    for (size_t at = 0; rc == 0; slot ^= 1) {
+        size_t k = 0, b = at / block;
+        if (at < n) {
+            while (queued < n && queued < (b + 2) * block) {
+                size_t kb = n - queued < block ? n - queued : block;
+                if (full_block(net, s, &shadow, loss, queued, kb, pass,
+                               s->computed[(queued / block) % 2]) < 0) {
+                    if (at == 0) {   /* nothing handed out: the host's scratch instead */
+                        cudaDeviceSynchronize();
+                        return not_on_device(s);
+                    }
+                    rc = device_error(net, err);
+                    break;
+                }
+                queued += kb;
+            }
+            size_t block_end = (b + 1) * block < n ? (b + 1) * block : n;
+            k = block_end - at < piece ? block_end - at : piece;
+            if (rc == 0)   /* into the slot of the piece before last, written by now */
+                copy_rows_out(s, slot, at, k, n, e, s->computed[b % 2]);
         }
-    }
-    dim3 threads(TX, TY), grid((unsigned)((n + TX - 1) / TX), (unsigned)((n + TY - 1) / TY));
-    double t0 = fp_cuda_prof_start();
-    if (net->precision == FP_F32)
-        FP_LAUNCH(k_symmetrise<float>, grid, threads, (float *)s->S.p, n, block);
-    else
-        FP_LAUNCH(k_symmetrise<double>, grid, threads, (double *)s->S.p, n, block);
-    fp_cuda_note(cudaGetLastError(), "k_symmetrise");
-    fp_cuda_prof_end("k_symmetrise", t0);
-    fp_cuda_note(cudaEventRecord(s->computed[0], 0), "cudaEventRecord");
-    int rc = fp_net_device_failed(net, err);   /* the passes' or the symmetrising's */
-    /* out in blocks, two slots: the next block copies while the sink writes one */
-    if (rc == 0)
-        copy_rows_out(s, 0, 0, block, n, e, s->computed[0]);
-    for (size_t at = 0, slot = 0; rc == 0 && at < n; at += block, slot ^= 1) {
-        size_t k = n - at < block ? n - at : block, next = at + block;
-        if (next < n)
-            copy_rows_out(s, (int)(slot ^ 1), next, n - next < block ? n - next : block, n, e,
-                          s->computed[0]);
-        double t1 = fp_cuda_prof_start();
-        fp_cuda_note(cudaEventSynchronize(s->copied[slot]), "copying from the GPU");
-        fp_cuda_prof_end("waiting for a block's rows", t1);
-        rc = fp_net_device_failed(net, err);
-        if (rc == 0)
-            rc = sink->ready(sink->ctx, at, at + k, s->pinned[slot], err);
+        if (rc == 0 && last_k) {   /* the previous piece, from the other slot */
+            double t1 = fp_cuda_prof_start();
+            fp_cuda_note(cudaEventSynchronize(s->copied[slot ^ 1]), "copying from the GPU");
+            fp_cuda_prof_end("waiting for a block's rows", t1);
+            rc = fp_net_device_failed(net, err);
+            if (rc == 0)
+                rc = sink->ready(sink->ctx, last_at, last_at + last_k, s->pinned[slot ^ 1], err);
+        }
+        if (!k)
+            break;
+        last_at = at;
+        last_k = k;
+        at += k;
     }
     cudaStreamSynchronize(s->copy);   /* nothing left reading S or the slots */
+    cudaDeviceSynchronize();          /* nor a block queued ahead (after a failure) */
     cudaFree(s->S.p);                 /* half the GPU, perhaps: not kept */
     s->S.p = NULL;
     s->S.bytes = 0;
