@@ -81,56 +81,54 @@ def write_seconds(directory, nbytes):
     return took
 
 
-def sgemm_rates():
+def torch_cuda():
+    """torch when it has a usable GPU, else None."""
     try:
         import torch
-        if not torch.cuda.is_available():
-            return None
     except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def cuda_seconds(torch, step, reps):
+    """Seconds of one call of step() on the GPU: three to warm up, then the mean of
+    reps between two CUDA events."""
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        step()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / 1e3 / reps
+
+
+def sgemm_rates():
+    torch = torch_cuda()
+    if torch is None:
         return None
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    rates = {}
 
     def rate(m, k, n, reps):
         a = torch.randn(m, k, device="cuda")
         b = torch.randn(k, n, device="cuda")
-        for _ in range(3):
-            a @ b
-        torch.cuda.synchronize()
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(reps):
-            a @ b
-        end.record()
-        torch.cuda.synchronize()
-        return 2.0 * m * k * n * reps / (start.elapsed_time(end) / 1e3) / 1e12
+        return 2.0 * m * k * n / cuda_seconds(torch, lambda: a @ b, reps) / 1e12
 
-    rates["8192 x 8192 x 8192"] = rate(8192, 8192, 8192, 10)
-    rates["(K*B) x 128 x 96, K*B = 163,840 (input tangents)"] = rate(163840, 128, 96, 20)
-    return rates
+    return {"8192 x 8192 x 8192": rate(8192, 8192, 8192, 10),
+            "(K*B) x 128 x 96, K*B = 163,840 (input tangents)": rate(163840, 128, 96, 20)}
 
 
 def copy_bandwidth():
     """Device-to-device copy of 1 GiB (read and write), TB/s; None without torch's CUDA."""
-    try:
-        import torch
-        if not torch.cuda.is_available():
-            return None
-    except ImportError:
+    torch = torch_cuda()
+    if torch is None:
         return None
     a = torch.empty(1 << 28, device="cuda")
     b = torch.empty_like(a)
-    for _ in range(3):
-        b.copy_(a)
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(10):
-        b.copy_(a)
-    end.record()
-    torch.cuda.synchronize()
-    return 2 * a.numel() * 4 * 10 / (start.elapsed_time(end) / 1e3) / 1e12
+    return 2 * a.numel() * 4 / cuda_seconds(torch, lambda: b.copy_(a), 10) / 1e12
 
 
 def main():

@@ -30,12 +30,27 @@ static void print_help(FILE *out)
           out);
 }
 
+/* SIGINT, SIGTERM, SIGHUP: the temporaries go, then the signal's own ending. */
+static void on_stop_signal(int sig)
+{
+    fp_outfile_remove_temporaries();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     /* A closed pipe (flatten | head) is the reader's choice, not our failure:
      * end quietly by SIGPIPE as cat does, even when the parent ignored it. Files
      * are written to temporaries, so no output file is left torn by it. */
     signal(SIGPIPE, SIG_DFL);
+    const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof stops / sizeof *stops; i++) {
+        struct sigaction was, sa = { .sa_handler = on_stop_signal };
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(stops[i], NULL, &was) == 0 && was.sa_handler != SIG_IGN)   /* nohup */
+            sigaction(stops[i], &sa, NULL);
+    }
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;

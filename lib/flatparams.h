@@ -238,12 +238,19 @@ extern const char *fp_keras_arch;
 
 /* ---------------------------------------------------------------- files */
 
-/* Crash-safe output: a temporary file beside target, renamed into place on commit.
- * target "-" means standard output (no temporary). */
+/* Crash-safe output: a temporary file beside target, renamed into place on commit,
+ * with the mode of the file it replaces. target "-" means standard output (no
+ * temporary). A target that is a symbolic link replaces the file it names. One
+ * that exists and is not a regular file (a device like /dev/null, a FIFO) is
+ * written, not replaced: straight to it (fp_outfile_open), or from a temporary
+ * file in $TMPDIR copied into it on commit (fp_outfile_reserve). */
 typedef struct fp_outfile {
     char *target;
-    char *tmp_path;        /* NULL for stdout */
+    char *tmp_path;        /* NULL for stdout and for a special file opened directly */
     int fd;
+    int special;           /* target exists and is not a regular file */
+    int keep_mode;         /* target exists as a regular file: mode is its mode */
+    unsigned mode;
 } fp_outfile;
 
 int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err);
@@ -251,6 +258,9 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err);
 int fp_outfile_reserve(fp_outfile *out, const char *target, fp_error *err);
 int fp_outfile_commit(fp_outfile *out, fp_error *err);   /* fsync, rename, free */
 void fp_outfile_abort(fp_outfile *out);                  /* unlink temp, free */
+/* Unlinks every temporary not yet committed or aborted: for a signal handler
+ * (async-signal-safe), so SIGINT or SIGTERM leaves no temporary behind. */
+void fp_outfile_remove_temporaries(void);
 /* Copies a file's bytes (the start of a patch-style rebuild). */
 int fp_copy_file(const char *src, const char *dst, fp_error *err);
 

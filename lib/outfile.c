@@ -6,23 +6,61 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Temporary names carry the pid so concurrent runs never collide; a kill leaves
- * a ".NAME.flatparams-PID.tmp" that later runs never read and may delete. */
-static char *temp_name(const char *target)
+ * a ".NAME.flatparams-PID.tmp" that later runs never read and may delete. A name
+ * too long for that (the file system's NAME_MAX) takes a shorter one, and a
+ * special file's temporary (copied into it) lives in $TMPDIR. */
+static char *temp_name(const char *target, int special)
 {
     const char *slash = strrchr(target, '/');
     size_t dir_len = slash ? (size_t)(slash - target) + 1 : 0;
     const char *base = target + dir_len;
-    size_t cap = strlen(target) + 64;
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    size_t cap = strlen(target) + strlen(tmpdir) + 64;
     char *tmp = malloc(cap);
-    if (tmp)
+    if (!tmp)
+        return NULL;
+    static unsigned serial;   /* the short names: unique within the process */
+    if (special)
+        snprintf(tmp, cap, "%s/.flatparams-%ld-%u.tmp", tmpdir, (long)getpid(), serial++);
+    else if (strlen(base) + 32 > NAME_MAX)
+        snprintf(tmp, cap, "%.*s.flatparams-%ld-%u.tmp", (int)dir_len, target, (long)getpid(),
+                 serial++);
+    else
         snprintf(tmp, cap, "%.*s.%s.flatparams-%ld.tmp", (int)dir_len, target, base, (long)getpid());
     return tmp;
+}
+
+static int copy_bytes(const char *src, const char *dst, int create, fp_error *err);
+
+/* The temporaries being written, for fp_outfile_remove_temporaries (a signal
+ * handler's: only reads of this array and unlink, both async-signal-safe). */
+enum { LIVE_MAX = 8 };
+static char *volatile live[LIVE_MAX];
+
+static void live_set(char *from, char *to)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == from) {
+            live[i] = to;
+            return;
+        }
+}
+
+void fp_outfile_remove_temporaries(void)
+{
+    for (int i = 0; i < LIVE_MAX; i++) {
+        char *p = live[i];
+        if (p)
+            unlink(p);
+    }
 }
 
 /* Rename alone is what makes a kill or a failure leave the old file or the new
@@ -35,14 +73,39 @@ static int want_fsync(void)
     return v && *v && strcmp(v, "0");
 }
 
+/* What target is: a symbolic link stands for the file it names (so that file is
+ * replaced, the link kept); a directory is refused. */
+static int examine(fp_outfile *out, const char *target, fp_error *err)
+{
+    struct stat st;
+    out->target = NULL;
+    if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) && stat(target, &st) == 0)
+        out->target = realpath(target, NULL);
+    if (!out->target && !(out->target = strdup(target)))
+        return fp_fail(err, "out of memory");
+    if (stat(out->target, &st) < 0)
+        return 0;   /* a new file */
+    if (S_ISDIR(st.st_mode))
+        return fp_fail(err, "%s: is a directory", target);
+    out->special = !S_ISREG(st.st_mode);
+    out->keep_mode = !out->special;
+    out->mode = (unsigned)(st.st_mode & 07777);
+    return 0;
+}
+
 int fp_outfile_reserve(fp_outfile *out, const char *target, fp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
-    if (!(out->target = strdup(target)) || !(out->tmp_path = temp_name(target))) {
+    if (examine(out, target, err) < 0) {
+        fp_outfile_abort(out);
+        return -1;
+    }
+    if (!(out->tmp_path = temp_name(out->target, out->special))) {
         fp_outfile_abort(out);
         return fp_fail(err, "out of memory");
     }
+    live_set(NULL, out->tmp_path);
     return 0;
 }
 
@@ -54,7 +117,25 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
         out->fd = STDOUT_FILENO;
         return 0;
     }
-    if (fp_outfile_reserve(out, target, err) < 0)
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    if (examine(out, target, err) < 0) {
+        fp_outfile_abort(out);
+        return -1;
+    }
+    if (out->special) {   /* written as it is: /dev/null, a FIFO, a terminal */
+        out->fd = open(out->target, O_WRONLY | O_CLOEXEC);
+        if (out->fd < 0) {
+            fp_fail(err, "%s: cannot open: %s", target, strerror(errno));
+            fp_outfile_abort(out);
+            return -1;
+        }
+        return 0;
+    }
+    char *keep = out->target;   /* reserve examines it again (the link resolved) */
+    int rc = fp_outfile_reserve(out, keep, err);
+    free(keep);
+    if (rc < 0)
         return -1;
     out->fd = open(out->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out->fd < 0) {
@@ -108,6 +189,11 @@ static void remove_stale_temporaries(const char *target)
 int fp_outfile_commit(fp_outfile *out, fp_error *err)
 {
     int rc = 0;
+    if (out->special && !out->tmp_path && out->fd >= 0) {   /* written straight to it */
+        if (close(out->fd) < 0)
+            rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
+        out->fd = -1;
+    }
     if (out->tmp_path) {
         if (out->fd >= 0) {
             if (want_fsync() && fsync(out->fd) < 0 && errno != EINVAL)
@@ -116,15 +202,22 @@ int fp_outfile_commit(fp_outfile *out, fp_error *err)
                 rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
             out->fd = -1;
         }
-        if (rc == 0 && rename(out->tmp_path, out->target) < 0)
+        if (rc == 0 && out->special)   /* into the device or FIFO, as cp would */
+            rc = copy_bytes(out->tmp_path, out->target, 0, err);
+        else if (rc == 0 && out->keep_mode && chmod(out->tmp_path, out->mode) < 0)
+            rc = fp_fail(err, "%s: cannot keep its mode: %s", out->target, strerror(errno));
+        if (rc == 0 && !out->special && rename(out->tmp_path, out->target) < 0)
             rc = fp_fail(err, "%s: cannot rename into place: %s", out->target, strerror(errno));
-        if (rc == 0)
+        if (rc == 0 && out->special)
+            unlink(out->tmp_path);
+        else if (rc == 0)
             remove_stale_temporaries(out->target);
         if (rc < 0) {
             fp_outfile_abort(out);
             return rc;
         }
     }
+    live_set(out->tmp_path, NULL);
     free(out->tmp_path);
     free(out->target);
     memset(out, 0, sizeof *out);
@@ -134,23 +227,28 @@ int fp_outfile_commit(fp_outfile *out, fp_error *err)
 
 void fp_outfile_abort(fp_outfile *out)
 {
-    if (out->tmp_path) {
+    if (out->tmp_path || out->special) {
         if (out->fd >= 0)
             close(out->fd);
-        unlink(out->tmp_path);
+        if (out->tmp_path)
+            unlink(out->tmp_path);
     }
+    if (out->tmp_path)
+        live_set(out->tmp_path, NULL);
     free(out->tmp_path);
     free(out->target);
     memset(out, 0, sizeof *out);
     out->fd = -1;
 }
 
-int fp_copy_file(const char *src, const char *dst, fp_error *err)
+/* src's bytes into dst: a new file (create), or an existing special file as it is. */
+static int copy_bytes(const char *src, const char *dst, int create, fp_error *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return fp_fail(err, "%s: cannot open: %s", src, strerror(errno));
-    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int out = create ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                     : open(dst, O_WRONLY | O_CLOEXEC);
     if (out < 0) {
         close(in);
         return fp_fail(err, "%s: cannot create: %s", dst, strerror(errno));
@@ -184,4 +282,9 @@ int fp_copy_file(const char *src, const char *dst, fp_error *err)
     if (close(out) < 0 && rc == 0)
         rc = fp_fail(err, "%s: cannot write: %s", dst, strerror(errno));
     return rc;
+}
+
+int fp_copy_file(const char *src, const char *dst, fp_error *err)
+{
+    return copy_bytes(src, dst, 1, err);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -658,6 +659,114 @@ START_TEST(killed_rebuild_leaves_old_target)
     r = run_fpv(NULL, "flatten", target, "-o", vec, NULL);   /* a whole, valid model */
     assert_ok(&r);
     run_free(&r);
+
+    /* SIGTERM (or SIGINT) while the temporary is written: it is removed */
+    int terminated_mid_run = 0;
+    for (int attempt = 0; attempt < 12 && !terminated_mid_run; attempt++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            execl(getenv("FP_BIN"), "flatparams", "rebuild", model, vec, "-o", target, (char *)NULL);
+            _exit(127);
+        }
+        for (int wait_ms = 0; wait_ms < 5000 && dir_count(dir) == 3; wait_ms++)
+            usleep(1000);   /* until the temporary appears */
+        usleep(20000 * attempt);
+        kill(pid, SIGTERM);
+        int status;
+        waitpid(pid, &status, 0);
+        terminated_mid_run = WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
+        ck_assert_int_eq(dir_count(dir), 3);
+    }
+    ck_assert_msg(terminated_mid_run, "rebuild always finished before SIGTERM");
+}
+END_TEST
+
+/* -o into what is already there: a FIFO (or a device) is written, not replaced;
+ * a regular file keeps its mode; a symbolic link keeps pointing at the file,
+ * which gets the new content; a directory is an error; a name near NAME_MAX
+ * (too long for the usual temporary name) still works. */
+START_TEST(outputs_into_what_exists)
+{
+    const char *dir = tmpdir();
+    run_result expect = run_fpv(NULL, "flatten", testdata("seed.json"), NULL);
+    assert_ok(&expect);
+    struct stat st;
+    run_result r;
+    /* a FIFO with a reader: flatten writes into it, convert copies its temporary in
+     * (HDF5 needs a seekable file); the same as /dev/null, without touching it */
+    const char *fifo = tmpfile_in("fifo"), *got = tmpfile_in("from_fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    for (int k = 0; k < 2; k++) {
+        pid_t reader = fork();
+        ck_assert_int_ge(reader, 0);
+        if (reader == 0) {   /* cat fifo > got */
+            size_t len;
+            char *bytes = read_file(fifo, &len);
+            _exit(bytes && write_file(got, bytes, len) == 0 ? 0 : 1);
+        }
+        if (k == 0)
+            r = run_fpv(NULL, "flatten", testdata("seed.json"), "-o", fifo, NULL);
+        else
+            r = run_fpv(NULL, "convert", testdata("seed.json"), "-o", fifo, "--format", "h5", NULL);
+        assert_ok(&r);
+        run_free(&r);
+        int status;
+        ck_assert_int_eq(waitpid(reader, &status, 0), reader);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+        if (k == 0) {
+            size_t len;
+            char *bytes = read_file(got, &len);
+            ck_assert_ptr_nonnull(bytes);
+            ck_assert_uint_eq(len, expect.out_len);
+            ck_assert(!memcmp(bytes, expect.out, len));
+            free(bytes);
+        } else {   /* what came through the FIFO is the model */
+            char h5[4096];
+            snprintf(h5, sizeof h5, "%s.h5", got);
+            ck_assert_int_eq(rename(got, h5), 0);
+            r = run_fpv(NULL, "flatten", h5, NULL);
+            assert_ok(&r);
+            ck_assert_str_eq(r.out, expect.out);
+            run_free(&r);
+        }
+    }
+    size_t len;
+    char *bytes;
+
+    const char *private = tmpfile_in("private.txt"), *link = tmpfile_in("link.txt");
+    ck_assert_int_eq(write_file(private, "old\n", 4), 0);
+    ck_assert_int_eq(chmod(private, 0600), 0);
+    ck_assert_int_eq(symlink("private.txt", link), 0);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "-o", link, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    ck_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    ck_assert(stat(private, &st) == 0 && (st.st_mode & 07777) == 0600);
+    bytes = read_file(private, &len);
+    ck_assert(len == expect.out_len && !memcmp(bytes, expect.out, len));
+    free(bytes);
+
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "-o", dir, NULL);
+    assert_error_line(&r, "is a directory");
+    run_free(&r);
+
+    char longname[256];
+    memset(longname, 'a', 240);
+    memcpy(longname + 240, ".txt", 5);
+    const char *longpath = tmpfile_in(longname);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "-o", longpath, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    bytes = read_file(longpath, &len);
+    ck_assert(len == expect.out_len && !memcmp(bytes, expect.out, len));
+    free(bytes);
+    /* fifo, its copy (.h5), the private file, the link, the long name: no temporaries */
+    char where[4096];
+    snprintf(where, sizeof where, "%.*s", (int)(strrchr(fifo, '/') - fifo), fifo);
+    ck_assert_int_eq(dir_count(where), 5);
+    run_free(&expect);
 }
 END_TEST
 
@@ -683,6 +792,7 @@ int main(void)
     tcase_add_test(tc, flatten_streams);
     tcase_add_test(tc, keras_predict_matches_numpy);
     tcase_add_test(tc, killed_rebuild_leaves_old_target);
+    tcase_add_test(tc, outputs_into_what_exists);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
