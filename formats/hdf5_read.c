@@ -199,8 +199,9 @@ static int by_number(const void *a, const void *b)
 
 /* SPEC §3: creation order where tracked, else numeric when every name is a
  * number, else byte order of names. (HDF5 reports a creation order of 0 for
- * every member of a group that does not track it, hence the group's flag.) */
-static void order_entries(entry_list *list, int tracked)
+ * every member of a group that does not track it, hence the group's flag.)
+ * Returns whether the order is the creation order. */
+static int order_entries(entry_list *list, int tracked)
 {
     int numeric = list->n > 0;
     for (size_t i = 0; i < list->n; i++) {
@@ -210,6 +211,7 @@ static void order_entries(entry_list *list, int tracked)
     if (list->n > 1)   /* qsort's pointer must not be NULL, even for 0 items */
         qsort(list->items, list->n, sizeof *list->items,
               tracked ? by_corder : numeric ? by_number : by_name);
+    return tracked;
 }
 
 /* ---- datasets */
@@ -320,10 +322,33 @@ static int is_setting_of_list(const char *name)
     return !strcmp(name, "type") || !strcmp(name, "trainable");
 }
 
-/* A group is a list when its members (links, and attributes other than type
- * and trainable) are named exactly 0..n-1, n >= 1: returns n, else 0. */
-static size_t list_length(const entry_list *attrs, const entry_list *links)
+/* Whether members named as list indices come in ascending order of index
+ * (settings of a list aside): a group whose tracked creation order is another
+ * order is a map, so that order, the file's, is the flat vector's. */
+static int ascending_indices(const entry_list *list, int attributes)
 {
+    size_t last = 0, index;
+    int first = 1;
+    for (size_t i = 0; i < list->n; i++) {
+        if (attributes && is_setting_of_list(list->items[i].name))
+            continue;
+        if (!list_index(list->items[i].name, SIZE_MAX, &index) || (!first && index < last))
+            return 0;
+        last = index;
+        first = 0;
+    }
+    return 1;
+}
+
+/* A group is a list when its members (links, and attributes other than type
+ * and trainable) are named exactly 0..n-1, n >= 1, and come in that order where
+ * creation order is tracked: returns n, else 0 (a map). */
+static size_t list_length(const entry_list *attrs, const entry_list *links, int attrs_tracked,
+                          int links_tracked)
+{
+    if ((attrs_tracked && !ascending_indices(attrs, 1))
+        || (links_tracked && !ascending_indices(links, 0)))
+        return 0;
     size_t n = links->n;
     for (size_t i = 0; i < attrs->n; i++)
         n += !is_setting_of_list(attrs->items[i].name);
@@ -455,9 +480,9 @@ static fp_node *read_group(reader *r, hid_t group)
         return NULL;
     }
     H5Pclose(gcpl);
-    order_entries(&attrs, (attr_order & H5P_CRT_ORDER_TRACKED) != 0);
-    order_entries(&links, (link_order & H5P_CRT_ORDER_TRACKED) != 0);
-    size_t n_slots = list_length(&attrs, &links);
+    int attrs_tracked = order_entries(&attrs, (attr_order & H5P_CRT_ORDER_TRACKED) != 0);
+    int links_tracked = order_entries(&links, (link_order & H5P_CRT_ORDER_TRACKED) != 0);
+    size_t n_slots = list_length(&attrs, &links, attrs_tracked, links_tracked);
     int list = n_slots > 0;
     fp_node *node = fp_node_new(list ? FP_LIST : FP_MAP);
     fp_node **slots = calloc(n_slots + 1, sizeof *slots);

@@ -14,7 +14,9 @@ Each model NAME.h5 comes with
     nested.h5     h5py's default (no creation order): /layers/0../11 (numeric
                   order, "10" after "9") each with weight and bias (name order),
                   /blocks/a10 before /blocks/a9 (byte order), root type Chain.
-    order.h5      track_order=True: zeta, alpha, mid keep their creation order.
+    order.h5      track_order=True: zeta, alpha, mid keep their creation order;
+                  /stack's members, named 2, 1, 0 and created in that order,
+                  keep it (a map, not a list), /seq's, 0 and 1, are a list.
     types.h5      big-endian f32 and f64, a chunked gzip+shuffle f32 (with a
                   string attribute), f16 (little- and big-endian), bf16 (a
                   custom 2-byte float), f64 scalar, int32/int64/bool/uint8
@@ -105,11 +107,22 @@ def nested(rng):
 
 def order(rng):
     zeta, alpha, mid = rounded(rng, (2,)), rounded(rng, (3,)), rounded(rng, (1,))
+    own = np.random.default_rng(7)   # (the other fixtures' draws stay as they were)
+    stack = {k: rounded(own, (2,)) for k in ("2", "1", "0")}
+    seq = [rounded(own, (1,)) for _ in range(2)]
     with h5py.File(path("order.h5"), "w", track_order=True) as f:
         f["zeta"] = zeta
         f["alpha"] = alpha
         f["mid"] = mid
-    expect("order", [("/zeta", zeta, True), ("/alpha", alpha, True), ("/mid", mid, True)])
+        g = f.create_group("stack", track_order=True)
+        for k, v in stack.items():
+            g[k] = v
+        g = f.create_group("seq", track_order=True)
+        for i, v in enumerate(seq):
+            g[str(i)] = v
+    expect("order", [("/zeta", zeta, True), ("/alpha", alpha, True), ("/mid", mid, True)]
+           + [(f"/stack/{k}", v, True) for k, v in stack.items()]
+           + [(f"/seq/{i}", v, True) for i, v in enumerate(seq)])
 
 
 def types(rng):

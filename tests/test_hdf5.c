@@ -219,6 +219,23 @@ START_TEST(nested_lists_and_types)
 }
 END_TEST
 
+/* Tracked creation order wins over names that look like list indices: /stack
+ * (2, 1, 0, created in that order) is a map in that order, /seq (0, 1) a list. */
+START_TEST(creation_order_over_indices)
+{
+    fp_tree tree;
+    h5t_open(testdata("hdf5/order.h5"), &tree);
+    fp_node *stack = h5t_at(tree.root, "/stack"), *seq = h5t_at(tree.root, "/seq");
+    ck_assert_int_eq(stack->kind, FP_MAP);
+    ck_assert_uint_eq(stack->n_children, 3);
+    ck_assert_str_eq(stack->keys[0], "2");
+    ck_assert_str_eq(stack->keys[2], "0");
+    ck_assert_int_eq(seq->kind, FP_LIST);
+    ck_assert_uint_eq(seq->n_children, 2);
+    fp_tree_free(&tree);
+}
+END_TEST
+
 START_TEST(types_and_laziness)
 {
     fp_tree tree;
@@ -496,6 +513,7 @@ int main(void)
     TCase *read = tcase_create("read");
     tcase_add_loop_test(read, fixture_layouts_and_values, 0, (int)(sizeof fixtures / sizeof *fixtures));
     tcase_add_test(read, nested_lists_and_types);
+    tcase_add_test(read, creation_order_over_indices);
     tcase_add_test(read, types_and_laziness);
     tcase_add_test(read, settings_from_attributes);
     tcase_add_test(read, hard_and_soft_links_share);
