@@ -325,10 +325,11 @@ int vec_bin_open(fp_vec_reader *r, fp_dtype bin_dtype, fp_error *err)
 
 /* ---------------------------------------------------------------- writers */
 
-/* Little-endian bytes of the file's type (bf16 becomes float32) into the buffer. */
+/* Little-endian bytes of the file's type into the buffer (bf16 becomes float32
+ * in .npy, which has no bfloat16; .bin keeps its 2 bytes, as --dtype bf16 reads). */
 static int raw_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error *err)
 {
-    fp_dtype out_dtype = w->dtype == FP_BF16 ? FP_F32 : w->dtype;
+    fp_dtype out_dtype = w->dtype == FP_BF16 && w->format == VF_NPY ? FP_F32 : w->dtype;
     size_t in_size = fp_dtype_size(w->dtype), out_size = fp_dtype_size(out_dtype);
     int copy_through = out_dtype == w->dtype && vec_host_little_endian();
     const unsigned char *in = data;

@@ -566,6 +566,15 @@ START_TEST(bin_files)
     ck_assert_uint_eq(vec_read_all(raw, "bin", FP_F32, FP_F64, 5, &back), 5);
     ck_assert(((double *)back)[3] == (double)3e38f);
     free(back);
+    /* bf16 keeps its 2 bytes (only .npy, which has no bfloat16, widens it) */
+    const char *brain = tmpfile_in("b.bin");
+    uint16_t b16[5] = { 0x3f80, 0xc020, 0x3e20, 0x7f80, 0x8000 };   /* 1 -2.5 0.15625 inf -0 */
+    vec_write(brain, NULL, FP_BF16, 1, shape, b16, 5);
+    free(read_file(brain, &len));
+    ck_assert_uint_eq(len, sizeof b16);
+    ck_assert_uint_eq(vec_read_all(brain, NULL, FP_BF16, FP_BF16, 5, &back), 5);
+    ck_assert(!memcmp(back, b16, sizeof b16));
+    free(back);
 }
 END_TEST
 
