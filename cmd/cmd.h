@@ -39,7 +39,11 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts);
 /* Prints "flatparams: error: MSG" once; returns EXIT_BAD_INPUT. */
 int cmd_error(const fp_error *err);
 int cmd_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "flatparams: usage error: ..." and the synopsis; returns EXIT_USAGE. */
+/* A usage error (EXIT_USAGE) when --format (or --in-format) names no vector
+ * format: F is the option's value, NULL when not given (0). */
+int cmd_check_vec_format(const cmd *c, const char *option, const char *format);
+/* Prints "flatparams: error: COMMAND: ... (see 'flatparams COMMAND -h')", one
+ * line as every error; returns EXIT_USAGE. */
 int cmd_usage_error(const cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Opens a model with the options that govern reading (--allow-external, --arch:

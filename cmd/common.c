@@ -87,12 +87,10 @@ int cmd_usage_error(const cmd *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("flatparams: usage error: ", stderr);
+    fprintf(stderr, "flatparams: error: %s: ", c->name);   /* one line, as every error */
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    const char *nl = strchr(c->usage, '\n');
-    fprintf(stderr, "\nusage: %.*s\n(see 'flatparams %s -h')\n",
-            (int)(nl ? nl - c->usage : (long)strlen(c->usage)), c->usage, c->name);
+    fprintf(stderr, " (see 'flatparams %s -h')\n", c->name);
     return EXIT_USAGE;
 }
 
@@ -116,6 +114,10 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
         }
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             fputs(c->usage, stdout);
+            return -1;
+        }
+        if (!strcmp(arg, "--version")) {   /* on every command, as on none */
+            printf("flatparams %s\n", FP_VERSION);
             return -1;
         }
         const char *value;
@@ -150,8 +152,8 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
             char *end;
             errno = 0;
             long v = strtol(value, &end, 10);
-            if (errno || *end || end == value || v < 0)
-                return cmd_usage_error(c, "option '--%s' needs a non-negative integer, got '%s'",
+            if (errno || *end || end == value || v < 1)   /* counts: --eigs K, --hutchinson N */
+                return cmd_usage_error(c, "option '--%s' needs a positive integer, got '%s'",
                                        def->name, value);
             *(long *)((char *)opts + def->offset) = v;
         } else if (def->arg == ARG_STRING) {
@@ -160,9 +162,28 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
             *(int *)((char *)opts + def->offset) = 1;
         }
     }
-    if (opts->n_args < c->min_args)
-        return cmd_usage_error(c, "missing argument");
+    /* the common options' values, checked on every command (SPEC §2), used or not */
+    if (opts->precision && fp_dtype_parse(opts->precision) != FP_F32
+        && fp_dtype_parse(opts->precision) != FP_F64)
+        return cmd_usage_error(c, "--precision takes f32 or f64, got '%s'", opts->precision);
+    if (opts->device && strcmp(opts->device, "cpu") && strcmp(opts->device, "cuda")
+        && strcmp(opts->device, "auto"))
+        return cmd_usage_error(c, "--device takes cpu, cuda or auto, got '%s'", opts->device);
+    if (opts->n_args < c->min_args) {   /* named as the synopsis names it: "MODEL VEC" */
+        const char *p = c->usage + strlen(c->name);
+        for (int k = 0; k < opts->n_args; k++)
+            p += strspn(p, " "), p += strcspn(p, " \n");
+        p += strspn(p, " ");
+        return cmd_usage_error(c, "missing %.*s", (int)strcspn(p, " \n"), p);
+    }
     return 0;
+}
+
+int cmd_check_vec_format(const cmd *c, const char *option, const char *format)
+{
+    if (!format || fp_vec_format_known(format))
+        return 0;
+    return cmd_usage_error(c, "unknown --%s '%s' (npy, txt, csv, bin, h5, json)", option, format);
 }
 
 int cmd_error(const fp_error *err)

@@ -57,8 +57,8 @@ int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const ch
                         fp_matrix *out, fp_error *err)
 {
     fp_dtype precision = fp_net_precision(s->net);
-    return fp_matrix_read(path, opts->in_format, opts->dtype ? opts->dtype : precision, precision,
-                          out, err);
+    /* a .bin X or Y says its element type with --dtype (SPEC §5), as VEC does */
+    return fp_matrix_read(path, opts->in_format, opts->dtype, precision, out, err);
 }
 
 int compute_write(const cmd_opts *opts, const compute_session *s, const char *path, int rank,
@@ -101,14 +101,13 @@ static int check_options(const cmd *c, const cmd_opts *opts, fp_net_options *net
 {
     if (!opts->x)
         return cmd_usage_error(c, "%s needs -x X (one sample per row)", c->name);
-    if (opts->precision) {
+    int usage = cmd_check_vec_format(c, "in-format", opts->in_format);
+    if (!usage && !opts->nested)   /* (--nested: a model format, gradient's to check) */
+        usage = cmd_check_vec_format(c, "format", opts->format);
+    if (usage)
+        return usage;
+    if (opts->precision)   /* f32 or f64: cmd_parse checked */
         net_opts->precision = fp_dtype_parse(opts->precision);
-        if (net_opts->precision != FP_F32 && net_opts->precision != FP_F64)
-            return cmd_usage_error(c, "--precision takes f32 or f64, got '%s'", opts->precision);
-    }
-    if (opts->device && strcmp(opts->device, "cpu") && strcmp(opts->device, "cuda")
-        && strcmp(opts->device, "auto"))
-        return cmd_usage_error(c, "--device takes cpu, cuda or auto, got '%s'", opts->device);
     if (opts->dtype && !fp_dtype_is_float(opts->dtype))
         return cmd_usage_error(c, "--dtype must be a real floating type here, got %s",
                                fp_dtype_name(opts->dtype));

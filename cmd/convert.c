@@ -14,6 +14,8 @@ static int run(cmd_opts *opts)
     if (!opts->output)
         return cmd_usage_error(&cmd_convert, "convert needs -o OUT");
     const fp_format *out_fmt = fp_format_for_output(opts->output, opts->format);
+    if (!out_fmt && opts->format)
+        return cmd_usage_error(&cmd_convert, "unknown --format '%s' (json, hdf5)", opts->format);
     if (!out_fmt)
         return cmd_usage_error(&cmd_convert, "cannot tell the output format of '%s': use an "
                                "extension (.h5, .hdf5, .json) or --format", opts->output);
@@ -41,10 +43,13 @@ const cmd cmd_convert = {
     .name = "convert",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "output,format,quiet,allow-external",
+    .options = "output,format,precision,device,quiet,allow-external",
     .usage =
         "convert MODEL -o OUT [--format F]\n"
         "\n"
         "Writes the same model tree in another format: JSON <-> HDF5. The output format\n"
-        "follows OUT's extension (.json, .h5, .hdf5) or --format (json, hdf5).\n",
+        "follows OUT's extension (.json, .h5, .hdf5) or --format (json, hdf5).\n"
+        "It copies the whole tree, so it takes no --include, --exclude, --all or --dtype.\n"
+        "\n"
+        "  --precision, --device   checked, as on every command; nothing is computed here\n",
 };

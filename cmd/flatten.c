@@ -48,6 +48,9 @@ static int host_little_endian(void)
 static int run(cmd_opts *opts)
 {
     const char *model = opts->args[0], *out_path = opts->output ? opts->output : "-";
+    int usage = cmd_check_vec_format(&cmd_flatten, "format", opts->format);
+    if (usage)
+        return usage;
     fp_error err;
     fp_tree tree;
     if (cmd_open_model(model, &tree, &err) < 0)
@@ -109,7 +112,7 @@ const cmd cmd_flatten = {
     .name = "flatten",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "output,include,exclude,all,dtype,format,quiet,allow-external,arch",
+    .options = "output,include,exclude,all,dtype,format,precision,device,quiet,allow-external,arch",
     .usage =
         "flatten MODEL [-o VEC] [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
         "\n"
@@ -127,5 +130,6 @@ const cmd cmd_flatten = {
         "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
         "                  layer types and settings\n"
+        "  --precision, --device   checked, as on every command; nothing is computed here\n"
         "  -q              quiet\n",
 };

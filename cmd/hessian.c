@@ -51,8 +51,9 @@ static size_t block_rows(compute_session *s, uint64_t n)
     return k < n ? k : (size_t)(n ? n : 1);
 }
 
-/* Parses "A:B" (either side may be empty, as in a Python slice). */
-static int parse_rows(const char *text, uint64_t n, uint64_t *begin, uint64_t *end, fp_error *err)
+/* Parses "A:B" (either side may be empty, as in a Python slice; B empty: *end
+ * is UINT64_MAX, the last row); -1 with the reason when it is not that shape. */
+static int parse_rows(const char *text, uint64_t *begin, uint64_t *end, fp_error *err)
 {
     const char *colon = strchr(text, ':');
     char *stop;
@@ -62,12 +63,19 @@ static int parse_rows(const char *text, uint64_t n, uint64_t *begin, uint64_t *e
     *begin = colon == text ? 0 : strtoull(text, &stop, 10);
     if (colon != text && (stop != colon || errno || text[0] == '-'))
         return fp_fail(err, "--rows %s: A is not a row number", text);
-    *end = colon[1] ? strtoull(colon + 1, &stop, 10) : n;
+    *end = colon[1] ? strtoull(colon + 1, &stop, 10) : UINT64_MAX;
     if (colon[1] && (*stop || errno || colon[1] == '-'))
         return fp_fail(err, "--rows %s: B is not a row number", text);
     if (*begin > *end)
         return fp_fail(err, "--rows %s: the first row is after the end", text);
-    if (*end > n)
+    return 0;
+}
+
+/* The rows of an n x n Hessian: -1 when they go past its end. */
+static int check_rows(const char *text, uint64_t n, uint64_t begin, uint64_t *end, fp_error *err)
+{
+    *end = *end == UINT64_MAX ? n : *end;
+    if (*end > n || begin > *end)
         return fp_fail(err, "--rows %s: the Hessian has %llu rows (0:%llu)", text,
                        (unsigned long long)n, (unsigned long long)n);
     return 0;
@@ -322,6 +330,13 @@ static int write_full(job *j, fp_error *err)
 {
     uint64_t n = fp_net_n_params(j->s->net);
     size_t elem = fp_dtype_size(fp_net_precision(j->s->net));
+    if (n == 0) {   /* nothing selected: a 0 x 0 matrix, as torch's hessian gives */
+        fp_vec_writer *w = NULL;
+        uint64_t shape[2] = { 0, 0 };
+        int rc = fp_vec_writer_open(&w, j->opts->output ? j->opts->output : "-", j->opts->format,
+                                    compute_out_dtype(j->opts, j->s), 2, shape, err);
+        return finish(w, rc, err);
+    }
     size_t block = block_rows(j->s, n);
     uint64_t per = PASS2_BYTES / (block * n * elem);
     size_t wide = block * (size_t)(per ? per : 1);   /* W: whole compute blocks */
@@ -505,13 +520,14 @@ static int check_modes(const cmd_opts *o)
     if (modes > 1)
         return cmd_usage_error(&cmd_hessian, "--rows, --diag, --hvp, --eigs, --trace and "
                                              "--hutchinson exclude each other");
-    if (o->eigs < 0 || o->hutchinson < 0)
-        return cmd_usage_error(&cmd_hessian, "--%s takes a positive count",
-                               o->eigs < 0 ? "eigs" : "hutchinson");
     if (o->which && !o->eigs)
         return cmd_usage_error(&cmd_hessian, "--which goes with --eigs");
     if (o->which && strcmp(o->which, "LM") && strcmp(o->which, "LA") && strcmp(o->which, "SA"))
         return cmd_usage_error(&cmd_hessian, "--which takes LM, LA or SA, got '%s'", o->which);
+    uint64_t begin, end;
+    fp_error err;
+    if (o->rows && parse_rows(o->rows, &begin, &end, &err) < 0)
+        return cmd_usage_error(&cmd_hessian, "%s", err.msg);
     return 0;
 }
 
@@ -537,7 +553,8 @@ static int run(cmd_opts *opts)
               { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() }, NULL };
     uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
     if (rc == 0 && opts->rows) {
-        if ((rc = parse_rows(opts->rows, n, &begin, &end, &err)) == 0)
+        if ((rc = parse_rows(opts->rows, &begin, &end, &err)) == 0
+            && (rc = check_rows(opts->rows, n, begin, &end, &err)) == 0)
             rc = write_rows(&j, begin, end, &err);
     } else if (rc == 0 && opts->hvp) {
         rc = write_hvp(&j, &err);

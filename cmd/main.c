@@ -74,7 +74,6 @@ int main(int argc, char **argv)
             return rc;
         return (*c)->run(&opts);
     }
-    fprintf(stderr, "flatparams: usage error: unknown command '%s'\n", argv[1]);
-    print_help(stderr);
+    fprintf(stderr, "flatparams: error: %s: unknown command (see 'flatparams -h')\n", argv[1]);
     return EXIT_USAGE;
 }

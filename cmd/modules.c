@@ -86,14 +86,19 @@ static int run(cmd_opts *opts)
 {
     fp_tree tree;
     fp_layout all;
+    int json = opts->json;
+    if (opts->format && !strcmp(opts->format, "json"))
+        json = 1;
+    else if (opts->format && strcmp(opts->format, "text") && strcmp(opts->format, "txt"))
+        return cmd_usage_error(&cmd_modules, "--format takes json or text, got '%s'", opts->format);
     if (cmd_open_all_params(opts->args[0], &tree, &all))
         return EXIT_BAD_INPUT;
-    modules_ctx ctx = { .all = &all, .sel = &opts->sel, .json = opts->json };
-    if (!opts->json)
+    modules_ctx ctx = { .all = &all, .sel = &opts->sel, .json = json };
+    if (!json)
         printf("%-32s %-20s %12s %14s %7s\n", "path", "type", "trainable", "non-trainable", "arrays");
     scan_from = 0;
     fp_tree_walk(tree.root, visit, &ctx);
-    if (opts->json)
+    if (json)
         printf(ctx.n_printed ? "\n]\n" : "[]\n");
     fp_layout_free(&all);
     fp_tree_free(&tree);
@@ -106,7 +111,7 @@ const cmd cmd_modules = {
     .name = "modules",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "json,include,exclude,all,quiet,allow-external,arch",
+    .options = "json,include,exclude,all,dtype,format,precision,device,quiet,allow-external,arch",
     .usage =
         "modules MODEL [--json] [--include GLOB] [--exclude GLOB]\n"
         "\n"
@@ -116,7 +121,10 @@ const cmd cmd_modules = {
         "\n"
         "  --json          one JSON object per module: path, type, kind, trainable,\n"
         "                  non_trainable, arrays, trainable_arrays, non_trainable_arrays\n"
+        "  --format F      json (as --json) or text (the table)\n"
         "  --include/--exclude GLOB   parameters deselected count as non-trainable\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
-        "                  layer types and settings\n",
+        "                  layer types and settings\n"
+        "  --dtype, --precision, --device   checked, as on every command; no vector is\n"
+        "                  written and nothing is computed here\n",
 };

@@ -104,6 +104,9 @@ static int run(cmd_opts *opts)
         return cmd_usage_error(&cmd_rebuild, "rebuild needs -o OUT");
     if (!strcmp(opts->output, "-"))
         return cmd_usage_error(&cmd_rebuild, "rebuild writes a model file: -o - is not supported");
+    int usage = cmd_check_vec_format(&cmd_rebuild, "in-format", opts->in_format);
+    if (usage)
+        return usage;
     fp_error err;
     fp_tree tree;
     if (cmd_open_model(model, &tree, &err) < 0)
@@ -154,7 +157,8 @@ const cmd cmd_rebuild = {
     .name = "rebuild",
     .run = run,
     .min_args = 2, .max_args = 2,
-    .options = "output,include,exclude,all,dtype,format,in-format,quiet,allow-external,arch",
+    .options = "output,include,exclude,all,dtype,format,in-format,precision,device,quiet,allow-external,"
+               "arch",
     .usage =
         "rebuild MODEL VEC -o OUT [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
         "\n"
@@ -172,5 +176,6 @@ const cmd cmd_rebuild = {
         "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
         "                  layer types and settings\n"
+        "  --precision, --device   checked, as on every command; nothing is computed here\n"
         "  -q              quiet\n",
 };

@@ -237,6 +237,8 @@ static int run(cmd_opts *opts)
 {
     fp_tree tree;
     fp_layout all;
+    if (opts->format && strcmp(opts->format, "text") && strcmp(opts->format, "txt"))
+        return cmd_usage_error(&cmd_summary, "--format takes text, got '%s'", opts->format);
     if (cmd_open_all_params(opts->args[0], &tree, &all))
         return EXIT_BAD_INPUT;
     summary_ctx ctx = { .all = &all, .sel = &opts->sel, .model = opts->args[0] };
@@ -276,7 +278,7 @@ const cmd cmd_summary = {
     .name = "summary",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "include,exclude,all,quiet,allow-external,arch",
+    .options = "include,exclude,all,dtype,format,precision,device,quiet,allow-external,arch",
     .usage =
         "summary MODEL [--include GLOB] [--exclude GLOB]\n"
         "\n"
@@ -285,5 +287,8 @@ const cmd cmd_summary = {
         "that are (all zero), hold (some NaN) or (some Inf), and the Total line.\n"
         "\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
-        "                  layer types and settings\n",
+        "                  layer types and settings\n"
+        "  --format F      text (the only one)\n"
+        "  --dtype, --precision, --device   checked, as on every command; no vector is\n"
+        "                  written and nothing is computed here\n",
 };

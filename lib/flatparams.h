@@ -269,6 +269,9 @@ int fp_copy_file(const char *src, const char *dst, fp_error *err);
 typedef struct fp_vec_writer fp_vec_writer;
 typedef struct fp_vec_reader fp_vec_reader;
 
+/* Whether name is a vector format --format and --in-format take (npy, txt, ...). */
+int fp_vec_format_known(const char *name);
+
 /* Opens an output of n_elems (rank 1) or rows x cols (rank 2) elements of dtype.
  * format: "npy", "txt", "csv", "bin", "h5", "json", or NULL to choose by extension
  * (text for "-" and unknown extensions). Writes go to a temporary file. */

@@ -31,6 +31,11 @@ static vec_format format_by_name(const char *name)
     return VF_NONE;
 }
 
+int fp_vec_format_known(const char *name)
+{
+    return format_by_name(name) != VF_NONE;
+}
+
 static vec_format format_by_extension(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -138,15 +138,26 @@ void run_free(run_result *r)
     memset(r, 0, sizeof *r);
 }
 
-void assert_error_line(const run_result *r, const char *needle)
+static void assert_one_line(const run_result *r, int status, const char *needle)
 {
-    ck_assert_msg(r->status == 1, "expected exit 1, got %d (stderr: %s)", r->status, r->err);
+    ck_assert_msg(r->status == status, "expected exit %d, got %d (stderr: %s)", status, r->status,
+                  r->err);
     ck_assert_msg(!strncmp(r->err, "flatparams: error: ", 19), "stderr is not an error line: %s", r->err);
     const char *nl = strchr(r->err, '\n');
     ck_assert_msg(nl && nl[1] == 0, "expected exactly one line on stderr, got: %s", r->err);
     if (needle)
         ck_assert_msg(strstr(r->err, needle), "stderr lacks '%s': %s", needle, r->err);
     ck_assert_msg(r->out_len == 0, "expected no stdout, got: %.200s", r->out);
+}
+
+void assert_error_line(const run_result *r, const char *needle)
+{
+    assert_one_line(r, 1, needle);
+}
+
+void assert_usage_line(const run_result *r, const char *needle)
+{
+    assert_one_line(r, 2, needle);
 }
 
 static const char *ring_path(const char *dir, const char *name)

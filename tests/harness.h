@@ -27,6 +27,8 @@ void run_free(run_result *r);
 /* Asserts the error contract: exit 1, exactly one line on stderr starting with
  * "flatparams: error: " and containing `needle` (if non-NULL), nothing on stdout. */
 void assert_error_line(const run_result *r, const char *needle);
+/* The same for wrong usage: exit 2, one "flatparams: error: COMMAND: ..." line. */
+void assert_usage_line(const run_result *r, const char *needle);
 
 const char *testdata(const char *name);   /* FP_TESTDATA/name, static buffer ring */
 const char *corpus(const char *name);     /* FP_CORPUS/name */

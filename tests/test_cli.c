@@ -405,11 +405,56 @@ START_TEST(usage_and_help)
     ck_assert_int_eq(r.status, 2);
     run_free(&r);
     r = run_fpv(NULL, "flatten", NULL);
-    ck_assert_int_eq(r.status, 2);
+    assert_usage_line(&r, "flatten: missing MODEL");
+    run_free(&r);
+    r = run_fpv(NULL, "rebuild", testdata("seed.json"), NULL);
+    assert_usage_line(&r, "rebuild: missing VEC");
     run_free(&r);
     r = run_fpv(NULL, "rebuild", testdata("seed.json"), "-", NULL);   /* no -o */
-    ck_assert_int_eq(r.status, 2);
+    assert_usage_line(&r, "-o OUT");
     run_free(&r);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--format", "docx", NULL);
+    assert_usage_line(&r, "unknown --format 'docx'");
+    run_free(&r);
+    r = run_fpv(NULL, "convert", testdata("seed.json"), "-o", tmpfile_in("c.h5"), "--format",
+                "docx", NULL);
+    assert_usage_line(&r, "unknown --format 'docx'");
+    run_free(&r);
+
+    /* SPEC §2's common options on every command: checked, used where they mean
+     * something; --version anywhere */
+    r = run_fpv(NULL, "summary", testdata("seed.json"), "--version", NULL);
+    ck_assert_str_eq(r.out, "flatparams " FP_VERSION "\n");
+    run_free(&r);
+    const char *common[][10] = {   /* (NULL-terminated) */
+        { "flatten", testdata("seed.json"), "--precision", "f64", "--device", "cpu", "-q" },
+        { "rebuild", testdata("seed.json"), testdata("seed.json"), "-o", tmpfile_in("r.json"),
+          "--precision", "f32", "--device", "cuda" },
+        { "modules", testdata("seed.json"), "--dtype", "f16", "--precision", "f64", "--all" },
+        { "summary", testdata("seed.json"), "--dtype", "f64", "--format", "text", "--device", "auto" },
+        { "convert", testdata("seed.json"), "-o", tmpfile_in("c.json"), "--precision", "f64" },
+    };
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++) {
+        if (!strcmp(common[i][0], "rebuild"))
+            common[i][2] = tmpfile_in("v.txt");
+        if (!strcmp(common[i][0], "rebuild"))
+            write_text(common[i][2], "1\n2\n3\n4\n5\n");
+        r = run_fp(NULL, 0, common[i]);
+        ck_assert_msg(r.status == 0, "%s: exit %d: %s", common[i][0], r.status, r.err);
+        run_free(&r);
+    }
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--precision", "f16", NULL);
+    assert_usage_line(&r, "--precision takes f32 or f64");
+    run_free(&r);
+    r = run_fpv(NULL, "modules", testdata("seed.json"), "--device", "tpu", NULL);
+    assert_usage_line(&r, "--device takes cpu, cuda or auto");
+    run_free(&r);
+    run_result json = run_fpv(NULL, "modules", testdata("seed.json"), "--json", NULL);
+    r = run_fpv(NULL, "modules", testdata("seed.json"), "--format", "json", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, json.out);
+    run_free(&r);
+    run_free(&json);
 }
 END_TEST
 

@@ -267,16 +267,25 @@ START_TEST(errors_are_one_line)
 {
     static const struct {
         const char *opt, *value, *needle;
+        int usage;   /* the option's text is wrong (exit 2), not the model's answer (1) */
     } bad[] = {
-        { "--rows", "5:3", "after the end" },
-        { "--rows", "0:999", "0:51" },
-        { "--rows", "abc", "A:B" },
-        { "--eigs", "52", "at most 51" },
+        { "--rows", "5:3", "after the end", 1 },
+        { "--rows", "0:999", "0:51", 0 },
+        { "--rows", "52:", "0:51", 0 },
+        { "--rows", "abc", "A:B", 1 },
+        { "--rows", "-1:3", "not a row number", 1 },
+        { "--eigs", "52", "at most 51", 0 },
+        { "--eigs", "0", "positive integer", 1 },
+        { "--hutchinson", "0", "positive integer", 1 },
+        { "--format", "docx", "unknown --format", 1 },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         run_result r = run_fpv(NULL, "hessian", MODEL, "-x", X, "-y", Y, bad[i].opt, bad[i].value,
                                NULL);
-        assert_error_line(&r, bad[i].needle);
+        if (bad[i].usage)
+            assert_usage_line(&r, bad[i].needle);
+        else
+            assert_error_line(&r, bad[i].needle);
         run_free(&r);
     }
     write_file(tmpfile_in("short.txt"), "1\n2\n3\n", 6);
@@ -293,6 +302,26 @@ START_TEST(errors_are_one_line)
 }
 END_TEST
 
+/* Nothing selected: the 0 x 0 matrix (torch.autograd.functional.hessian's
+ * answer for an empty input), not a crash; the other modes likewise empty. */
+START_TEST(no_parameters_empty_results)
+{
+    const char *out = tmpfile_in("empty.npy");
+    HESS("--exclude", "*", "-o", out);
+    double *H;
+    int rank;
+    uint64_t shape[8];
+    ck_assert_uint_eq(read_npy_f64(out, &H, &rank, shape), 0);
+    ck_assert_int_eq(rank, 2);
+    ck_assert(shape[0] == 0 && shape[1] == 0);
+    free(H);
+    HESS("--exclude", "*", "--diag", "-o", out);
+    ck_assert_uint_eq(read_npy_f64(out, &H, &rank, shape), 0);
+    ck_assert(rank == 1 && shape[0] == 0);
+    free(H);
+}
+END_TEST
+
 TCase *hessian_cli_tcase(void)
 {
     TCase *tc = tcase_create("cli");
@@ -300,5 +329,6 @@ TCase *hessian_cli_tcase(void)
     tcase_add_test(tc, full_matrix_is_exactly_symmetric_and_right);
     tcase_add_test(tc, rows_hvp_diag_trace_eigs_agree_with_the_matrix);
     tcase_add_test(tc, errors_are_one_line);
+    tcase_add_test(tc, no_parameters_empty_results);
     return tc;
 }
