@@ -1,6 +1,7 @@
 /* flatparams: the command table (git.c's shape) and nothing else. */
 #include "cmd.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 
@@ -38,6 +39,14 @@ static void on_stop_signal(int sig)
     raise(sig);
 }
 
+/* After -h or --version: 0, or 1 when standard output could not take it. */
+static int printed(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return EXIT_OK;
+    return cmd_errorf("<stdout>: cannot write: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     /* A closed pipe (flatten | head) is the reader's choice, not our failure:
@@ -57,19 +66,19 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version")) {
         printf("flatparams %s\n", FP_VERSION);
-        return EXIT_OK;
+        return printed();
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         print_help(stdout);
-        return EXIT_OK;
+        return printed();
     }
     for (const cmd *const *c = commands; *c; c++) {
         if (strcmp(argv[1], (*c)->name))
             continue;
         cmd_opts opts;
         int rc = cmd_parse(*c, argc - 2, argv + 2, &opts);
-        if (rc < 0)
-            return EXIT_OK;
+        if (rc < 0)   /* -h or --version */
+            return printed();
         if (rc)
             return rc;
         return (*c)->run(&opts);

@@ -27,7 +27,10 @@ int fp_format_detect(const char *path, const fp_format **out, fp_error *err)
         return fp_fail(err, "%s: cannot open: %s", path, strerror(errno));
     unsigned char head[4096];
     size_t n = fread(head, 1, sizeof head, f);
+    int read_error = ferror(f) ? errno : 0;
     fclose(f);
+    if (read_error)   /* a directory (EISDIR), an unreadable device */
+        return fp_fail(err, "%s: cannot read: %s", path, strerror(read_error));
     for (const fp_format *const *fmt = formats; *fmt; fmt++) {
         if ((*fmt)->probe && (*fmt)->probe(head, n)) {
             *out = *fmt;

@@ -36,6 +36,8 @@ int fp_glob_match(const char *glob, const char *path)
 {
     if (fnmatch(glob, path, 0) == 0)
         return 1;
+    if (!strcmp(glob, "/"))   /* the root module: everything */
+        return 1;
     /* A glob naming a module selects everything inside it. */
     size_t len = strlen(path);
     char *prefix = malloc(len + 1);

@@ -387,8 +387,10 @@ int vec_convert_out(fp_vec_reader *r, void *dst, fp_dtype dtype, const void *src
 {
     size_t bad = 0;
     if (fp_convert(dst, dtype, src, src_dtype, n, &bad) < 0)
-        return fp_fail(err, "%s: element %llu has a non-zero imaginary part, cannot read it as %s",
-                       r->name, (unsigned long long)(r->done + bad), fp_dtype_name(dtype));
+        return fp_fail(err, "%s: element %llu has a non-zero imaginary part, cannot read it as %s%s",
+                       r->name, (unsigned long long)(r->done + bad), fp_dtype_name(dtype),
+                       r->format == VF_TEXT || r->format == VF_CSV
+                           ? " (a line of two numbers is one complex element, 're im')" : "");
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "flatparams.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -383,6 +384,13 @@ START_TEST(selection)
     r = run_fpv(NULL, "flatten", out, NULL);
     ck_assert_str_eq(r.out, "0.863101\n1.2454957\n0\n9\n8\n");
     run_free(&r);
+    /* the root module, /, is a module like the others: everything is inside it */
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--include", "/", NULL);
+    ck_assert_str_eq(r.out, "0.863101\n1.2454957\n0\n-1.6345707\n0\n");
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--exclude", "/", NULL);
+    ck_assert_str_eq(r.out, "");
+    run_free(&r);
 }
 END_TEST
 
@@ -449,6 +457,25 @@ START_TEST(usage_and_help)
     r = run_fpv(NULL, "modules", testdata("seed.json"), "--device", "tpu", NULL);
     assert_usage_line(&r, "--device takes cpu, cuda or auto");
     run_free(&r);
+    /* --version or -h into a full device is a failed write: exit 1 */
+    for (int k = 0; k < 2; k++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            int full = open("/dev/full", O_WRONLY);
+            int quiet = open("/dev/null", O_WRONLY);
+            if (full < 0 || quiet < 0 || dup2(full, STDOUT_FILENO) < 0 || dup2(quiet, STDERR_FILENO) < 0)
+                _exit(99);
+            if (k == 0)
+                execl(getenv("FP_BIN"), "flatparams", "--version", (char *)NULL);
+            else
+                execl(getenv("FP_BIN"), "flatparams", "flatten", "-h", (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    }
     run_result json = run_fpv(NULL, "modules", testdata("seed.json"), "--json", NULL);
     r = run_fpv(NULL, "modules", testdata("seed.json"), "--format", "json", NULL);
     ck_assert_int_eq(r.status, 0);
@@ -482,6 +509,9 @@ START_TEST(bad_inputs_one_line)
     }
     run_result r = run_fpv(NULL, "flatten", "/nonexistent/model.h5", NULL);
     assert_error_line(&r, "/nonexistent/model.h5");
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", dir, NULL);
+    assert_error_line(&r, "Is a directory");
     run_free(&r);
 
     /* bad vectors: a word in text, an npy with a broken header */
