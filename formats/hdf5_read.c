@@ -230,7 +230,9 @@ static int64_t raw_offset(hid_t dset, hid_t ftype, const fp_node *node, int exte
     return (int64_t)addr;
 }
 
-static fp_node *read_dataset(reader *r, hid_t dset)
+/* A dataset of the model file, or of another one an external link reaches
+ * (elsewhere: its bytes are not at its offset in the model file). */
+static fp_node *read_dataset(reader *r, hid_t dset, int elsewhere)
 {
     char what[300];
     int external = h5_data_is_external(dset, what, sizeof what);
@@ -280,7 +282,7 @@ static fp_node *read_dataset(reader *r, hid_t dset)
         } else {
             node->load = h5_load;
             node->load_ctx = r->state;
-            node->raw_offset = raw_offset(dset, ftype, node, external);
+            node->raw_offset = elsewhere ? -1 : raw_offset(dset, ftype, node, external);
         }
     }
     if (node && node->kind == FP_ARRAY) {
@@ -422,7 +424,7 @@ static int read_link(reader *r, hid_t group, const entry *link, fp_node **out)
         hid_t dset = H5Dopen2(group, link->name, r->dapl);
         if (dset < 0)
             return fail_here(r, "cannot open dataset", 1);
-        *out = read_dataset(r, dset);
+        *out = read_dataset(r, dset, info.fileno != r->stack[0].fileno);
         H5Dclose(dset);
     } else {
         return 1;
@@ -592,17 +594,19 @@ fp_node *h5_read_dataset_at(h5_state *state, const char *origin, const char *mod
     char what[600];
     snprintf(what, sizeof what, "no dataset %s in the file", origin);
     htri_t exists = H5Oexists_by_name(state->file, origin, r.lapl);
-    H5O_info_t info;
+    H5O_info_t info, root;
     hid_t dset = H5I_INVALID_HID;
     if (r.refused_link[0])
         refuse_external(&r, r.refused_link);
     else if (exists <= 0 || H5Oget_info_by_name2(state->file, origin, &info, H5O_INFO_BASIC, r.lapl) < 0
              || info.type != H5O_TYPE_DATASET)
         fail_here(&r, what, 0);
+    else if (H5Oget_info_by_name2(state->file, "/", &root, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        fail_here(&r, "cannot inspect the root group", 1);
     else if ((dset = H5Dopen2(state->file, origin, r.dapl)) < 0)
         fail_here(&r, "cannot open dataset", 1);
     else
-        node = read_dataset(&r, dset);
+        node = read_dataset(&r, dset, info.fileno != root.fileno);
     if (node && node->kind == FP_ARRAY) {
         /* The file's path, not the model's: patching opens it there. */
         char *copy = strdup(origin);

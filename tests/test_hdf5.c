@@ -356,6 +356,16 @@ START_TEST(refused_links)
     h5t_open(testdata("hdf5/extlink_ok.h5"), &tree);
     h5t_open(testdata("hdf5/links.h5"), &target);
     h5t_assert_same(h5t_at(target.root, "/a/w"), h5t_at(tree.root, "/w"), "/w");
+    /* its bytes are in links.h5, not at that offset of extlink_ok.h5: flatten
+     * must not take the raw path there */
+    ck_assert_int_eq(h5t_at(tree.root, "/w")->raw_offset, -1);
+    run_result flat = run_fpv(NULL, "flatten", testdata("hdf5/extlink_ok.h5"), "--allow-external",
+                              NULL),
+               want = run_fpv(NULL, "flatten", testdata("hdf5/links.h5"), NULL);
+    ck_assert_msg(flat.status == 0, "%s", flat.err);
+    ck_assert_str_eq(flat.out, want.out);
+    run_free(&flat);
+    run_free(&want);
     /* ... but never written through when patching. */
     fp_error err = { "" };
     const char *copy = tmpfile_in("extlink_ok.h5");
