@@ -1,5 +1,6 @@
 #include "h5_limits.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 /* Deflate's best ratio is 1032:1; HDF5's other built-in filters do no better
@@ -9,6 +10,80 @@ enum { H5_MAX_CHUNK_RATIO = 1032 };
 static const char *layout_name(H5D_layout_t layout)
 {
     return layout == H5D_CHUNKED ? "chunked" : layout == H5D_COMPACT ? "compact" : "contiguous";
+}
+
+/* A chunked dataset's chunks as HDF5 1.10.8 can read them without overrunning
+ * its buffers (a corrupted file crashed it): no chunk wider than a fixed
+ * dimension, and, without filters, every stored chunk exactly a chunk's bytes
+ * (a filter pipeline the file hides leaves compressed chunks that HDF5 then
+ * copies as if whole). 1 with why filled, 0, -1 when HDF5 fails. */
+static int check_chunks(hid_t dset, hid_t dcpl, hid_t space, int rank, const hsize_t *dims,
+                        const hsize_t *maxdims, int crank, const hsize_t *cdims, size_t elem_size,
+                        char *why, size_t cap)
+{
+    if (crank != rank) {
+        snprintf(why, cap, "has %d chunk dimensions for %d dimensions", crank, rank);
+        return 1;
+    }
+    uint64_t chunk_bytes = elem_size;
+    for (int i = 0; i < rank; i++) {
+        if (cdims[i] == 0 || (maxdims[i] != H5S_UNLIMITED && cdims[i] > maxdims[i])) {
+            snprintf(why, cap, "declares chunks of %llu along dimension %d, which holds %llu",
+                     (unsigned long long)cdims[i], i, (unsigned long long)maxdims[i]);
+            return 1;
+        }
+        chunk_bytes = chunk_bytes > UINT64_MAX / cdims[i] ? UINT64_MAX : chunk_bytes * cdims[i];
+    }
+    if (H5Pget_nfilters(dcpl) != 0)
+        return 0;   /* filtered chunks: HDF5 sizes the buffer from the filters' output */
+    hsize_t n_chunks = 0;
+    if (H5Dget_num_chunks(dset, space, &n_chunks) < 0)   /* (1.10.8 refuses H5S_ALL) */
+        return -1;
+    /* by index, each lookup walks the index from its start: fine for the few
+     * chunks a model's array has; many are looked up by their coordinates */
+    hsize_t grid = 1, at[H5S_MAX_RANK] = { 0 };
+    for (int i = 0; i < rank; i++)
+        grid = grid > ((hsize_t)-1) / (dims[i] / cdims[i] + 1) ? (hsize_t)-1
+                                                             : grid * ((dims[i] + cdims[i] - 1) / cdims[i]);
+    int by_index = n_chunks <= 1024;
+    hsize_t count = by_index ? n_chunks : grid;
+    for (hsize_t k = 0; k < count; k++) {
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t size = 0, offset[H5S_MAX_RANK];
+        unsigned mask = 0;
+        if (by_index) {
+            if (H5Dget_chunk_info(dset, space, k, offset, &mask, &addr, &size) < 0)
+                return -1;
+        } else {
+            for (int i = 0; i < rank; i++)
+                offset[i] = at[i] * cdims[i];
+            if (H5Dget_chunk_info_by_coord(dset, offset, &mask, &addr, &size) < 0)
+                return -1;
+            for (int i = rank - 1; i >= 0 && ++at[i] * cdims[i] >= dims[i]; i--)
+                at[i] = 0;   /* the next chunk of the grid, row-major */
+        }
+        if (addr != HADDR_UNDEF && size != chunk_bytes) {
+            snprintf(why, cap, "stores a chunk of %llu bytes where unfiltered chunks hold %llu",
+                     (unsigned long long)size, (unsigned long long)chunk_bytes);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* check_chunks with the dataset's shapes. */
+static int chunks_are_hostile(hid_t dset, hid_t dcpl, size_t elem_size, char *why, size_t cap)
+{
+    hsize_t dims[H5S_MAX_RANK], maxdims[H5S_MAX_RANK], cdims[H5S_MAX_RANK];
+    hid_t space = H5Dget_space(dset);
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    int crank = H5Pget_chunk(dcpl, H5S_MAX_RANK, cdims);
+    int rc = rank < 0 || crank < 0 || H5Sget_simple_extent_dims(space, dims, maxdims) < 0 ? -1 : 0;
+    if (rc == 0 && rank > 0)
+        rc = check_chunks(dset, dcpl, space, rank, dims, maxdims, crank, cdims, elem_size, why, cap);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
 }
 
 int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap)
@@ -37,6 +112,8 @@ int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap)
         snprintf(why, cap, "declares %llu bytes of compact data, its header holds %llu",
                  (unsigned long long)bytes, (unsigned long long)stored);
         rc = 1;
+    } else if (rc == 0 && layout == H5D_CHUNKED) {
+        rc = chunks_are_hostile(dset, dcpl, elem_size, why, cap);
     }
     if (type >= 0) H5Tclose(type);
     if (dcpl >= 0) H5Pclose(dcpl);

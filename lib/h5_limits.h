@@ -9,9 +9,11 @@
 #include <stdint.h>
 
 /* Whether a dataset of n_elems declares more bytes (in its file type) than its
- * file can hold, or compact data other than its header stores (checked before
- * anything is allocated or read): 1 with why filled, 0 when it fits, -1 when
- * HDF5 fails. Data stored outside the file is not bounded by it: check first. */
+ * file can hold, compact data other than its header stores, or chunks HDF5
+ * cannot read safely (wider than a fixed dimension; unfiltered but not a
+ * chunk's size): checked before anything is allocated or read. 1 with why
+ * filled, 0 when it fits, -1 when HDF5 fails. Data stored outside the file is
+ * not bounded by it: check first. */
 int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap);
 
 #endif

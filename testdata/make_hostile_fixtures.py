@@ -26,8 +26,15 @@ base.offsets.txt), so only the seeds are committed.
     softext.h5          /s a soft link to /ext/data, where /ext is an external link.
     external_raw.h5     /w stored in an external raw file ../outside.bin.
     virtual.h5          /v a virtual dataset mapping elsewhere.h5:/data.
+    hidden_filter.h5    /w chunked with gzip, its filter pipeline message's type
+                        changed to an unknown one (0x100B), so HDF5 reads the
+                        compressed chunks as whole ones: libhdf5 1.10.8 ran past
+                        its buffers (a crash in rebuild and flatten).
+    wide_chunks.h5      /w of 1000 elements (fixed) whose layout message says
+                        chunks of 5000: the same overrun.
 """
 import os
+import struct
 
 import h5py
 import numpy as np
@@ -98,8 +105,31 @@ def outside():
         f.create_virtual_dataset("v", layout, fillvalue=0)
 
 
+def corrupted_chunks():
+    data = np.arange(1000, dtype=np.float32)
+    with h5py.File(path("hidden_filter.h5"), "w") as f:
+        f.create_dataset("w", data=data, chunks=(100,), compression="gzip")
+    with open(path("hidden_filter.h5"), "rb") as f:
+        d = bytearray(f.read())
+    at = d.rindex(b"\x0b\x00", 0, d.index(b"deflate"))   # v1 message type 0x000B
+    d[at + 1] = 0x10
+    with open(path("hidden_filter.h5"), "wb") as f:
+        f.write(d)
+    with h5py.File(path("wide_chunks.h5"), "w") as f:
+        f.create_dataset("w", data=data, chunks=(100,))
+    with open(path("wide_chunks.h5"), "rb") as f:
+        d = bytearray(f.read())
+    # the layout message (version 3, chunked, 2 dimensions: 100 and the element's 4 bytes)
+    at = d.index(b"\x03\x02\x02")
+    assert d[at + 11:at + 19] == struct.pack("<II", 100, 4)
+    d[at + 11:at + 15] = struct.pack("<I", 5000)
+    with open(path("wide_chunks.h5"), "wb") as f:
+        f.write(d)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     base()
     huge()
     outside()
+    corrupted_chunks()

@@ -153,6 +153,33 @@ START_TEST(corrupted_compact_type_refused)
 }
 END_TEST
 
+/* Chunks libhdf5 1.10.8 would overrun its buffers on (heap overflows in
+ * H5Dread and H5Dwrite: flatten printed garbage, rebuild crashed) are refused
+ * while the tree is read: a filter pipeline hidden from HDF5 (compressed chunks
+ * read as whole ones) and chunks wider than their fixed dimension. */
+START_TEST(corrupted_chunks_refused)
+{
+    static const struct { const char *file, *needle; } models[] = {
+        { "hostile/hidden_filter.h5", "/w: stores a chunk of 201 bytes where unfiltered chunks hold 400" },
+        { "hostile/wide_chunks.h5", "/w: declares chunks of 5000 along dimension 0, which holds 1000" },
+    };
+    const char *vec = tmpfile_in("v.txt"), *out = tmpfile_in("out.h5");
+    char text[8000] = "";
+    for (int i = 0; i < 1000; i++)
+        strcat(text, "1\n");
+    ck_assert_int_eq(write_file(vec, text, strlen(text)), 0);
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        run_result r = run_fpv(NULL, "flatten", testdata(models[i].file), NULL);
+        assert_error_line(&r, models[i].needle);
+        run_free(&r);
+        r = run_fpv(NULL, "rebuild", testdata(models[i].file), vec, "-o", out, NULL);
+        assert_error_line(&r, models[i].needle);
+        ck_assert(!file_exists(out));
+        run_free(&r);
+    }
+}
+END_TEST
+
 /* Shapes the file cannot hold are refused before anything is allocated for
  * them: the peak memory stays far below the declared size (4 TiB). */
 START_TEST(huge_declared_shapes)
@@ -238,6 +265,7 @@ void add_hostile_input_tests(Suite *s)
     tcase_add_loop_test(tc, bit_flipped_headers, 0, N_TARGETS * FLIPS_PER_TARGET);
     tcase_add_test(tc, corrupted_compact_type_refused);
     tcase_add_test(tc, huge_declared_shapes);
+    tcase_add_test(tc, corrupted_chunks_refused);
     tcase_add_test(tc, links_pointing_outside);
     tcase_add_test(tc, hdf5_corpus_all);
     suite_add_tcase(s, tc);
