@@ -306,6 +306,67 @@ int h5_data_is_external(hid_t dset, char *what, size_t cap)
     return rc;
 }
 
+/* Opens a virtual dataset's source file as HDF5 looks for it: as named (from
+ * the working directory), else beside the virtual dataset's file; "." is that
+ * file itself. -1 when not found (HDF5 then reads fill values). */
+static hid_t open_source_file(hid_t dset, const char *file)
+{
+    if (!strcmp(file, "."))
+        return H5Iget_file_id(dset);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char here[4096], beside[8192];
+    if (f < 0 && file[0] != '/' && H5Fget_name(dset, here, sizeof here) > 0 && strrchr(here, '/')) {
+        snprintf(beside, sizeof beside, "%.*s/%s", (int)(strrchr(here, '/') - here), here, file);
+        f = H5Fopen(beside, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return f;
+}
+
+int h5_virtual_is_hostile(hid_t dset, char *why, size_t cap)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    size_t count = 0;
+    int rc = dcpl < 0 || H5Pget_virtual_count(dcpl, &count) < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        char file[4096] = "", name[4096] = "";
+        hid_t src = H5Pget_virtual_srcspace(dcpl, i);
+        hsize_t start[H5S_MAX_RANK], end[H5S_MAX_RANK], dims[H5S_MAX_RANK];
+        int srank = src >= 0 ? H5Sget_simple_extent_ndims(src) : -1;
+        if (srank < 0 || H5Pget_virtual_filename(dcpl, i, file, sizeof file) < 0
+            || H5Pget_virtual_dsetname(dcpl, i, name, sizeof name) < 0
+            || (H5Sget_select_npoints(src) > 0 && H5Sget_select_bounds(src, start, end) < 0)) {
+            rc = -1;
+        } else {
+            hid_t f = open_source_file(dset, file);
+            hid_t d = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : H5I_INVALID_HID;
+            hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+            int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+            /* (a source space without an extent, rank 0, says nothing to compare) */
+            if (srank > 0 && rank >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 0) {
+                int inside = rank == srank;
+                for (int k = 0; inside && k < rank && H5Sget_select_npoints(src) > 0; k++)
+                    inside = end[k] < dims[k];
+                if (!inside) {
+                    snprintf(why, cap, "virtual dataset maps a %d-dimensional selection onto "
+                             "%s:%s, which it does not fit (%d dimensions)", srank, file, name,
+                             rank);
+                    rc = 1;
+                }
+            }
+            H5Eclear2(H5E_DEFAULT);
+            if (space >= 0) H5Sclose(space);
+            if (d >= 0) H5Dclose(d);
+            if (f >= 0) H5Fclose(f);
+        }
+        if (src >= 0)
+            H5Sclose(src);
+    }
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return rc;
+}
+
 /* ---- model paths */
 
 int h5_path_push(h5_path *path, const char *name)

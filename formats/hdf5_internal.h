@@ -34,6 +34,10 @@ int h5_is_bool_enum(hid_t type);
 /* Whether a dataset keeps its data outside this file (external raw storage,
  * a virtual dataset); fills what with a short description when it does. */
 int h5_data_is_external(hid_t dset, char *what, size_t cap);
+/* With --allow-external: whether a virtual dataset maps a selection its source
+ * dataset cannot hold (a rank or bounds that differ: libhdf5 1.10.8 divided by
+ * zero reading one). 1 with why filled, 0, -1 when HDF5 fails. */
+int h5_virtual_is_hostile(hid_t dset, char *why, size_t cap);
 
 /* A small map from a pair of 64-bit keys to a pointer: object addresses to
  * nodes (read), nodes to their first path (write). */

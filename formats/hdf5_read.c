@@ -244,6 +244,15 @@ static fp_node *read_dataset(reader *r, hid_t dset, int elsewhere)
         fp_fail(r->err, "%s: %s: %s refused (use --allow-external)", r->state->name, here(r), what);
         return NULL;
     }
+    int virtual_hostile = external && !strcmp(what, "virtual dataset")
+                              ? h5_virtual_is_hostile(dset, what, sizeof what) : 0;
+    if (virtual_hostile) {
+        if (virtual_hostile < 0)
+            fail_here(r, "cannot read the virtual dataset's mappings", 1);
+        else
+            fp_fail(r->err, "%s: %s: %s", r->state->name, here(r), what);
+        return NULL;
+    }
     hid_t ftype = H5Dget_type(dset), space = H5Dget_space(dset);
     fp_node *node = NULL;
     hsize_t dims[H5S_MAX_RANK];

@@ -32,6 +32,9 @@ base.offsets.txt), so only the seeds are committed.
                         its buffers (a crash in rebuild and flatten).
     wide_chunks.h5      /w of 1000 elements (fixed) whose layout message says
                         chunks of 5000: the same overrun.
+    virtual_misfit.h5   /v a virtual dataset mapping a 1-D selection of 6 onto
+                        misfit_source.h5:/w, which is 2 x 3: libhdf5 1.10.8
+                        divided by zero reading it (with --allow-external).
 """
 import os
 import struct
@@ -125,6 +128,13 @@ def corrupted_chunks():
     d[at + 11:at + 15] = struct.pack("<I", 5000)
     with open(path("wide_chunks.h5"), "wb") as f:
         f.write(d)
+
+    with h5py.File(path("misfit_source.h5"), "w") as f:
+        f["w"] = np.arange(6, dtype=np.float32).reshape(2, 3)
+    layout = h5py.VirtualLayout(shape=(4,), dtype=np.float32)
+    layout[:] = h5py.VirtualSource("misfit_source.h5", "/w", shape=(6,))[:4]
+    with h5py.File(path("virtual_misfit.h5"), "w") as f:
+        f.create_virtual_dataset("v", layout)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,19 @@ START_TEST(corrupted_chunks_refused)
 }
 END_TEST
 
+/* A virtual dataset whose mapping does not fit its source (a 1-D selection
+ * of a 2 x 3 dataset) is refused even with --allow-external: reading it,
+ * libhdf5 1.10.8 died of SIGFPE. */
+START_TEST(misfit_virtual_refused)
+{
+    run_result r = run_fpv(NULL, "flatten", testdata("hostile/virtual_misfit.h5"),
+                           "--allow-external", NULL);
+    assert_error_line(&r, "/v: virtual dataset maps a 1-dimensional selection onto "
+                          "misfit_source.h5:/w, which it does not fit (2 dimensions)");
+    run_free(&r);
+}
+END_TEST
+
 /* Shapes the file cannot hold are refused before anything is allocated for
  * them: the peak memory stays far below the declared size (4 TiB). */
 START_TEST(huge_declared_shapes)
@@ -266,6 +279,7 @@ void add_hostile_input_tests(Suite *s)
     tcase_add_test(tc, corrupted_compact_type_refused);
     tcase_add_test(tc, huge_declared_shapes);
     tcase_add_test(tc, corrupted_chunks_refused);
+    tcase_add_test(tc, misfit_virtual_refused);
     tcase_add_test(tc, links_pointing_outside);
     tcase_add_test(tc, hdf5_corpus_all);
     suite_add_tcase(s, tc);
