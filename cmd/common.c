@@ -188,10 +188,17 @@ int cmd_check_vec_format(const cmd *c, const char *option, const char *format)
 
 int cmd_error(const fp_error *err)
 {
-    /* One line, whatever the message holds. */
+    /* One line, whatever the message holds: line breaks become spaces, and other
+     * control bytes (a name from a hostile file may hold escape sequences) \xNN. */
     fputs("flatparams: error: ", stderr);
-    for (const char *p = err->msg; *p; p++)
-        fputc(*p == '\n' ? ' ' : *p, stderr);
+    for (const unsigned char *p = (const unsigned char *)err->msg; *p; p++) {
+        if (*p == '\n' || *p == '\r')
+            fputc(' ', stderr);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
     fputc('\n', stderr);
     return EXIT_BAD_INPUT;
 }

@@ -32,8 +32,10 @@ static int run(cmd_opts *opts)
         rc = out_fmt->write(out.tmp_path, tree.root, &src, &err);
         if (rc == 0)
             rc = fp_outfile_commit(&out, &err);
-        else
+        else {
+            fp_outfile_name_target(&out, &err);
             fp_outfile_abort(&out);
+        }
     }
     fp_tree_free(&tree);
     return rc < 0 ? cmd_error(&err) : EXIT_OK;

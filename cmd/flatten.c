@@ -91,7 +91,8 @@ static int run(cmd_opts *opts)
         if (fp_array_read(p->node, buf, dtype, &err) < 0) {
             char where[4096];
             snprintf(where, sizeof where, "%s: %s", model, p->path);
-            rc = fp_fail_prefix(&err, where);
+            /* (a format's loader may name the file and path itself) */
+            rc = strncmp(err.msg, model, strlen(model)) ? fp_fail_prefix(&err, where) : -1;
         } else {
             rc = fp_vec_writer_write(w, buf, p->n_elems, &err);
         }

@@ -44,8 +44,10 @@ static int write_nested(const cmd_opts *opts, compute_session *s, const fp_forma
         rc = fmt->write(out.tmp_path, tree, &src, err);
         if (rc == 0)
             rc = fp_outfile_commit(&out, err);
-        else
+        else {
+            fp_outfile_name_target(&out, err);
             fp_outfile_abort(&out);
+        }
     }
     fp_node_release(tree);
     return rc;

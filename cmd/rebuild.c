@@ -143,8 +143,10 @@ static int run(cmd_opts *opts)
         }
         if (rc == 0)
             rc = fp_outfile_commit(&out, &err);
-        else
+        else {
+            fp_outfile_name_target(&out, &err);
             fp_outfile_abort(&out);
+        }
     }
     if (ctx.reader)
         fp_vec_reader_close(ctx.reader);

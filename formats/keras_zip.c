@@ -257,9 +257,9 @@ static int patch_close(void *vpatch, int commit, fp_error *err)
 static int keras_write(const char *path, const fp_node *root, const fp_array_source *src,
                        fp_error *err)
 {
-    (void)path; (void)root; (void)src;
-    return fp_fail(err, "a .keras file can only be written by rebuild from a .keras model "
-                        "(write .h5 or .json instead)");
+    (void)root; (void)src;
+    return fp_fail(err, "%s: a .keras file can only be written by rebuild from a .keras model "
+                        "(write .h5 or .json instead)", path);
 }
 
 static const char *const extensions[] = { ".keras", NULL };

@@ -258,6 +258,9 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err);
 int fp_outfile_reserve(fp_outfile *out, const char *target, fp_error *err);
 int fp_outfile_commit(fp_outfile *out, fp_error *err);   /* fsync, rename, free */
 void fp_outfile_abort(fp_outfile *out);                  /* unlink temp, free */
+/* Names the target where err names the temporary (a library writing to it
+ * failed): call before fp_outfile_abort. */
+void fp_outfile_name_target(const fp_outfile *out, fp_error *err);
 /* Unlinks every temporary not yet committed or aborted: for a signal handler
  * (async-signal-safe), so SIGINT or SIGTERM leaves no temporary behind. */
 void fp_outfile_remove_temporaries(void);

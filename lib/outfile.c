@@ -225,6 +225,26 @@ int fp_outfile_commit(fp_outfile *out, fp_error *err)
     return rc;
 }
 
+void fp_outfile_name_target(const fp_outfile *out, fp_error *err)
+{
+    if (!out->tmp_path || !out->target)
+        return;
+    char fixed[sizeof err->msg];
+    size_t n = 0, tmp_len = strlen(out->tmp_path), target_len = strlen(out->target);
+    for (const char *p = err->msg; *p && n + 1 < sizeof fixed;) {
+        if (!strncmp(p, out->tmp_path, tmp_len)) {
+            size_t k = target_len < sizeof fixed - 1 - n ? target_len : sizeof fixed - 1 - n;
+            memcpy(fixed + n, out->target, k);
+            n += k;
+            p += tmp_len;
+        } else {
+            fixed[n++] = *p++;
+        }
+    }
+    fixed[n] = 0;
+    memcpy(err->msg, fixed, n + 1);
+}
+
 void fp_outfile_abort(fp_outfile *out)
 {
     if (out->tmp_path || out->special) {

@@ -513,6 +513,22 @@ START_TEST(bad_inputs_one_line)
     r = run_fpv(NULL, "flatten", dir, NULL);
     assert_error_line(&r, "Is a directory");
     run_free(&r);
+    /* a writer's failure names the target, not its temporary */
+    const char *target = tmpfile_in("named.h5");
+    r = run_fpv(NULL, "convert", corpus("keras/lstm_bidirectional.h5"), "-o", target, NULL);
+    assert_error_line(&r, "named.h5: /bidirectional_1/forward_lstm_4/kernel: this name cannot be");
+    ck_assert_msg(!strstr(r.err, "flatparams-"), "%s", r.err);
+    run_free(&r);
+    r = run_fpv(NULL, "convert", testdata("seed.json"), "-o", tmpfile_in("x.keras"), NULL);
+    assert_error_line(&r, "x.keras: a .keras file can only be written by rebuild");
+    run_free(&r);
+    /* control bytes from the file are escaped: one clean line on a terminal */
+    snprintf(path, sizeof path, "%s/escape.json", dir);
+    write_text(path, "{\"a\\u001b[31mRED\": [[1, 2], [3]]}");
+    r = run_fpv(NULL, "flatten", path, NULL);
+    assert_error_line(&r, "/a\\x1b[31mRED: ragged array");
+    ck_assert_ptr_null(strchr(r.err, 0x1b));
+    run_free(&r);
 
     /* bad vectors: a word in text, an npy with a broken header */
     const char *out = tmpfile_in("never.json");
@@ -526,7 +542,7 @@ START_TEST(bad_inputs_one_line)
     assert_error_line(&r, "bad.npy");
     run_free(&r);
     ck_assert(!file_exists(out));
-    ck_assert_int_eq(dir_count(dir), (int)(sizeof models / sizeof *models) + 1);   /* no temporaries */
+    ck_assert_int_eq(dir_count(dir), (int)(sizeof models / sizeof *models) + 2);   /* no temporaries */
 }
 END_TEST
 

@@ -244,6 +244,12 @@ START_TEST(links_pointing_outside)
         const char *argv[] = { "flatten", testdata(models[i].file), "--allow-external", "-o", vec, NULL };
         run_hostile(argv, vec, NULL);
     }
+    /* the missing raw file, named once (the loader's own "file: path:" was prefixed again) */
+    run_result r = run_fpv(NULL, "flatten", testdata("hostile/external_raw.h5"), "--allow-external",
+                           NULL);
+    assert_error_line(&r, "external_raw.h5: /w: cannot read data");
+    ck_assert_msg(!strstr(strstr(r.err, "/w: ") + 4, "/w: "), "%s", r.err);
+    run_free(&r);
 }
 END_TEST
 
