@@ -11,7 +11,9 @@
 #include "hdf5_internal.h"
 #include "keras_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +98,33 @@ static int write_all(int fd, const char *buf, size_t n)
     return 0;
 }
 
-/* Extracts model.weights.h5 to a new private file in $TMPDIR (or /tmp); the
- * caller unlinks *out_path. */
+/* Removes the extracted weights of processes no longer running: a child
+ * killed while extracting a huge (or bomb) weights file leaves its file. */
+static void remove_orphans(void)
+{
+    const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    static const char prefix[] = "flatparams-keras-";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end, path[4096];
+        if (strncmp(e->d_name, prefix, sizeof prefix - 1))
+            continue;
+        long pid = strtol(e->d_name + sizeof prefix - 1, &end, 10);
+        if (end == e->d_name + sizeof prefix - 1 || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+/* Extracts model.weights.h5 to a new private file in $TMPDIR (or /tmp), named
+ * with the pid (for remove_orphans); the caller unlinks *out_path. */
 static int extract_weights(zip_t *zip, const char *name, char **out_path, fp_error *err)
 {
     *out_path = NULL;
@@ -106,7 +133,8 @@ static int extract_weights(zip_t *zip, const char *name, char **out_path, fp_err
         return -1;
     const char *dir = getenv("TMPDIR");
     char *path = NULL;
-    if (asprintf(&path, "%s/flatparams-keras-XXXXXX.h5", dir && *dir ? dir : "/tmp") < 0)
+    if (asprintf(&path, "%s/flatparams-keras-%ld-XXXXXX.h5", dir && *dir ? dir : "/tmp",
+                 (long)getpid()) < 0)
         return fp_fail(err, "out of memory");
     int fd = mkstemps(path, 3);
     if (fd < 0) {
@@ -274,4 +302,5 @@ const fp_format fp_format_keras = {
     .patch_array = patch_array,
     .patch_close = patch_close,
     .isolate_read = 1,   /* libhdf5 reads the weights */
+    .after_failed_child = remove_orphans,
 };

@@ -215,6 +215,8 @@ typedef struct fp_format {
     /* Non-zero when the library behind read may crash or loop on hostile files:
      * fp_tree_open then reads the metadata once in a child process first. */
     int isolate_read;
+    /* Optional: removes what a child killed in that read left behind. */
+    void (*after_failed_child)(void);
 } fp_format;
 
 extern const fp_format fp_format_json;

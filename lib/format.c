@@ -94,8 +94,11 @@ int fp_tree_open(const char *path, fp_tree *tree, fp_error *err)
         return -1;
     if (fmt->isolate_read) {
         trial_read trial = { fmt, path };
-        if (fp_isolated(read_and_discard, &trial, path, ISOLATE_SECONDS, isolate_memory, err) < 0)
+        if (fp_isolated(read_and_discard, &trial, path, ISOLATE_SECONDS, isolate_memory, err) < 0) {
+            if (fmt->after_failed_child)
+                fmt->after_failed_child();
             return -1;
+        }
     }
     tree->format = fmt;
     if (!(tree->path = strdup(path)))

@@ -88,11 +88,13 @@ int fp_isolated(int (*fn)(void *arg, fp_error *err), void *arg, const char *what
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (timed_out)
-        return fp_fail(err, "%s: gave up after %d s (the file makes the reader loop)", what, seconds);
+        return fp_fail(err, "%s: gave up after %d s (the reader loops on the file, or it unpacks "
+                            "to far more data than a model holds)", what, seconds);
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
         if (sig == SIGXCPU || sig == SIGKILL)
-            return fp_fail(err, "%s: gave up after %d s (the file makes the reader loop)", what, seconds);
+            return fp_fail(err, "%s: gave up after %d s (the reader loops on the file, or it "
+                                "unpacks to far more data than a model holds)", what, seconds);
         return fp_fail(err, "%s: malformed file (the reader crashed with signal %d: %s)", what, sig,
                        strsignal(sig));
     }
