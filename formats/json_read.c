@@ -183,6 +183,42 @@ static int element_value(const cJSON *item, fp_dtype dtype, double *value)
     return 0;
 }
 
+/* An integer dtype's range; 0 for the other dtypes. */
+static int integer_range(fp_dtype dtype, int64_t *lo, uint64_t *hi)
+{
+    static const struct { fp_dtype dtype; int64_t lo; uint64_t hi; } ranges[] = {
+        { FP_I8, INT8_MIN, INT8_MAX }, { FP_U8, 0, UINT8_MAX },
+        { FP_I16, INT16_MIN, INT16_MAX }, { FP_U16, 0, UINT16_MAX },
+        { FP_I32, INT32_MIN, INT32_MAX }, { FP_U32, 0, UINT32_MAX },
+        { FP_I64, INT64_MIN, INT64_MAX }, { FP_U64, 0, UINT64_MAX },
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++)
+        if (ranges[i].dtype == dtype) {
+            *lo = ranges[i].lo;
+            *hi = ranges[i].hi;
+            return 1;
+        }
+    return 0;
+}
+
+/* As NumPy's np.array(data, dtype) does: an element of an integer tensor is
+ * truncated toward zero (2.5 -> 2) and must then fit the dtype (1000 in int8
+ * is refused, not clamped; NaN and infinities never fit). The values went
+ * through doubles, so int64's and uint64's largest values read as 2^63 and
+ * 2^64, which pass as those values. */
+static int check_integer(reader *r, fp_dtype dtype, uint64_t index, double value)
+{
+    int64_t lo;
+    uint64_t hi;
+    if (!integer_range(dtype, &lo, &hi))
+        return 0;
+    double whole = trunc(value);
+    if (whole >= (double)lo && whole <= (double)hi)
+        return 0;
+    return fail(r, "data element %llu, %.17g, does not fit %s (%lld to %llu)", (unsigned long long)index,
+                value, fp_dtype_name(dtype), (long long)lo, (unsigned long long)hi);
+}
+
 /* Walks a tensor's "data" in row-major order: counting when dst is NULL,
  * otherwise converting through a small double buffer into dst. */
 typedef struct data_walk {
@@ -227,6 +263,8 @@ static int walk_data(data_walk *w, const cJSON *item)
     } else if (element_value(item, w->dtype, &parts[0]) < 0) {
         return fail(w->r, "data element %llu is %s, expected a number",
                     (unsigned long long)index, kind_name(item));
+    } else if (check_integer(w->r, w->dtype, index, parts[0]) < 0) {
+        return -1;
     }
     if (!w->dst) {
         w->n_done++;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@ typedef struct prefix_table { slot *slots; size_t n, cap; } prefix_table;
 typedef struct reader {
     const char *file;
     fp_error *err;
+    const unsigned char *plain;  /* per number token in document order: 1 if a plain integer */
+    size_t n_numbers;
     prefix_table prefixes;
     fp_node **maps;              /* every map made, root first: list candidates */
     size_t n_maps, cap_maps;
@@ -250,22 +253,63 @@ static int is_utf8(const unsigned char *s, size_t n)
     return 1;
 }
 
+/* Numbers in a parsed value: as many as it has number tokens in the text. */
+static size_t count_numbers(const cJSON *item)
+{
+    size_t n = cJSON_IsNumber(item);
+    for (const cJSON *child = item->child; child; child = child->next)
+        n += count_numbers(child);
+    return n;
+}
+
 static int exact_uint(const cJSON *item, uint64_t *out)
 {
     if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= (double)MAX_EXACT)
-        || item->valuedouble != (double)(uint64_t)item->valuedouble)
+        || signbit(item->valuedouble) || item->valuedouble != (double)(uint64_t)item->valuedouble)
         return -1;
     *out = (uint64_t)item->valuedouble;
     return 0;
 }
 
-/* dtype, shape and offsets of one header entry; makes its (unplaced) node. */
-static int parse_tensor(reader *r, const cJSON *info, entry *e)
+/* The reference reads sizes and offsets as usize, which serde_json takes only
+ * from a plain integer token: "24", not "24.0", "2.4e1" or "024". cJSON keeps
+ * the value alone, so the form comes from the header's scan (r->plain), where
+ * first is the array's first number among the header's number tokens. The
+ * array's values were checked: all numbers. */
+static int check_plain(reader *r, const entry *e, const cJSON *array, const char *field, size_t first)
 {
-    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(info, "dtype");
-    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(info, "shape");
-    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(info, "data_offsets");
-    if (!cJSON_IsObject(info) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !offsets)
+    size_t k = 0;
+    for (const cJSON *item = array->child; item; item = item->next, k++)
+        if (first + k >= r->n_numbers || !r->plain[first + k])
+            return fail_tensor(r, e->name, "%s entry %zu, %.0f, is not written as a plain integer "
+                               "(no fraction, exponent or leading zero)", field, k, item->valuedouble);
+    return 0;
+}
+
+/* dtype, shape and offsets of one header entry; makes its (unplaced) node.
+ * first_number: the entry's first number among the header's number tokens. */
+static int parse_tensor(reader *r, const cJSON *info, size_t first_number, entry *e)
+{
+    if (!cJSON_IsObject(info))
+        return fail_tensor(r, e->name, "needs an object with dtype, shape and data_offsets");
+    /* Each field at most once, as the reference wants (other fields it ignores,
+     * repeated or not); and where each field's numbers start. */
+    const cJSON *dtype = NULL, *shape = NULL, *offsets = NULL;
+    size_t number_at = first_number, shape_at = 0, offsets_at = 0;
+    for (const cJSON *field = info->child; field; number_at += count_numbers(field), field = field->next) {
+        const char *k = field->string;
+        const cJSON **known = !strcmp(k, "dtype") ? &dtype : !strcmp(k, "shape") ? &shape
+                            : !strcmp(k, "data_offsets") ? &offsets : NULL;
+        if (known && *known)
+            return fail_tensor(r, e->name, "has field %s twice", k);
+        if (known)
+            *known = field;
+        if (known == &shape)
+            shape_at = number_at;
+        else if (known == &offsets)
+            offsets_at = number_at;
+    }
+    if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !offsets)
         return fail_tensor(r, e->name, "needs an object with dtype, shape and data_offsets");
     fp_dtype dt = fp_st_dtype_parse(dtype->valuestring);
     if (dt == FP_DT_NONE)
@@ -281,6 +325,9 @@ static int parse_tensor(reader *r, const cJSON *info, entry *e)
         || exact_uint(cJSON_GetArrayItem(offsets, 0), &e->begin) < 0
         || exact_uint(cJSON_GetArrayItem(offsets, 1), &e->end) < 0)
         return fail_tensor(r, e->name, "data_offsets must be [begin, end], integers from 0 to 2^53");
+    if (check_plain(r, e, shape, "shape", shape_at) < 0
+        || check_plain(r, e, offsets, "data_offsets", offsets_at) < 0)
+        return -1;
     fp_error why;
     if (!(e->node = fp_node_new_array(dt, rank, dims, &why)))
         return fail_tensor(r, e->name, "%s", why.msg);
@@ -346,11 +393,14 @@ static int check_offsets(reader *r, const entry *entries, size_t n, uint64_t buf
 /* Header entries -> validated, offset-ordered entries with nodes. */
 static int parse_header(reader *r, const cJSON *doc, entry *entries, size_t *n_entries)
 {
-    size_t n = 0, index = 0;
+    size_t n = 0, index = 0, number_at = 0;
+    int has_metadata = 0;
     /* Kept current: on any failure the caller frees the nodes made so far. */
     *n_entries = 0;
-    for (const cJSON *item = doc->child; item; item = item->next, index++) {
+    for (const cJSON *item = doc->child; item; number_at += count_numbers(item), item = item->next, index++) {
         if (!strcmp(item->string, "__metadata__")) {
+            if (has_metadata++)
+                return fp_fail(r->err, "%s: __metadata__ is given twice", r->file);
             if (!cJSON_IsObject(item))
                 return fp_fail(r->err, "%s: __metadata__ must be an object of strings", r->file);
             for (const cJSON *m = item->child; m; m = m->next)
@@ -360,7 +410,7 @@ static int parse_header(reader *r, const cJSON *doc, entry *entries, size_t *n_e
             continue;
         }
         entries[n] = (entry){ .name = item->string, .index = index };
-        int rc = parse_tensor(r, item, &entries[n]);
+        int rc = parse_tensor(r, item, number_at, &entries[n]);
         *n_entries = ++n;
         if (rc < 0)
             return -1;
@@ -401,9 +451,66 @@ static int open_file(fp_tree *tree, uint64_t *file_size, fp_error *err)
     return 0;
 }
 
+/* The number token text[start, end) by JSON's grammar, which cJSON (strtod)
+ * stretches ("07", "1."): -1 outside it, 1 a plain non-negative integer, 0 any
+ * other JSON number. text[end] is no number character (the run ends there). */
+static int number_form(const char *text, size_t start, size_t end)
+{
+    static const char digits[] = "0123456789";
+    const char *p = text + start + (text[start] == '-'), *stop = text + end;
+    size_t n = strspn(p, digits);
+    if (n == 0 || (*p == '0' && n > 1))
+        return -1;
+    int plain = text[start] != '-' && p + n == stop;
+    p += n;
+    if (*p == '.' && (n = strspn(p + 1, digits)) > 0)
+        p += 1 + n;
+    if (*p == 'e' || *p == 'E') {
+        p += 1 + (p[1] == '+' || p[1] == '-');
+        if ((n = strspn(p, digits)) == 0)
+            return -1;
+        p += n;
+    }
+    return p == stop ? plain : -1;
+}
+
+/* Checks each number token of a parsed header against JSON's grammar and notes
+ * in plain, in document order (the order a depth-first walk of cJSON's tree
+ * meets them), whether it is a plain non-negative integer. Returns how many
+ * tokens it noted (at most cap), or -1 with the offending token's offset: one
+ * outside the grammar or beyond a double's range, as serde refuses them. */
+static int64_t scan_numbers(const char *text, size_t len, unsigned char *plain, size_t cap,
+                            size_t *bad_at)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                i += text[i] == '\\';
+            continue;
+        }
+        if (text[i] != '-' && (text[i] < '0' || text[i] > '9'))
+            continue;
+        /* cJSON took the whole run of number characters (strtod consumed it). */
+        size_t start = i;
+        while (i < len && text[i] && strchr("0123456789+-.eE", text[i]))
+            i++;
+        int form = number_form(text, start, i);
+        if (form < 0 || n == cap || isinf(strtod(text + start, NULL))) {
+            *bad_at = start;
+            return -1;
+        }
+        plain[n++] = (unsigned char)form;
+        i--;
+    }
+    return (int64_t)n;
+}
+
 /* The header: UTF-8, one JSON object, nothing after it but whitespace (the
- * reference pads with spaces). NULL with err filled otherwise. */
-static cJSON *parse_header_text(const fp_st_file *file, fp_error *err)
+ * reference pads with spaces). NULL with err filled otherwise. On success
+ * *plain holds scan_numbers' notes, *n_numbers of them (the caller frees). */
+static cJSON *parse_header_text(const fp_st_file *file, unsigned char **plain, size_t *n_numbers,
+                                fp_error *err)
 {
     size_t len = (size_t)(file->data_start - 8);
     char *text = malloc(len + 1);
@@ -414,6 +521,7 @@ static cJSON *parse_header_text(const fp_st_file *file, fp_error *err)
     text[len] = 0;
     cJSON *doc = NULL;
     const char *end = NULL;
+    size_t bad_at = len;
     if (fp_st_pread(file->fd, text, len, 8) != (int64_t)len)
         fp_fail(err, "%s: cannot read the header: %s", file->path, strerror(errno ? errno : EIO));
     else if (!is_utf8((const unsigned char *)text, len))
@@ -426,10 +534,15 @@ static cJSON *parse_header_text(const fp_st_file *file, fp_error *err)
                 file->path, (size_t)(end - text));
     else if (!cJSON_IsObject(doc))
         fp_fail(err, "%s: header is not a JSON object", file->path);
+    else if (!(*plain = malloc((*n_numbers = count_numbers(doc)) + 1)))
+        fp_fail(err, "out of memory for the header's %zu numbers", *n_numbers);
+    else if (scan_numbers(text, len, *plain, *n_numbers, &bad_at) != (int64_t)*n_numbers)
+        fp_fail(err, "%s: header is not valid JSON (number at byte %zu)", file->path, bad_at);
     else {
         free(text);
         return doc;
     }
+    free(*plain);
     cJSON_Delete(doc);
     free(text);
     return NULL;
@@ -463,10 +576,12 @@ int fp_st_read(fp_tree *tree, fp_error *err)
     if (open_file(tree, &file_size, err) < 0)
         return -1;
     const fp_st_file *file = tree->state;
-    cJSON *doc = parse_header_text(file, err);
+    unsigned char *plain = NULL;
+    size_t n_numbers = 0;
+    cJSON *doc = parse_header_text(file, &plain, &n_numbers, err);
     if (!doc)
         return -1;
-    reader r = { .file = tree->path, .err = err };
+    reader r = { .file = tree->path, .err = err, .plain = plain, .n_numbers = n_numbers };
     size_t n_entries = 0;
     entry *entries = calloc((size_t)cJSON_GetArraySize(doc) + 1, sizeof *entries);
     fp_node *root = fp_node_new(FP_MAP);
@@ -489,6 +604,7 @@ int fp_st_read(fp_tree *tree, fp_error *err)
     free(r.prefixes.slots);
     free(r.maps);
     free(entries);
+    free(plain);
     cJSON_Delete(doc);
     return rc;
 }

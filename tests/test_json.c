@@ -254,6 +254,53 @@ START_TEST(tensor_objects)
 }
 END_TEST
 
+/* As np.array(data, dtype) in NumPy 2: a fraction is truncated toward zero,
+ * a value that then does not fit the dtype is refused (NumPy's OverflowError),
+ * never clamped; bool takes any number. */
+START_TEST(integers_must_fit_their_dtype)
+{
+    fp_tree tree;
+    open_doc("{\"i8\": {\"dtype\": \"int8\", \"shape\": [6], \"data\": [-128, 127, 2.5, -2.5, 127.9, -128.9]},"
+             " \"u8\": {\"dtype\": \"uint8\", \"shape\": [3], \"data\": [0, 255, -0.5]},"
+             " \"i32\": {\"dtype\": \"int32\", \"shape\": [2], \"data\": [-2147483648, 2147483647]},"
+             " \"u64\": {\"dtype\": \"uint64\", \"shape\": [1], \"data\": [9007199254740992]},"
+             " \"i64\": {\"dtype\": \"int64\", \"shape\": [2], \"data\": [-9223372036854775808, 9223372036854775807]},"
+             " \"mask\": {\"dtype\": \"bool\", \"shape\": [2], \"data\": [2, -0.5]}}", &tree);
+    ck_assert_mem_eq(at(tree.root, "/i8")->data, "\x80\x7f\x02\xfe\x7f\x80", 6);
+    ck_assert_mem_eq(at(tree.root, "/u8")->data, "\x00\xff\x00", 3);
+    ck_assert_int_eq(((int32_t *)at(tree.root, "/i32")->data)[0], INT32_MIN);
+    ck_assert_int_eq(((int32_t *)at(tree.root, "/i32")->data)[1], INT32_MAX);
+    ck_assert_uint_eq(((uint64_t *)at(tree.root, "/u64")->data)[0], 9007199254740992ull);
+    /* int64's extremes, as flatparams writes them: through doubles, the largest
+     * reads as 2^63 and lands on the largest int64 a double holds. */
+    ck_assert_int_eq(((int64_t *)at(tree.root, "/i64")->data)[0], INT64_MIN);
+    ck_assert_int_eq(((int64_t *)at(tree.root, "/i64")->data)[1], INT64_MAX - 1023);
+    ck_assert_mem_eq(at(tree.root, "/mask")->data, "\1\1", 2);
+    fp_tree_free(&tree);
+
+    static const struct { const char *tensor, *needle; } refused[] = {
+        { "\"int8\", \"shape\": [2], \"data\": [1000, 2]", "data element 0, 1000, does not fit int8 (-128 to 127)" },
+        { "\"int8\", \"shape\": [2], \"data\": [1, 128.5]", "data element 1, 128.5, does not fit int8 (-128 to 127)" },
+        { "\"int8\", \"shape\": [1], \"data\": [-129]", "data element 0, -129, does not fit int8" },
+        { "\"uint8\", \"shape\": [2, 2], \"data\": [[1, 2], [-1, 3]]", "data element 2, -1, does not fit uint8 (0 to 255)" },
+        { "\"int16\", \"shape\": [1], \"data\": [32768]", "data element 0, 32768, does not fit int16 (-32768 to 32767)" },
+        { "\"uint16\", \"shape\": [1], \"data\": [65536]", "data element 0, 65536, does not fit uint16 (0 to 65535)" },
+        { "\"int32\", \"shape\": [1], \"data\": [\"NaN\"]", "data element 0, nan, does not fit int32" },
+        { "\"uint32\", \"shape\": [1], \"data\": [4294967296]", "data element 0, 4294967296, does not fit uint32" },
+        { "\"int64\", \"shape\": [1], \"data\": [1e20]",
+          "data element 0, 1e+20, does not fit int64 (-9223372036854775808 to 9223372036854775807)" },
+        { "\"uint64\", \"shape\": [1], \"data\": [\"-Infinity\"]",
+          "data element 0, -inf, does not fit uint64 (0 to 18446744073709551615)" },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char json[256], needle[256];
+        snprintf(json, sizeof json, "{\"m\": {\"v\": {\"dtype\": %s}}}", refused[i].tensor);
+        snprintf(needle, sizeof needle, ": /m/v: %s", refused[i].needle);
+        expect_error(json, needle);
+    }
+}
+END_TEST
+
 START_TEST(complex_and_promotion)
 {
     fp_tree tree;
@@ -399,6 +446,7 @@ int main(void)
     tcase_add_test(read, bare_arrays_and_lists);
     tcase_add_test(read, mixed_arrays_are_lists);
     tcase_add_test(read, tensor_objects);
+    tcase_add_test(read, integers_must_fit_their_dtype);
     tcase_add_test(read, complex_and_promotion);
     tcase_add_test(read, refs_share_nodes);
     tcase_add_test(read, errors_name_the_path);

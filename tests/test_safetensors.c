@@ -310,6 +310,84 @@ START_TEST(hostile_names_stay_one_line)
 }
 END_TEST
 
+/* The reference (serde) reads shapes and offsets as usize and each entry as a
+ * struct: only plain integer tokens, each field once. Other fields it ignores,
+ * whatever they hold, and a name given twice is ours to refuse. */
+static const struct { const char *header, *needle; } strict_headers[] = {
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0.0,24.0]}}",
+      "tensor 'a': data_offsets entry 0, 0, is not written as a plain integer "
+      "(no fraction, exponent or leading zero)" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24.0]}}",
+      "tensor 'a': data_offsets entry 1, 24, is not written as a plain integer" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6e0],\"data_offsets\":[0,24]}}",
+      "tensor 'a': shape entry 0, 6, is not written as a plain integer" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3E0],\"data_offsets\":[0,24]}}",
+      "tensor 'a': shape entry 1, 3, is not written as a plain integer" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[-0,24]}}",
+      "tensor 'a': data_offsets must be [begin, end], integers from 0 to 2^53" },
+    /* The numbers before a tensor's, in other tensors, other fields and names,
+     * do not shift which token is whose. */
+    { "{\"x\\\"1.5\":{\"dtype\":\"F32\",\"n\":[1.5,{\"m\":2e0}],\"shape\":[3],\"data_offsets\":[0,12]},"
+      "\"b\":{\"data_offsets\":[12,24],\"shape\":[3.0],\"dtype\":\"F32\"}}",
+      "tensor 'b': shape entry 0, 3, is not written as a plain integer" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"shape\":[6],\"data_offsets\":[0,24]}}",
+      "tensor 'a': has field shape twice" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"shape\":[6],\"data_offsets\":[0,24]}}",
+      "tensor 'a': has field shape twice" },
+    { "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]}}",
+      "tensor 'a': has field dtype twice" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24],\"data_offsets\":[0,24]}}",
+      "tensor 'a': has field data_offsets twice" },
+    { "{\"__metadata__\":{},\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]},"
+      "\"__metadata__\":{}}", "__metadata__ is given twice" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]},"
+      "\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[12,24]}}", "tensor 'a': is named twice" },
+    /* What serde refuses as JSON, wherever it stands, and cJSON would take. */
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[06],\"data_offsets\":[0,24]}}",
+      "header is not valid JSON (number at byte 29)" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24],\"x\":07}}",
+      "header is not valid JSON (number at byte 58)" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24],\"x\":[-1.]}}",
+      "header is not valid JSON (number at byte 59)" },
+    { "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24],\"x\":-2e400}}",
+      "header is not valid JSON (number at byte 58)" },
+};
+
+START_TEST(numbers_and_fields_as_the_reference_reads_them)
+{
+    float data[6] = { 1, 2, 3, 4, 5, 6 };
+    fp_tree tree;
+    fp_error err = { "" };
+    const char *path = make_file("strict.safetensors", strict_headers[_i].header, data, sizeof data);
+    ck_assert_int_eq(fp_tree_open(path, &tree, &err), -1);
+    ck_assert_msg(!strncmp(err.msg, path, strlen(path)) && !strncmp(err.msg + strlen(path), ": ", 2),
+                  "message does not start with the file: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, strict_headers[_i].needle), "lacks '%s': %s", strict_headers[_i].needle,
+                  err.msg);
+    ck_assert_msg(!strchr(err.msg, '\n'), "not one line: %s", err.msg);
+}
+END_TEST
+
+START_TEST(unknown_fields_may_hold_anything)
+{
+    float data[6] = { 1, 2, 3, 4, 5, 6 };
+    fp_tree tree;
+    open_ok(make_file("extra.safetensors", "{\"__metadata__\":{\"k\":\"1.5\"},\"a\":{\"x\":[1.5e3,{\"y\":-2.0}],"
+                      "\"x\":-0,\"data_offsets\":[0,24],\"dtype\":\"F32\",\"shape\":[2,3]}}", data, sizeof data),
+            &tree);
+    fp_node *a = node_at(tree.root, "/a");
+    ck_assert_int_eq(a->rank, 2);
+    ck_assert_uint_eq(a->shape[0], 2);
+    ck_assert_uint_eq(a->shape[1], 3);
+    fp_layout layout = layout_of(tree.root, 0);
+    double *got = flatten(&layout), want[] = { 1, 2, 3, 4, 5, 6 };
+    ck_assert_mem_eq(got, want, sizeof want);
+    free(got);
+    fp_layout_free(&layout);
+    fp_tree_free(&tree);
+}
+END_TEST
+
 START_TEST(truncated_after_open_fails_on_load)
 {
     size_t len;
@@ -377,6 +455,9 @@ int main(void)
     tcase_add_loop_test(read, hostile_files_refused_with_one_line, 0,
                         (int)(sizeof bad_files / sizeof *bad_files));
     tcase_add_test(read, hostile_names_stay_one_line);
+    tcase_add_loop_test(read, numbers_and_fields_as_the_reference_reads_them, 0,
+                        (int)(sizeof strict_headers / sizeof *strict_headers));
+    tcase_add_test(read, unknown_fields_may_hold_anything);
     tcase_add_test(read, truncated_after_open_fails_on_load);
     tcase_add_test(read, mutated_headers_fail_cleanly);
     suite_add_tcase(s, read);
