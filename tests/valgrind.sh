@@ -43,7 +43,8 @@ check 0 flatten "$corpus/keras/qkeras-v3_3layer.keras" -o "$work/q.npy"
 check 0 rebuild "$corpus/keras/qkeras-v3_3layer.keras" "$work/q.npy" -o "$work/q.keras"
 check 0 hessian "$data/seed.json" -x "$work/x.txt" -o "$work/h.npy"
 check 0 hessian "$data/seed.json" -x "$work/x.txt" --eigs 2
-check 1 hessian "$data/seed.json" -x "$work/x.txt" --rows 4:2
+check 2 hessian "$data/seed.json" -x "$work/x.txt" --rows 4:2   # wrong usage: the first row after the end
+check 1 hessian "$data/seed.json" -x "$work/x.txt" --rows 0:9   # past the 5 x 5 Hessian
 check 1 rebuild "$data/seed.json" "$work/short.txt" -o "$work/bad.json"
 check 1 flatten "$corpus/hdf5/notahdf5file.h5"
 check 1 flatten "$corpus/hdf5/tall.h5"
