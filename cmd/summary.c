@@ -20,6 +20,8 @@ typedef struct counts {
 
 typedef struct summary_ctx {
     const fp_layout *all;
+    const fp_param **by_path;   /* every parameter, sorted by path (see params_below) */
+    const fp_param **below;     /* room for all of them: one module's, in flat order */
     const fp_select *sel;
     const char *model;
     fp_error err;
@@ -64,14 +66,61 @@ static void scan_values(summary_ctx *ctx, const fp_param *p, counts *c)
     free(v);
 }
 
+/* strcmp order, then flat order where two parameters share a path. */
+static int path_order(const void *a, const void *b)
+{
+    const fp_param *pa = *(const fp_param *const *)a, *pb = *(const fp_param *const *)b;
+    int c = strcmp(pa->path, pb->path);
+    return c ? c : (pa > pb) - (pa < pb);
+}
+
+/* Both point into the layout's array, so the address is the flat position. */
+static int flat_order(const void *a, const void *b)
+{
+    const fp_param *pa = *(const fp_param *const *)a, *pb = *(const fp_param *const *)b;
+    return (pa > pb) - (pa < pb);
+}
+
+/* Where `key` would go in by_path: the first path not below it. */
+static size_t first_not_below(const summary_ctx *ctx, const char *key)
+{
+    size_t lo = 0, hi = ctx->all->n_params;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ctx->by_path[mid]->path, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Fills ctx->below with the parameters whose path is `path` or starts with
+ * "path/", in flat order, and returns how many. In sorted order each of those
+ * two sets is one run, found by binary search: scanning every parameter for
+ * every layer made summary quadratic (27 s for a Chain of 40k layers). A key
+ * may hold '/', so "/a/c" can belong to "/a" without following its arrays in
+ * flat order; matching paths, not tree positions, keeps that as it was. */
+static size_t params_below(summary_ctx *ctx, const char *path)
+{
+    size_t n_params = ctx->all->n_params, n_below = 0, len = strlen(path);
+    char dir[4098];   /* paths here come from print_node's 4096-byte buffers */
+    snprintf(dir, sizeof dir, "%s/", path);
+    for (size_t i = first_not_below(ctx, path); i < n_params && !strcmp(ctx->by_path[i]->path, path); i++)
+        ctx->below[n_below++] = ctx->by_path[i];
+    for (size_t i = first_not_below(ctx, dir); i < n_params && !strncmp(ctx->by_path[i]->path, dir, len + 1); i++)
+        ctx->below[n_below++] = ctx->by_path[i];
+    qsort(ctx->below, n_below, sizeof *ctx->below, flat_order);
+    return n_below;
+}
+
 static counts count_below(summary_ctx *ctx, const char *path, int with_values)
 {
     counts c = { .all_zero = 1 };
-    size_t len = strlen(path);
-    for (size_t i = 0; i < ctx->all->n_params; i++) {
-        const fp_param *p = &ctx->all->params[i];
-        if (strcmp(path, "/") && (strncmp(p->path, path, len) || (p->path[len] && p->path[len] != '/')))
-            continue;
+    int whole_model = !strcmp(path, "/");
+    size_t n_below = whole_model ? ctx->all->n_params : params_below(ctx, path);
+    for (size_t i = 0; i < n_below; i++) {
+        const fp_param *p = whole_model ? &ctx->all->params[i] : ctx->below[i];
         if (fp_select_match(ctx->sel, p->path, p->trainable)) {
             c.n_train += p->n_elems;
             c.a_train++;
@@ -242,13 +291,21 @@ static int run(cmd_opts *opts)
     if (cmd_open_all_params(opts->args[0], &tree, &all))
         return EXIT_BAD_INPUT;
     summary_ctx ctx = { .all = &all, .sel = &opts->sel, .model = opts->args[0] };
+    size_t n_slots = all.n_params ? all.n_params : 1;
+    ctx.by_path = malloc(n_slots * sizeof *ctx.by_path);
+    ctx.below = malloc(n_slots * sizeof *ctx.below);
     char *text = NULL;
     size_t text_len = 0;
-    if (!(out = open_memstream(&text, &text_len))) {
+    if (!ctx.by_path || !ctx.below || !(out = open_memstream(&text, &text_len))) {
+        free(ctx.by_path);
+        free(ctx.below);
         fp_layout_free(&all);
         fp_tree_free(&tree);
         return cmd_errorf("out of memory");
     }
+    for (size_t i = 0; i < all.n_params; i++)
+        ctx.by_path[i] = &all.params[i];
+    qsort(ctx.by_path, all.n_params, sizeof *ctx.by_path, path_order);
     if (is_container(tree.root))
         print_node(&ctx, tree.root, NULL, "/", 0);
     counts total = count_below(&ctx, "/", 0);
@@ -264,6 +321,8 @@ static int run(cmd_opts *opts)
                grouped(total.n_train, a), 20, "", (unsigned long long)total.a_frozen,
                grouped(total.n_frozen, b), (unsigned long long)total.bytes);
     fclose(out);
+    free(ctx.by_path);
+    free(ctx.below);
     fp_layout_free(&all);
     fp_tree_free(&tree);
     if (!ctx.failed)

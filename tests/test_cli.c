@@ -155,6 +155,41 @@ START_TEST(mlp_bn_modules)
 }
 END_TEST
 
+/* Nested Chains, every flag: per-layer counts must be that layer's own arrays.
+ * Expected text is the output before summary looked parameters up by sorted path. */
+START_TEST(nested_summary_flags)
+{
+    static const char model[] =
+        "{\"type\": \"Chain\", \"layers\": ["
+        "{\"type\": \"Chain\", \"layers\": [{\"type\": \"Dense\", \"weight\": [[0.0]], \"bias\": [0.0]},"
+        " {\"type\": \"Dense\", \"weight\": {\"dtype\": \"float32\", \"shape\": [1, 2], \"data\": [\"NaN\", 1]},"
+        " \"bias\": [1.0]}]},"
+        "{\"type\": \"Chain\", \"layers\": [{\"type\": \"Dense\", \"weight\": {\"dtype\": \"float32\","
+        " \"shape\": [1, 2], \"data\": [\"Infinity\", 1]}, \"bias\": [0.0]},"
+        " {\"type\": \"BatchNorm\", \"gamma\": [1.0, 1.0], \"beta\": [0.0, 0.0], \"μ\": [0.0, 0.0],"
+        " \"σ²\": [1.0, 1.0], \"activation\": \"relu\"}]},"
+        "{\"type\": \"Dense\", \"weight\": [[1.0, 2.0]], \"bias\": [0.5], \"activation\": \"tanh\"}]}";
+    const char *path = tmpfile_in("nested.json");
+    ck_assert_int_eq(write_file(path, model, sizeof model - 1), 0);
+    run_result r = run_fpv(NULL, "summary", path, "--exclude", "/layers/1/layers/0", NULL);
+    assert_ok(&r);
+    ck_assert_str_eq(r.out,
+        "Chain(\n"
+        "  Chain(\n"
+        "    Dense(1 => 1),                      # 2 parameters  (all zero)\n"
+        "    Dense(2 => 1),                      # 3 parameters  (some NaN)\n"
+        "  ),\n"
+        "  Chain(\n"
+        "    Dense(2 => 1),                      # 0 parameters, plus 3 non-trainable  (some Inf)\n"
+        "    BatchNorm(2, relu),                 # 4 parameters, plus 4 non-trainable\n"
+        "  ),\n"
+        "  Dense(2 => 1, tanh),                  # 3 parameters\n"
+        ")                   # Total: 8 trainable arrays, 12 parameters,\n"
+        "                    # plus 4 non-trainable, 7 parameters, 136 bytes.\n");
+    run_free(&r);
+}
+END_TEST
+
 static double *flatten_npy(const char *model, const char *const *extra, size_t *n)
 {
     const char *npy = tmpfile_in("flat.npy");
@@ -687,6 +722,18 @@ END_TEST
 
 /* SIGKILL during a large rebuild leaves the old target intact (never a torn
  * file); the temporary it leaves is removed by the next run that succeeds. */
+/* `flatparams rebuild MODEL VEC -o TARGET` in a child, not waited for. */
+static pid_t start_rebuild(const char *model, const char *vec, const char *target)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl(getenv("FP_BIN"), "flatparams", "rebuild", model, vec, "-o", target, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
 START_TEST(killed_rebuild_leaves_old_target)
 {
     const char *dir = tmpdir();
@@ -717,12 +764,7 @@ START_TEST(killed_rebuild_leaves_old_target)
 
     int killed_mid_run = 0;
     for (int attempt = 0; attempt < 12 && !killed_mid_run; attempt++) {
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            execl(getenv("FP_BIN"), "flatparams", "rebuild", model, vec, "-o", target, (char *)NULL);
-            _exit(127);
-        }
+        pid_t pid = start_rebuild(model, vec, target);
         usleep(50000 + 50000 * attempt);
         kill(pid, SIGKILL);
         int status;
@@ -754,12 +796,7 @@ START_TEST(killed_rebuild_leaves_old_target)
     /* SIGTERM (or SIGINT) while the temporary is written: it is removed */
     int terminated_mid_run = 0;
     for (int attempt = 0; attempt < 12 && !terminated_mid_run; attempt++) {
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            execl(getenv("FP_BIN"), "flatparams", "rebuild", model, vec, "-o", target, (char *)NULL);
-            _exit(127);
-        }
+        pid_t pid = start_rebuild(model, vec, target);
         for (int wait_ms = 0; wait_ms < 5000 && dir_count(dir) == 3; wait_ms++)
             usleep(1000);   /* until the temporary appears */
         usleep(20000 * attempt);
@@ -870,6 +907,7 @@ int main(void)
     tcase_add_test(tc, seed_rebuilds_from_zeros);
     tcase_add_test(tc, wrong_length_names_both);
     tcase_add_test(tc, mlp_bn_modules);
+    tcase_add_test(tc, nested_summary_flags);
     tcase_add_test(tc, raw_copy_matches_numpy);
     tcase_add_test(tc, hard_links_once_and_kept);
     tcase_add_test(tc, rebuild_keeps_everything_else);
