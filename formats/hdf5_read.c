@@ -11,6 +11,7 @@
  * handed to keras_h5.c, which builds the tree in Keras' order from the same
  * lazy arrays (h5_read_dataset_at). */
 #include "hdf5_internal.h"
+#include "keras_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -659,6 +660,17 @@ int h5_read(fp_tree *tree, fp_error *err)
         /* Keras' own order and names (layer_names x weight_names), SPEC §4. */
         if ((tree->root = keras_h5_read(state, root, err)))
             rc = 0;
+    } else if (fp_keras_arch && (keras = keras3_weights_detect(root)) != 0) {
+        /* a Keras 3 save_weights file and its architecture: as in a .keras zip */
+        cJSON *model = NULL;
+        if (keras < 0) {
+            h5_reason(why, sizeof why);
+            fp_fail(err, "%s: /: cannot inspect the root group: %s", tree->path, why);
+        } else if (keras_config_load(NULL, tree->path, NULL, &model, err) == 0
+                   && (tree->root = keras3_read_tree(state, model, err))) {
+            rc = 0;
+        }
+        cJSON_Delete(model);
     } else {
         r.stack[r.depth++] = (object_id){ info.fileno, info.addr };
         if ((tree->root = read_group(&r, root)))

@@ -398,6 +398,27 @@ static int read_saveable(k3_reader *r, const char *group, const char *model_path
     return rc;
 }
 
+int keras3_weights_detect(hid_t root)
+{
+    static const char *const groups[] = { "layers", "vars" };
+    for (int i = 0; i < 2; i++) {
+        H5L_info_t link;
+        H5O_info_t info;
+        htri_t has = H5Lexists(root, groups[i], H5P_DEFAULT);
+        if (has <= 0)
+            return has < 0 ? -1 : 0;
+        if (H5Lget_info(root, groups[i], &link, H5P_DEFAULT) < 0)
+            return -1;
+        if (link.type != H5L_TYPE_HARD)   /* never follow a link to decide */
+            return 0;
+        if (H5Oget_info_by_name2(root, groups[i], &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+            return -1;
+        if (info.type != H5O_TYPE_GROUP)
+            return 0;
+    }
+    return 1;
+}
+
 fp_node *keras3_read_tree(h5_state *state, const cJSON *model, fp_error *err)
 {
     k3_reader r = { .state = state, .err = err };

@@ -42,6 +42,10 @@ Synthetic files (written here, then walked like the corpus):
                      name and count: Dense d1 (layers/dense), BatchNormalization
                      bn, Dense d2 without bias (layers/dense_1), an unknown class
                      Custom (index keys), and optimizer state (not parameters).
+    synthetic3.weights.h5, synthetic3.arch.json
+                     the zip's model.weights.h5 and config.json as files, as
+                     Keras 3's save_weights and to_json() write them (read with
+                     --arch, they must give synthetic3.keras's vector).
 """
 import io
 import json
@@ -284,6 +288,12 @@ def make_synthetic_keras(path):
         z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3"}))
         z.writestr("config.json", json.dumps(config))
         z.writestr("model.weights.h5", buf.getvalue())
+    # the same model as save_weights("m.weights.h5") and to_json() write it
+    stem = path[:-len(".keras")]
+    with open(stem + ".weights.h5", "wb") as f:
+        f.write(buf.getvalue())
+    with open(stem + ".arch.json", "w") as f:
+        json.dump(config, f)
 
 
 def main():

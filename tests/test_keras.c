@@ -186,6 +186,56 @@ START_TEST(arch_gives_weights_file_its_layer_types)
 }
 END_TEST
 
+/* A Keras 3 save_weights file (layers/<class>/vars/N) with its architecture
+ * (--arch, to_json()) reads as the .keras zip holding the same two files does:
+ * the same vector, types and non-trainable statistics; rebuild writes only the
+ * trainable values. Without --arch it is a plain HDF5 file. */
+START_TEST(keras3_weights_file_with_arch)
+{
+    const char *weights = testdata("keras/synthetic3.weights.h5");
+    const char *arch = testdata("keras/synthetic3.arch.json");
+    char *want = kt_flatten_text(testdata("keras/synthetic3.keras"), NULL);
+    run_result r = run_fpv(NULL, "flatten", weights, "--arch", arch, NULL);
+    kt_assert_ok(&r);
+    ck_assert_str_eq(r.out, want);
+    run_free(&r);
+    cJSON *doc = modules_json(weights, arch);
+    assert_module(doc, "/", "Sequential", 33, 6);
+    assert_module(doc, "/bn", "BatchNormalization", 6, 6);
+    assert_module(doc, "/d1", "Dense", 15, 0);
+    cJSON_Delete(doc);
+    doc = modules_json(weights, NULL);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(module(doc, "/"), "type"));
+    ck_assert_msg(!type || strcmp(type, "Sequential"), "without --arch it is plain HDF5");
+    cJSON_Delete(doc);
+
+    /* rebuild: 33 new values in, the same 33 out, the statistics untouched */
+    const char *vec = tmpfile_in("twos.txt"), *out = tmpfile_in("new.weights.h5");
+    char twos[33 * 2 + 1] = "";
+    for (int i = 0; i < 33; i++)
+        strcat(twos, "2\n");
+    ck_assert_int_eq(write_file(vec, twos, strlen(twos)), 0);
+    r = run_fpv(NULL, "rebuild", weights, vec, "--arch", arch, "-o", out, NULL);
+    kt_assert_ok(&r);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", out, "--arch", arch, NULL);
+    kt_assert_ok(&r);
+    ck_assert_str_eq(r.out, twos);
+    run_free(&r);
+    run_result before = run_fpv(NULL, "flatten", weights, "--arch", arch, "--all", "--include",
+                                "/bn/moving_*", NULL),
+               after = run_fpv(NULL, "flatten", out, "--arch", arch, "--all", "--include",
+                               "/bn/moving_*", NULL);
+    kt_assert_ok(&after);
+    ck_assert_uint_eq(after.out_len, before.out_len);
+    ck_assert_str_eq(after.out, before.out);
+    ck_assert_str_ne(after.out, "");
+    run_free(&before);
+    run_free(&after);
+    free(want);
+}
+END_TEST
+
 START_TEST(batch_norm_statistics_are_not_trainable)
 {
     /* With the architecture (full save) and without (weights only): the same counts. */
@@ -400,6 +450,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, flattens_like_keras, 0, n_keras_files);
     tcase_add_test(tc, arch_gives_weights_file_its_layer_types);
+    tcase_add_test(tc, keras3_weights_file_with_arch);
     tcase_add_test(tc, batch_norm_statistics_are_not_trainable);
     tcase_add_test(tc, tree_has_types_settings_and_origins);
     tcase_add_test(tc, broken_keras_files_fail_with_one_line);
