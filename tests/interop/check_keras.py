@@ -2,7 +2,8 @@
 """Keras loads what `flatparams rebuild` writes (interop suite).
 
 For each Keras file (the corpus's, and files Keras itself saves here in every
-form: full .h5, weights-only .h5, .keras): flatten it, make a new vector
+form: full .h5, legacy weights-only .h5, .keras, Keras 3 save_weights .weights.h5
+with --arch from to_json()): flatten it, make a new vector
 v = original * 1.5 + 0.25 in the file's dtype, rebuild the file with it, load the
 result in Keras (load_model, or load_weights into the architecture), and check
 that Keras' trainable weights, concatenated in Keras' order, equal v bit for bit
@@ -118,13 +119,14 @@ def weights(model, trainable):
     return np.concatenate([np.asarray(w.numpy()).ravel() for w in ws]) if ws else np.zeros(0)
 
 
-def check_rebuild(name, path, load, out_ext):
-    """flatten, Keras agrees; rebuild with a new vector, Keras reads exactly it."""
+def check_rebuild(name, path, load, out_ext, extra=()):
+    """flatten, Keras agrees; rebuild with a new vector, Keras reads exactly it.
+    extra: more flatparams options (--arch for a Keras 3 weights file)."""
     base = os.path.join(work, name)
     orig_npy, new_npy, out = base + ".orig.npy", base + ".new.npy", base + ".rebuilt" + out_ext
 
     def flatten_order():
-        run_fp("flatten", path, "-o", orig_npy)
+        run_fp("flatten", path, *extra, "-o", orig_npy)
         ours = np.load(orig_npy)
         theirs = weights(load(path), True)
         assert ours.dtype == theirs.dtype, (ours.dtype, theirs.dtype)
@@ -136,7 +138,7 @@ def check_rebuild(name, path, load, out_ext):
         new = orig * orig.dtype.type(1.5) + orig.dtype.type(0.25)
         assert new.dtype == orig.dtype and not np.array_equal(new, orig)
         np.save(new_npy, new)
-        run_fp("rebuild", path, new_npy, "-o", out)
+        run_fp("rebuild", path, new_npy, *extra, "-o", out)
         before, after = load(path), load(out)
         got = weights(after, True)
         assert got.dtype == new.dtype, (got.dtype, new.dtype)
@@ -211,7 +213,19 @@ def keras_made_models():
             clone.load_weights(path)   # legacy .h5 weights: layer by layer, in order
             return clone
         files.append((stem + "_weights.h5", p, load_into, ".h5"))
-    return files
+        # Keras 3's own weights-only form and its architecture: read with --arch
+        p, arch = os.path.join(work, stem + ".weights.h5"), os.path.join(work, stem + ".json")
+        m.save_weights(p)
+        with open(arch, "w") as f:
+            f.write(m.to_json())
+
+        def from_arch(path, arch=arch):
+            with open(arch) as f:
+                model = keras.models.model_from_json(f.read())
+            model.load_weights(path)
+            return model
+        files.append((stem + ".weights.h5", p, from_arch, ".weights.h5", ("--arch", arch)))
+    return [f if len(f) == 5 else f + ((),) for f in files]
 
 
 print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
@@ -233,7 +247,7 @@ try:
 except Exception:  # noqa: BLE001
     made = []
     check("Keras saves its own models", lambda: (_ for _ in ()).throw(RuntimeError(traceback.format_exc())))
-for name, path, load, ext in made:
-    check_rebuild(name, path, load, ext)
+for name, path, load, ext, extra in made:
+    check_rebuild(name, path, load, ext, extra)
 print(f"keras: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
