@@ -59,11 +59,32 @@ void h5_reason(char *buf, size_t cap)
     reason_ctx ctx = { buf, cap, 0 };
     H5Ewalk2(stack, H5E_WALK_UPWARD, take_innermost, &ctx);
     H5Eclose_stack(stack);
+    /* the file driver's "file write failed: time = ..., buf = 0x..., error
+     * message = 'File too large', ...": what failed, and the system's reason */
+    const char *said = strstr(buf, "error message = '"), *colon = strchr(buf, ':');
+    if (said && colon && colon < said) {
+        said += strlen("error message = '");
+        char reason[256];
+        snprintf(reason, sizeof reason, "%.*s: %.*s", (int)(colon - buf), buf,
+                 (int)strcspn(said, "'"), said);
+        snprintf(buf, cap, "%s", reason);
+    }
 }
 
 void h5_quiet(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* libhdf5's exit-time cleanup closes what is still open; after a write that
+ * failed (a full disk, a file-size limit) the output's H5Fclose has failed too,
+ * and closing it again at exit crashed libhdf5 1.10.8 (SIGSEGV in
+ * H5F__close_cb, after the error line). Every file is closed explicitly; the
+ * process's end frees the rest. H5dont_atexit must come before the library
+ * starts, hence at load. */
+__attribute__((constructor)) static void h5_no_exit_cleanup(void)
+{
+    H5dont_atexit();
 }
 
 /* ---- the open file of a read, and links it may follow */

@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Deflate's best ratio is 1032:1; HDF5's other built-in filters do no better
  * on a model's data. */
@@ -84,6 +85,36 @@ static int chunks_are_hostile(hid_t dset, hid_t dcpl, size_t elem_size, char *wh
     if (space >= 0)
         H5Sclose(space);
     return rc;
+}
+
+typedef struct system_reason {
+    char *buf;
+    size_t cap;
+    int found;
+} system_reason;
+
+static herr_t find_system_reason(unsigned n, const H5E_error2_t *e, void *vctx)
+{
+    (void)n;
+    system_reason *ctx = vctx;
+    const char *said = e->desc ? strstr(e->desc, "error message = '") : NULL;
+    if (said && !ctx->found) {
+        said += strlen("error message = '");
+        snprintf(ctx->buf, ctx->cap, "%.*s", (int)strcspn(said, "'"), said);
+        ctx->found = 1;
+    }
+    return 0;
+}
+
+int h5_system_reason(char *buf, size_t cap)
+{
+    system_reason ctx = { buf, cap, 0 };
+    hid_t stack = H5Eget_current_stack();
+    if (stack < 0)
+        return 0;
+    H5Ewalk2(stack, H5E_WALK_DOWNWARD, find_system_reason, &ctx);
+    H5Eclose_stack(stack);
+    return ctx.found;
 }
 
 int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap)

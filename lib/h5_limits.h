@@ -16,4 +16,9 @@
  * not bounded by it: check first. */
 int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap);
 
+/* The system's reason HDF5's file driver recorded on the current error stack
+ * ("..., error message = 'No space left on device', ..."): 1 with it in buf,
+ * else 0. */
+int h5_system_reason(char *buf, size_t cap);
+
 #endif

@@ -368,13 +368,18 @@ static hid_t open_target(fp_vec_writer *w, fp_error *err)
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    char why[256];
+    int said = file < 0 && h5_system_reason(why, sizeof why);   /* before the next call clears it */
     H5Pclose(fcpl);
     if (file < 0) {
         const char *slash = strrchr(target, '/');
         char dir[4096];
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - target) : 1, slash ? target : ".");
-        return fp_fail(err, "%s: cannot create: %s", w->name,
-                       access(dir, W_OK) < 0 ? strerror(errno) : "HDF5 cannot create the file");
+        if (access(dir, W_OK) < 0)
+            snprintf(why, sizeof why, "%s", strerror(errno));
+        else if (!said)
+            snprintf(why, sizeof why, "HDF5 cannot create the file");
+        return fp_fail(err, "%s: cannot create: %s", w->name, why);
     }
     return file;
 }

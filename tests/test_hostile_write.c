@@ -58,6 +58,9 @@ static size_t output_cases(output_case *cases)
         { "rebuilt.json", { "rebuild", seed, seed_vec, "-o", NULL }, 0 },
         { "rebuilt.h5", { "rebuild", rich, rich_vec, "-o", NULL }, 0 },
         { "converted.safetensors", { "convert", rich, "-o", NULL }, 0 },
+        /* HDF5 written by libhdf5 itself: its failed file must not crash it at exit */
+        { "converted.h5", { "convert", seed, "-o", NULL }, 0 },
+        { "flat.h5", { "flatten", testdata("mlp_bn.json"), "-o", NULL }, 0 },
         { "hess.npy", { "hessian", seed, "-x", testdata("hessian/seed_x.npy"), "-o", NULL }, 0 },
         /* through the unlinked scratch file beside the target, as a matrix too
          * large for memory goes: its errors name the target (or its directory) */
