@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every option any command knows. Whether a command accepts one is its
  * `options` list, so an option that means nothing to a command is a usage error. */
@@ -142,7 +143,9 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
         } else if (!strcmp(def->name, "allow-external")) {
             fp_allow_external = 1;
         } else if (!strcmp(def->name, "arch")) {
-            opts->arch = fp_keras_arch = value;   /* read with the model */
+            opts->arch = fp_keras_arch = value;   /* read with a Keras model; checked here */
+            if (access(value, R_OK) < 0)          /* for every model, so a typo never passes */
+                return cmd_errorf("%s: cannot open: %s", value, strerror(errno));
         } else if (!strcmp(def->name, "dtype")) {
             opts->dtype = fp_dtype_parse(value);
             if (opts->dtype == FP_DT_NONE)

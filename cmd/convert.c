@@ -49,9 +49,12 @@ const cmd cmd_convert = {
     .usage =
         "convert MODEL -o OUT [--format F]\n"
         "\n"
-        "Writes the same model tree in another format: JSON <-> HDF5. The output format\n"
-        "follows OUT's extension (.json, .h5, .hdf5) or --format (json, hdf5).\n"
+        "Writes the same model tree in another format: JSON <-> HDF5 <-> safetensors\n"
+        "(which keeps the arrays only). The output format follows OUT's extension\n"
+        "(.json, .h5, .hdf5, .safetensors) or --format (json, hdf5, safetensors).\n"
         "It copies the whole tree, so it takes no --include, --exclude, --all or --dtype.\n"
         "\n"
-        "  --precision, --device   checked, as on every command; nothing is computed here\n",
+        "  --allow-external  let HDF5 external links and storage read other files\n"
+        "  --precision, --device   checked, as on every command; nothing is computed here\n"
+        "  -q, --quiet     quiet\n",
 };

@@ -132,5 +132,5 @@ const cmd cmd_flatten = {
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
         "                  layer types and settings\n"
         "  --precision, --device   checked, as on every command; nothing is computed here\n"
-        "  -q              quiet\n",
+        "  -q, --quiet     quiet\n",
 };

@@ -64,7 +64,8 @@ static int run(cmd_opts *opts)
         if (!opts->output || !strcmp(opts->output, "-")
             || !(nested_fmt = fp_format_for_output(opts->output, opts->format)))
             return cmd_usage_error(&cmd_gradient, "--nested writes a model file: give -o OUT.json "
-                                                  "or OUT.h5 (or --format json|hdf5)");
+                                                  "or -o OUT.h5 (--format json|hdf5 for another "
+                                                  "name)");
     }
     compute_session s;
     int rc = compute_open(&cmd_gradient, opts, &s);
@@ -123,11 +124,13 @@ const cmd cmd_gradient = {
         "  --dtype T       element type of the output (default: the compute precision)\n"
         "  --format F      force the output format (npy, txt, csv, bin, h5, json; with\n"
         "                  --nested: json, hdf5)\n"
+        "  --in-format F   force the format of X and Y (npy, txt, csv, bin, h5, json;\n"
+        "                  default: by content and extension)\n"
         "  --include GLOB  differentiate only with respect to parameters whose path\n"
         "                  matches (repeatable); the others stay constants\n"
         "  --exclude GLOB  hold parameters whose path matches constant (repeatable)\n"
         "  --all           non-trainable parameters too (BatchNorm statistics)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     architecture (Keras model.to_json()) of a weights-only Keras file\n"
-        "  -q              no loss line on a terminal's stderr\n",
+        "  -q, --quiet     no loss line on a terminal's stderr\n",
 };

@@ -476,9 +476,9 @@ static int write_spectral(job *j, fp_error *err)
     const cmd_opts *o = j->opts;
     if (o->eigs) {
         if ((uint64_t)o->eigs > n)
-            return fp_fail(err, "--eigs %ld: the Hessian is %llu x %llu, so at most %llu eigenvalues",
-                           o->eigs, (unsigned long long)n, (unsigned long long)n,
-                           (unsigned long long)n);
+            return fp_fail(err, "%s: --eigs %ld: the Hessian is %llu x %llu, so at most %llu "
+                           "eigenvalues", o->args[0], o->eigs, (unsigned long long)n,
+                           (unsigned long long)n, (unsigned long long)n);
         fp_eig_which which = !o->which || !strcmp(o->which, "LM") ? FP_EIG_LM
                              : !strcmp(o->which, "LA")            ? FP_EIG_LA : FP_EIG_SA;
         double *values = malloc((size_t)o->eigs * sizeof *values);
@@ -554,7 +554,9 @@ static int run(cmd_opts *opts)
     uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
     if (rc == 0 && opts->rows) {
         if ((rc = parse_rows(opts->rows, &begin, &end, &err)) == 0
-            && (rc = check_rows(opts->rows, n, begin, &end, &err)) == 0)
+            && (rc = check_rows(opts->rows, n, begin, &end, &err)) < 0)
+            fp_fail_prefix(&err, opts->args[0]);   /* the model's Hessian is too small */
+        if (rc == 0)
             rc = write_rows(&j, begin, end, &err);
     } else if (rc == 0 && opts->hvp) {
         rc = write_hvp(&j, &err);
@@ -586,7 +588,7 @@ const cmd cmd_hessian = {
         "\n"
         "  -x X, -y Y, --loss L   as for gradient (sumsq without -y, else mse by default)\n"
         "  -o OUT          output file (default: standard output, as text)\n"
-        "  --rows A:B      rows A to B-1 (0-based, like a Python slice): (B-A) x n, as\n"
+        "  --rows A:B      rows A to B-1 (0-based; A or B may be left open): (B-A) x n, as\n"
         "                  computed (symmetric to rounding), so jobs can split one Hessian\n"
         "  --diag          the diagonal (n values; as many products as the full matrix)\n"
         "  --hvp V         H v for a vector file V of length n\n"
@@ -598,9 +600,11 @@ const cmd cmd_hessian = {
         "  --train-mode    BatchNorm differentiates through the batch's own statistics\n"
         "  --dtype T       element type of the output (default: the compute precision)\n"
         "  --format F      force the output format (npy, txt, csv, bin, h5, json)\n"
+        "  --in-format F   force the format of X, Y and V (the same names; default: by\n"
+        "                  content and extension)\n"
         "  --include GLOB, --exclude GLOB, --all   which parameters vary, as for gradient\n"
         "  --device D      cpu (default), cuda (one error line without a usable GPU),\n"
         "                  or auto (the GPU for large jobs when one is usable)\n"
         "  --allow-external, --arch JSON   as for gradient\n"
-        "  -q              no progress line (shown only when stderr is a terminal)\n",
+        "  -q, --quiet     no progress line (shown only when stderr is a terminal)\n",
 };

@@ -23,9 +23,10 @@ static void print_help(FILE *out)
           "Nested model files <-> one flat parameter vector (Flux's destructure),\n"
           "and gradients and Hessians with respect to that vector.\n\n"
           "commands:\n", out);
-    for (const cmd *const *c = commands; *c; c++) {
-        const char *nl = strchr((*c)->usage, '\n');
-        fprintf(out, "  %.*s\n", (int)(nl ? nl - (*c)->usage : (long)strlen((*c)->usage)), (*c)->usage);
+    for (const cmd *const *c = commands; *c; c++) {   /* each synopsis: up to its blank line */
+        const char *end = strstr((*c)->usage, "\n\n");
+        fprintf(out, "  %.*s\n", (int)(end ? end - (*c)->usage : (long)strlen((*c)->usage)),
+                (*c)->usage);
     }
     fputs("\n'flatparams COMMAND -h' describes a command; 'flatparams --version' prints the version.\n",
           out);

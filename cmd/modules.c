@@ -123,8 +123,11 @@ const cmd cmd_modules = {
         "                  non_trainable, arrays, trainable_arrays, non_trainable_arrays\n"
         "  --format F      json (as --json) or text (the table)\n"
         "  --include/--exclude GLOB   parameters deselected count as non-trainable\n"
+        "  --all           non-trainable parameters count as trainable\n"
+        "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
         "                  layer types and settings\n"
         "  --dtype, --precision, --device   checked, as on every command; no vector is\n"
-        "                  written and nothing is computed here\n",
+        "                  written and nothing is computed here\n"
+        "  -q, --quiet     quiet\n",
 };

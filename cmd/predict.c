@@ -46,9 +46,11 @@ const cmd cmd_predict = {
         "                  or auto (the GPU for large jobs when one is usable)\n"
         "  --dtype T       element type of the output (and of raw .bin inputs)\n"
         "  --format F      force the output format (npy, txt, csv, bin, h5, json)\n"
+        "  --in-format F   force the format of X (the same names; default: by content\n"
+        "                  and extension)\n"
         "  --include/--exclude/--all   the selection that makes the flat vector (the\n"
         "                  model computes the same either way)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     architecture (Keras model.to_json()) of a weights-only Keras file\n"
-        "  -q              quiet\n",
+        "  -q, --quiet     quiet\n",
 };

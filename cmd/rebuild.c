@@ -170,14 +170,16 @@ const cmd cmd_rebuild = {
         "text, or .npy when it starts with the NumPy magic).\n"
         "\n"
         "  -o OUT          the new model file (written to a temporary file, then renamed);\n"
-        "                  its format follows the extension (.h5 .hdf5 .json; .keras from a\n"
-        "                  .keras MODEL), else MODEL's\n"
+        "                  its format follows the extension (.h5 .hdf5 .json .safetensors;\n"
+        "                  .keras from a .keras MODEL), else MODEL's\n"
         "  --include/--exclude/--all   the same selection that made the vector\n"
         "  --dtype T       element type of a raw .bin VEC\n"
-        "  --format F      force the output model format (hdf5, json)\n"
+        "  --format F      force the output model format (hdf5, json, safetensors)\n"
+        "  --in-format F   force VEC's format (npy, txt, csv, bin, h5, json; default: by\n"
+        "                  content and extension)\n"
         "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
         "                  layer types and settings\n"
         "  --precision, --device   checked, as on every command; nothing is computed here\n"
-        "  -q              quiet\n",
+        "  -q, --quiet     quiet\n",
 };

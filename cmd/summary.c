@@ -345,9 +345,13 @@ const cmd cmd_summary = {
         "parameter count (\"# 3 parameters\", \"plus K non-trainable\"), flags for layers\n"
         "that are (all zero), hold (some NaN) or (some Inf), and the Total line.\n"
         "\n"
+        "  --include/--exclude GLOB   parameters deselected count as non-trainable\n"
+        "  --all           non-trainable parameters count as trainable\n"
+        "  --allow-external  let HDF5 external links and storage read other files\n"
         "  --arch JSON     Keras architecture (model.to_json()) for a weights-only .h5:\n"
         "                  layer types and settings\n"
         "  --format F      text (the only one)\n"
         "  --dtype, --precision, --device   checked, as on every command; no vector is\n"
-        "                  written and nothing is computed here\n",
+        "                  written and nothing is computed here\n"
+        "  -q, --quiet     quiet\n",
 };

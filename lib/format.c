@@ -39,7 +39,7 @@ int fp_format_detect(const char *path, const fp_format **out, fp_error *err)
     }
     if (n == 0)
         return fp_fail(err, "%s: empty file, not a model", path);
-    return fp_fail(err, "%s: not a model file (not HDF5, not JSON)", path);
+    return fp_fail(err, "%s: not a model file (not HDF5, Keras, safetensors or JSON)", path);
 }
 
 static int has_extension(const char *path, const char *ext)

@@ -10,7 +10,11 @@ esc() { sed -e 's/\\/\\e/g' -e 's/^\./\\\&./' -e "s/^'/\\\\\\&'/"; }
     echo 'flatparams \- nested model files to flat parameter vectors and back'
     echo '.SH SYNOPSIS'
     echo '.nf'
-    "$bin" --help | sed -n 's/^  \([a-z]\)/flatparams \1/p' | esc
+    # each command's synopsis, with its continuation lines (indented deeper)
+    "$bin" --help | awk '/^commands:/ { on = 1; next }
+        on && /^  [a-z]/ { sub(/^  /, "flatparams "); print; next }
+        on && /^   / { print; next }
+        on && /^$/ { on = 0 }' | esc
     echo '.fi'
     echo '.SH DESCRIPTION'
     echo '.nf'
