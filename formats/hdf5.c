@@ -327,19 +327,31 @@ int h5_data_is_external(hid_t dset, char *what, size_t cap)
     return rc;
 }
 
-/* Opens a virtual dataset's source file as HDF5 looks for it: as named (from
- * the working directory), else beside the virtual dataset's file; "." is that
+/* Opens a virtual dataset's source file where libhdf5 1.10 looks for it: an
+ * absolute name as it is; a relative one under $HDF5_VDS_PREFIX, then beside
+ * the virtual dataset's file, then from the working directory; "." is that
  * file itself. -1 when not found (HDF5 then reads fill values). */
 static hid_t open_source_file(hid_t dset, const char *file)
 {
     if (!strcmp(file, "."))
         return H5Iget_file_id(dset);
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    char here[4096], beside[8192];
-    if (f < 0 && file[0] != '/' && H5Fget_name(dset, here, sizeof here) > 0 && strrchr(here, '/')) {
-        snprintf(beside, sizeof beside, "%.*s/%s", (int)(strrchr(here, '/') - here), here, file);
-        f = H5Fopen(beside, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file[0] == '/')
+        return H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char here[4096] = "", candidate[8192];
+    const char *prefix = getenv("HDF5_VDS_PREFIX");
+    hid_t f = H5I_INVALID_HID;
+    if (prefix && *prefix) {
+        snprintf(candidate, sizeof candidate, "%s/%s", prefix, file);
+        f = H5Fopen(candidate, H5F_ACC_RDONLY, H5P_DEFAULT);
     }
+    if (f < 0 && H5Fget_name(dset, here, sizeof here) > 0) {
+        const char *slash = strrchr(here, '/');
+        snprintf(candidate, sizeof candidate, "%.*s%s%s", slash ? (int)(slash - here) : 0, here,
+                 slash ? "/" : "", file);
+        f = H5Fopen(candidate, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+    if (f < 0)
+        f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     H5Eclear2(H5E_DEFAULT);
     return f;
 }
@@ -354,10 +366,15 @@ int h5_virtual_is_hostile(hid_t dset, char *why, size_t cap)
         hid_t src = H5Pget_virtual_srcspace(dcpl, i);
         hsize_t start[H5S_MAX_RANK], end[H5S_MAX_RANK], dims[H5S_MAX_RANK];
         int srank = src >= 0 ? H5Sget_simple_extent_ndims(src) : -1;
-        if (srank < 0 || H5Pget_virtual_filename(dcpl, i, file, sizeof file) < 0
-            || H5Pget_virtual_dsetname(dcpl, i, name, sizeof name) < 0
+        ssize_t file_len = srank < 0 ? -1 : H5Pget_virtual_filename(dcpl, i, file, sizeof file);
+        ssize_t name_len = file_len < 0 ? -1 : H5Pget_virtual_dsetname(dcpl, i, name, sizeof name);
+        if (srank < 0 || file_len < 0 || name_len < 0
             || (H5Sget_select_npoints(src) > 0 && H5Sget_select_bounds(src, start, end) < 0)) {
             rc = -1;
+        } else if ((size_t)file_len >= sizeof file || (size_t)name_len >= sizeof name) {
+            snprintf(why, cap, "virtual dataset names a source longer than %zu bytes",
+                     sizeof file - 1);
+            rc = 1;
         } else {
             hid_t f = open_source_file(dset, file);
             hid_t d = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : H5I_INVALID_HID;

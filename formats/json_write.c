@@ -29,7 +29,7 @@ typedef struct first_seen {
 
 typedef struct writer {
     FILE *f;
-    char *file;            /* the name messages use */
+    const char *file;      /* the name messages use */
     const fp_array_source *src;
     fp_error *err;
     fp_json_path path;     /* with RFC 6901 escapes: the form $ref uses */
@@ -47,21 +47,6 @@ static int check_io(writer *w)
     if (ferror(w->f))
         return fp_fail(w->err, "%s: cannot write: %s", w->file, strerror(errno ? errno : EIO));
     return 0;
-}
-
-/* Messages name the target rather than the temporary beside it that
- * fp_outfile reserves (".NAME.flatparams-PID.tmp"). */
-static char *display_name(const char *path)
-{
-    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
-    const char *tag = strstr(base, ".flatparams-");
-    size_t len = strlen(base);
-    if (base[0] != '.' || !tag || len < 4 || strcmp(base + len - 4, ".tmp"))
-        return strdup(path);
-    char *name = malloc(strlen(path) + 1);
-    if (name)
-        sprintf(name, "%.*s%.*s", (int)(base - path), path, (int)(tag - base - 1), base + 1);
-    return name;
 }
 
 /* ---- scalars */
@@ -338,9 +323,9 @@ static int write_node(writer *w, const fp_node *node, int level, int in_list)
 
 int fp_json_write(const char *path, const fp_node *root, const fp_array_source *src, fp_error *err)
 {
-    writer w = { .src = src, .err = err, .file = display_name(path) };
-    if (!w.file)
-        return fp_fail(err, "%s: out of memory", path);
+    /* (messages name path; the commands put their target in for a temporary's
+     * name: fp_outfile_name_target) */
+    writer w = { .src = src, .err = err, .file = path };
     int rc = 0;
     if (root->kind != FP_MAP && root->kind != FP_LIST && root->kind != FP_ARRAY)
         rc = fail(&w, "a JSON model's root must be a map, a list or an array");
@@ -361,6 +346,5 @@ int fp_json_write(const char *path, const fp_node *root, const fp_array_source *
         free(w.seen[i].path);
     free(w.seen);
     free(w.path.buf);
-    free(w.file);
     return rc;
 }

@@ -142,6 +142,7 @@ static int extract_weights(zip_t *zip, const char *name, char **out_path, fp_err
         free(path);
         return -1;
     }
+    fp_temporary_track(path);   /* removed on SIGINT or SIGTERM too */
     zip_file_t *f = zip_fopen_index(zip, (zip_uint64_t)index, 0);
     int rc = f ? 0 : fp_fail(err, "%s: %s: cannot extract: %s", name, WEIGHTS_ENTRY, zip_strerror(zip));
     char buf[1 << 15];
@@ -157,6 +158,7 @@ static int extract_weights(zip_t *zip, const char *name, char **out_path, fp_err
     if (close(fd) < 0 && rc == 0)
         rc = fp_fail(err, "%s: cannot write %s: %s", name, path, strerror(errno));
     if (rc < 0) {
+        fp_temporary_untrack(path);
         unlink(path);
         free(path);
         return -1;
@@ -176,6 +178,7 @@ static int keras_read(fp_tree *tree, fp_error *err)
     h5_state *state = NULL;
     if (rc == 0) {
         state = h5_state_open(h5_path, tree->path, err);
+        fp_temporary_untrack(h5_path);
         unlink(h5_path);   /* HDF5 keeps it open; nothing to clean up later */
         free(h5_path);
         rc = state ? 0 : -1;
@@ -209,8 +212,10 @@ static void patch_free(zip_patch *patch)
 {
     if (patch->zip)
         zip_discard(patch->zip);
-    if (patch->h5_path)
+    if (patch->h5_path) {
+        fp_temporary_untrack(patch->h5_path);
         unlink(patch->h5_path);
+    }
     free(patch->h5_path);
     free(patch->name);
     free(patch);

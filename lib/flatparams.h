@@ -263,6 +263,11 @@ void fp_outfile_abort(fp_outfile *out);                  /* unlink temp, free */
 /* Names the target where err names the temporary (a library writing to it
  * failed): call before fp_outfile_abort. */
 void fp_outfile_name_target(const fp_outfile *out, fp_error *err);
+/* Adds a temporary file of one's own (not an fp_outfile's) to those
+ * fp_outfile_remove_temporaries removes, and takes it off again; path must stay
+ * valid until untracked. */
+void fp_temporary_track(char *path);
+void fp_temporary_untrack(char *path);
 /* Unlinks every temporary not yet committed or aborted: for a signal handler
  * (async-signal-safe), so SIGINT or SIGTERM leaves no temporary behind. */
 void fp_outfile_remove_temporaries(void);

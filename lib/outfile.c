@@ -16,7 +16,8 @@
 /* Temporary names carry the pid so concurrent runs never collide; a kill leaves
  * a ".NAME.flatparams-PID.tmp" that later runs never read and may delete. A name
  * too long for that (the file system's NAME_MAX) takes a shorter one, and a
- * special file's temporary (copied into it) lives in $TMPDIR. */
+ * special file's temporary (copied into it) lives in $TMPDIR, made by mkstemp
+ * there (a shared directory: never a name someone else could plant first). */
 static char *temp_name(const char *target, int special)
 {
     const char *slash = strrchr(target, '/');
@@ -29,7 +30,7 @@ static char *temp_name(const char *target, int special)
         return NULL;
     static unsigned serial;   /* the short names: unique within the process */
     if (special)
-        snprintf(tmp, cap, "%s/.flatparams-%ld-%u.tmp", tmpdir, (long)getpid(), serial++);
+        snprintf(tmp, cap, "%s/.flatparams-%ld-XXXXXX", tmpdir, (long)getpid());
     else if (strlen(base) + 32 > NAME_MAX)
         snprintf(tmp, cap, "%.*s.flatparams-%ld-%u.tmp", (int)dir_len, target, (long)getpid(),
                  serial++);
@@ -41,8 +42,9 @@ static char *temp_name(const char *target, int special)
 static int copy_bytes(const char *src, const char *dst, int create, fp_error *err);
 
 /* The temporaries being written, for fp_outfile_remove_temporaries (a signal
- * handler's: only reads of this array and unlink, both async-signal-safe). */
-enum { LIVE_MAX = 8 };
+ * handler's: only reads of this array and unlink, both async-signal-safe). A
+ * process writes one or two at a time; one past the last slot goes untracked. */
+enum { LIVE_MAX = 32 };
 static char *volatile live[LIVE_MAX];
 
 static void live_set(char *from, char *to)
@@ -52,6 +54,17 @@ static void live_set(char *from, char *to)
             live[i] = to;
             return;
         }
+}
+
+void fp_temporary_track(char *path)
+{
+    live_set(NULL, path);
+}
+
+void fp_temporary_untrack(char *path)
+{
+    if (path)
+        live_set(path, NULL);
 }
 
 void fp_outfile_remove_temporaries(void)
@@ -73,14 +86,59 @@ static int want_fsync(void)
     return v && *v && strcmp(v, "0");
 }
 
+/* The open descriptor a path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N),
+ * or -1: written through that descriptor, not reopened, so a redirection keeps
+ * its own offset and mode (>> appends) and the file behind it is not replaced. */
+static int descriptor_named(const char *path)
+{
+    static const struct { const char *prefix; int fd; } named[] = {
+        { "/dev/stdout", STDOUT_FILENO }, { "/dev/stderr", STDERR_FILENO },
+        { "/dev/fd/", -1 }, { "/proc/self/fd/", -1 },
+    };
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
+        size_t n = strlen(named[i].prefix);
+        if (strncmp(path, named[i].prefix, n))
+            continue;
+        if (named[i].fd >= 0)
+            return path[n] ? -1 : named[i].fd;
+        char *end;
+        long fd = strtol(path + n, &end, 10);
+        return end != path + n && !*end && fd >= 0 && fd <= INT_MAX ? (int)fd : -1;
+    }
+    return -1;
+}
+
+/* A dangling symbolic link's destination (relative to the link's directory),
+ * or NULL: the file to create, the link kept. */
+static char *link_destination(const char *link)
+{
+    char dest[PATH_MAX];
+    ssize_t n = readlink(link, dest, sizeof dest - 1);
+    if (n <= 0)
+        return NULL;
+    dest[n] = 0;
+    const char *slash = strrchr(link, '/');
+    char *path = malloc(strlen(link) + (size_t)n + 2);
+    if (path && dest[0] != '/' && slash)
+        sprintf(path, "%.*s/%s", (int)(slash - link), link, dest);
+    else if (path)
+        strcpy(path, dest);
+    return path;
+}
+
 /* What target is: a symbolic link stands for the file it names (so that file is
- * replaced, the link kept); a directory is refused. */
+ * replaced or made, the link kept); a descriptor's name or any other file that
+ * is not regular is special (written into); a directory is refused. */
 static int examine(fp_outfile *out, const char *target, fp_error *err)
 {
     struct stat st;
     out->target = NULL;
-    if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) && stat(target, &st) == 0)
-        out->target = realpath(target, NULL);
+    if (descriptor_named(target) >= 0) {
+        out->special = 1;
+        return (out->target = strdup(target)) ? 0 : fp_fail(err, "out of memory");
+    }
+    if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode))
+        out->target = stat(target, &st) == 0 ? realpath(target, NULL) : link_destination(target);
     if (!out->target && !(out->target = strdup(target)))
         return fp_fail(err, "out of memory");
     if (stat(out->target, &st) < 0)
@@ -105,8 +163,28 @@ int fp_outfile_reserve(fp_outfile *out, const char *target, fp_error *err)
         fp_outfile_abort(out);
         return fp_fail(err, "out of memory");
     }
+    if (out->special) {
+        int fd = mkstemp(out->tmp_path);
+        if (fd < 0) {
+            fp_fail(err, "%s: cannot create a temporary file %s: %s", target, out->tmp_path,
+                    strerror(errno));
+            free(out->tmp_path);
+            out->tmp_path = NULL;
+            fp_outfile_abort(out);
+            return -1;
+        }
+        close(fd);
+    }
     live_set(NULL, out->tmp_path);
     return 0;
+}
+
+/* An existing special file opened for writing: a named descriptor duplicated,
+ * anything else opened as it is (no truncation: a device, a FIFO). */
+static int open_special(const char *target)
+{
+    int named = descriptor_named(target);
+    return named >= 0 ? fcntl(named, F_DUPFD_CLOEXEC, 0) : open(target, O_WRONLY | O_CLOEXEC);
 }
 
 int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
@@ -124,7 +202,7 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
         return -1;
     }
     if (out->special) {   /* written as it is: /dev/null, a FIFO, a terminal */
-        out->fd = open(out->target, O_WRONLY | O_CLOEXEC);
+        out->fd = open_special(out->target);
         if (out->fd < 0) {
             fp_fail(err, "%s: cannot open: %s", target, strerror(errno));
             fp_outfile_abort(out);
@@ -140,6 +218,7 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
     out->fd = open(out->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out->fd < 0) {
         fp_fail(err, "%s: cannot create: %s", target, strerror(errno));
+        live_set(out->tmp_path, NULL);
         free(out->tmp_path);
         out->tmp_path = NULL;
         fp_outfile_abort(out);
@@ -149,7 +228,8 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err)
 }
 
 /* Removes temporaries that killed runs left for the same target: names
- * ".BASE.flatparams-PID.tmp" whose PID is no longer running. A live PID (a run in
+ * ".BASE.flatparams-PID.tmp" (or libzip's ".tmp.XXXXXX" beside it) whose PID is
+ * no longer running. A live PID (a run in
  * progress, or a recycled number) keeps its file: stale files are at worst left,
  * never a running job's output removed. */
 static void remove_stale_temporaries(const char *target)
@@ -176,7 +256,9 @@ static void remove_stale_temporaries(const char *target)
             continue;
         char *end;
         long pid = strtol(e->d_name + n_prefix, &end, 10);
-        if (end == e->d_name + n_prefix || strcmp(end, ".tmp") || pid <= 0 || pid == (long)getpid())
+        /* (".tmp.XXXXXX": the temporary libzip writes beside a .keras one) */
+        int ours = !strcmp(end, ".tmp") || (!strncmp(end, ".tmp.", 5) && strlen(end) == 11);
+        if (end == e->d_name + n_prefix || !ours || pid <= 0 || pid == (long)getpid())
             continue;
         if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -261,14 +343,15 @@ void fp_outfile_abort(fp_outfile *out)
     out->fd = -1;
 }
 
-/* src's bytes into dst: a new file (create), or an existing special file as it is. */
+/* src's bytes into dst: a new file (create), or an existing special file as it
+ * is (open_special). */
 static int copy_bytes(const char *src, const char *dst, int create, fp_error *err)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return fp_fail(err, "%s: cannot open: %s", src, strerror(errno));
     int out = create ? open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-                     : open(dst, O_WRONLY | O_CLOEXEC);
+                     : open_special(dst);
     if (out < 0) {
         close(in);
         return fp_fail(err, "%s: cannot create: %s", dst, strerror(errno));

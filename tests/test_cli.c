@@ -880,6 +880,39 @@ START_TEST(outputs_into_what_exists)
     assert_error_line(&r, "is a directory");
     run_free(&r);
 
+    /* a dangling link: its destination is made, the link kept */
+    const char *dangling = tmpfile_in("dangling.txt");
+    ck_assert_int_eq(symlink("made.txt", dangling), 0);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "-o", dangling, NULL);
+    assert_ok(&r);
+    run_free(&r);
+    ck_assert(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode));
+    bytes = read_file(tmpfile_in("made.txt"), &len);
+    ck_assert(bytes && len == expect.out_len && !memcmp(bytes, expect.out, len));
+    free(bytes);
+
+    /* -o /dev/stdout into `>> file`: appended through the descriptor, the file
+     * neither replaced nor rewritten from its start */
+    const char *appended = tmpfile_in("appended.txt");
+    ck_assert_int_eq(write_file(appended, "hello\n", 6), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(appended, O_WRONLY | O_APPEND);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+            _exit(99);
+        execl(getenv("FP_BIN"), "flatparams", "flatten", testdata("seed.json"), "-o", "/dev/stdout",
+              (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    bytes = read_file(appended, &len);
+    ck_assert(bytes && len == 6 + expect.out_len && !memcmp(bytes, "hello\n", 6)
+              && !memcmp(bytes + 6, expect.out, expect.out_len));
+    free(bytes);
+
     char longname[256];
     memset(longname, 'a', 240);
     memcpy(longname + 240, ".txt", 5);
@@ -890,10 +923,11 @@ START_TEST(outputs_into_what_exists)
     bytes = read_file(longpath, &len);
     ck_assert(len == expect.out_len && !memcmp(bytes, expect.out, len));
     free(bytes);
-    /* fifo, its copy (.h5), the private file, the link, the long name: no temporaries */
+    /* fifo, its copy (.h5), the private file, the link, the dangling link and
+     * what it made, the appended file, the long name: no temporaries */
     char where[4096];
     snprintf(where, sizeof where, "%.*s", (int)(strrchr(fifo, '/') - fifo), fifo);
-    ck_assert_int_eq(dir_count(where), 5);
+    ck_assert_int_eq(dir_count(where), 8);
     run_free(&expect);
 }
 END_TEST

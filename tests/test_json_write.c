@@ -264,13 +264,23 @@ START_TEST(write_errors)
     expect_write_error(root, "/nonexistent-dir/m.json", "/nonexistent-dir/m.json: cannot create: ");
 
     ck_assert_int_eq(fp_node_append(list, NULL, fp_node_new_number(1), &err), 0);
-    /* Messages name the target, not the temporary beside it. */
-    char tmp[512], target[512];
+    /* The writer names the path it writes; written through an fp_outfile, the
+     * message then names the target, not the temporary beside it. */
+    char target[512], needle[600];
     snprintf(target, sizeof target, "%s", tmpfile_in("out.json"));
-    snprintf(tmp, sizeof tmp, "%s", tmpfile_in(".out.json.flatparams-123.tmp"));
-    char needle[600];
-    snprintf(needle, sizeof needle, "%s: /list/0: a list holding numbers cannot be written as JSON", target);
-    expect_write_error(root, tmp, needle);
+    fp_outfile out;
+    ck_assert_int_eq(fp_outfile_reserve(&out, target, &err), 0);
+    snprintf(needle, sizeof needle, "%s: /list/0: a list holding numbers cannot be written as JSON",
+             out.tmp_path);
+    fp_array_source src = { fill_from_tree, NULL };
+    ck_assert_int_eq(fp_format_json.write(out.tmp_path, root, &src, &err), -1);
+    ck_assert_msg(strstr(err.msg, needle), "message lacks '%s': %s", needle, err.msg);
+    fp_outfile_name_target(&out, &err);
+    snprintf(needle, sizeof needle, "%s: /list/0: a list holding numbers cannot be written as JSON",
+             target);
+    ck_assert_msg(strstr(err.msg, needle) && !strstr(err.msg, "flatparams-"), "%s", err.msg);
+    fp_outfile_abort(&out);
+    ck_assert(!file_exists(out.tmp_path ? out.tmp_path : target));
 
     fp_node *fake = fp_node_new(FP_MAP);
     ck_assert_int_eq(fp_node_append(root, "fake", fake, &err), 0);
