@@ -42,11 +42,29 @@ static zip_t *open_zip(const char *path, int flags, const char *name, fp_error *
     return zip;
 }
 
+/* What a zip that is no .keras file holds, for the message: PyTorch's
+ * torch.save (.pt, .pth: a data.pkl inside) and NumPy's .npz are zips too. */
+static const char *zip_kind(zip_t *zip)
+{
+    zip_int64_t n = zip_get_num_entries(zip, 0);
+    for (zip_int64_t i = 0; i < n; i++) {
+        const char *entry = zip_get_name(zip, (zip_uint64_t)i, 0);
+        size_t len = entry ? strlen(entry) : 0;
+        if (len >= 8 && !strcmp(entry + len - 8, "data.pkl"))
+            return "a PyTorch torch.save checkpoint (pickled Python, not read: save the "
+                   "state_dict with safetensors' save_file)";
+        if (len >= 4 && !strcmp(entry + len - 4, ".npy"))
+            return "a NumPy .npz archive (arrays without a model: np.save each, or write the "
+                   "model as JSON or HDF5)";
+    }
+    return "not a Keras 3 .keras file";
+}
+
 static zip_int64_t locate(zip_t *zip, const char *entry, const char *name, fp_error *err)
 {
     zip_int64_t index = zip_name_locate(zip, entry, 0);
     if (index < 0)
-        fp_fail(err, "%s: no %s in the zip: not a Keras 3 .keras file", name, entry);
+        fp_fail(err, "%s: no %s in the zip: %s", name, entry, zip_kind(zip));
     return index;
 }
 

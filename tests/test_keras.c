@@ -423,6 +423,13 @@ START_TEST(broken_keras_zips_fail_with_one_line)
     run_result r = run_fpv(NULL, "flatten", no_config, NULL);
     assert_error_line(&r, "no config.json in the zip");
     run_free(&r);
+    /* zips that are other things say so: torch.save's .pt, NumPy's .npz */
+    r = run_fpv(NULL, "flatten", zip_with("m.pt", "archive/data.pkl", "pickle"), NULL);
+    assert_error_line(&r, "a PyTorch torch.save checkpoint");
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", zip_with("w.npz", "a.npy", "npy"), NULL);
+    assert_error_line(&r, "a NumPy .npz archive");
+    run_free(&r);
     const char *no_weights = zip_with("no_weights.keras", "config.json", "{\"class_name\": \"Sequential\"}");
     r = run_fpv(NULL, "modules", no_weights, NULL);
     assert_error_line(&r, "no model.weights.h5 in the zip");
