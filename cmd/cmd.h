@@ -52,6 +52,10 @@ int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
 /* Opens a model and lists every parameter, trainable or not (modules, summary):
  * on success the caller frees both; on failure it has printed the error and
  * returns EXIT_BAD_INPUT with nothing to free. */
+/* A warning line on stderr (not with -q) for each --include/--exclude glob
+ * that matches no parameter path of the tree: a dotted PyTorch name, a missing
+ * leading slash, would otherwise select nothing in silence. */
+void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root);
 int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;

@@ -221,6 +221,29 @@ int cmd_open_model(const char *path, fp_tree *tree, fp_error *err)
     return fp_tree_open(path, tree, err);
 }
 
+void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root)
+{
+    if (opts->quiet || (!opts->sel.n_include && !opts->sel.n_exclude))
+        return;
+    fp_select every = { .all = 1 };
+    fp_layout all;
+    fp_error err;
+    if (fp_layout_build(root, &every, &all, &err) < 0)
+        return;   /* (the command's own build reports it) */
+    for (size_t k = 0; k < opts->sel.n_include + opts->sel.n_exclude; k++) {
+        int inc = k < opts->sel.n_include;
+        const char *glob = inc ? opts->sel.include[k] : opts->sel.exclude[k - opts->sel.n_include];
+        int matched = 0;
+        for (size_t i = 0; i < all.n_params && !matched; i++)
+            matched = fp_glob_match(glob, all.params[i].path);
+        if (!matched)
+            fprintf(stderr, "flatparams: warning: --%s %s: matches no parameter%s%s%s\n",
+                    inc ? "include" : "exclude", glob, all.n_params ? " (paths look like " : "",
+                    all.n_params ? all.params[0].path : "", all.n_params ? ")" : "");
+    }
+    fp_layout_free(&all);
+}
+
 int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all)
 {
     fp_error err;

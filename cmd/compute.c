@@ -137,6 +137,7 @@ int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
     if (cmd_open_model(opts->args[0], &s->tree, &err) < 0)
         return cmd_error(&err);
     s->have_tree = 1;
+    cmd_warn_unmatched(opts, s->tree.root);
     if (fp_layout_build(s->tree.root, &opts->sel, &s->layout, &err) < 0)
         goto fail;
     s->have_layout = 1;

@@ -56,6 +56,7 @@ static int run(cmd_opts *opts)
     if (cmd_open_model(model, &tree, &err) < 0)
         return cmd_error(&err);
     fp_layout layout;
+    cmd_warn_unmatched(opts, tree.root);
     if (fp_layout_build(tree.root, &opts->sel, &layout, &err) < 0) {
         fp_tree_free(&tree);
         return cmd_error(&err);

@@ -93,6 +93,7 @@ static int run(cmd_opts *opts)
         return cmd_usage_error(&cmd_modules, "--format takes json or text, got '%s'", opts->format);
     if (cmd_open_all_params(opts->args[0], &tree, &all))
         return EXIT_BAD_INPUT;
+    cmd_warn_unmatched(opts, tree.root);
     modules_ctx ctx = { .all = &all, .sel = &opts->sel, .json = json };
     if (!json)
         printf("%-32s %-20s %12s %14s %7s\n", "path", "type", "trainable", "non-trainable", "arrays");

@@ -122,6 +122,7 @@ static int run(cmd_opts *opts)
     fp_layout layout;
     rebuild_ctx ctx = { .vec_path = strcmp(vec_path, "-") ? vec_path : "<stdin>", .layout = &layout };
     fp_outfile out = { .fd = -1 };
+    cmd_warn_unmatched(opts, tree.root);
     int rc = fp_layout_build(tree.root, &opts->sel, &layout, &err);
     if (rc == 0)
         rc = fp_vec_reader_open(&ctx.reader, vec_path, opts->in_format, opts->dtype, &err);

@@ -290,6 +290,7 @@ static int run(cmd_opts *opts)
         return cmd_usage_error(&cmd_summary, "--format takes text, got '%s'", opts->format);
     if (cmd_open_all_params(opts->args[0], &tree, &all))
         return EXIT_BAD_INPUT;
+    cmd_warn_unmatched(opts, tree.root);
     summary_ctx ctx = { .all = &all, .sel = &opts->sel, .model = opts->args[0] };
     size_t n_slots = all.n_params ? all.n_params : 1;
     ctx.by_path = malloc(n_slots * sizeof *ctx.by_path);

@@ -426,6 +426,19 @@ START_TEST(selection)
     r = run_fpv(NULL, "flatten", testdata("seed.json"), "--exclude", "/", NULL);
     ck_assert_str_eq(r.out, "");
     run_free(&r);
+    /* a glob that matches nothing (a dotted PyTorch name) selects nothing, with
+     * a warning that shows what paths look like; -q keeps it quiet */
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--include", "0.weight", NULL);
+    assert_ok(&r);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_str_eq(r.err, "flatparams: warning: --include 0.weight: matches no parameter "
+                            "(paths look like /layers/0/weight)\n");
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", testdata("seed.json"), "--exclude", "*.bias", "-q", NULL);
+    assert_ok(&r);
+    ck_assert_str_eq(r.out, "0.863101\n1.2454957\n0\n-1.6345707\n0\n");
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
 }
 END_TEST
 

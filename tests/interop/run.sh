@@ -57,6 +57,19 @@ step "np.save big-endian vector" python3 -c "
 import numpy as np; np.save('$work/be.npy', np.array([1.5, -2, 0.25, 8, 1e-3], dtype='>f8'))"
 step "rebuild from NumPy's vector" "$bin" rebuild "$src/testdata/seed.json" "$work/be.npy" -o "$work/be.json"
 step "the rebuilt model holds it" sh -c "'$bin' flatten '$work/be.json' | tr '\n' ' ' | grep -qx '1.5 -2 0.25 8 0.001 '"
+# ours -> PyTorch: tools/from_torch.py's JSON flattens as parameters_to_vector and
+# computes as torch does (skipped without torch, which CI does not install)
+python3 "$src/tests/interop/check_torch.py" "$bin" "$src" "$work" > "$work/torch.out" 2>&1
+torch_status=$?
+if [ "$torch_status" = 77 ]; then
+    echo "PyTorch checks skipped: $(tail -1 "$work/torch.out")"
+else
+    ran=$((ran + 1))
+    if [ "$torch_status" != 0 ]; then
+        echo "FAIL: PyTorch checks"; tail -20 "$work/torch.out" | sed 's/^/  /'
+        failed=$((failed + 1))
+    fi
+fi
 # ours -> Keras: every Keras file we rebuild loads in Keras and holds the vector given
 # (one Python process for all files: TensorFlow takes seconds to import).
 TF_CPP_MIN_LOG_LEVEL=3 CUDA_VISIBLE_DEVICES="" \
