@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch through tools/from_torch.py (interop suite): flatten equals
+"""PyTorch through scripts/from_torch.py (interop suite): flatten equals
 parameters_to_vector exactly; predict, the mse gradient and Hessian-vector rows
 agree with torch. Exit 77 without torch.
 
@@ -17,7 +17,7 @@ except ImportError as e:
     sys.exit(77)
 
 exe, src, work = sys.argv[1:4]
-sys.path.insert(0, os.path.join(src, "tools"))
+sys.path.insert(0, os.path.join(src, "scripts"))
 from from_torch import save_flatparams  # noqa: E402
 
 torch.manual_seed(0)

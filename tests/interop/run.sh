@@ -57,7 +57,7 @@ step "np.save big-endian vector" python3 -c "
 import numpy as np; np.save('$work/be.npy', np.array([1.5, -2, 0.25, 8, 1e-3], dtype='>f8'))"
 step "rebuild from NumPy's vector" "$bin" rebuild "$src/testdata/seed.json" "$work/be.npy" -o "$work/be.json"
 step "the rebuilt model holds it" sh -c "'$bin' flatten '$work/be.json' | tr '\n' ' ' | grep -qx '1.5 -2 0.25 8 0.001 '"
-# ours -> PyTorch: tools/from_torch.py's JSON flattens as parameters_to_vector and
+# ours -> PyTorch: scripts/from_torch.py's JSON flattens as parameters_to_vector and
 # computes as torch does (skipped without torch, which CI does not install)
 python3 "$src/tests/interop/check_torch.py" "$bin" "$src" "$work" > "$work/torch.out" 2>&1
 torch_status=$?

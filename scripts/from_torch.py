@@ -1,7 +1,7 @@
 """A PyTorch nn.Sequential as flatparams' native JSON model, so predict, gradient
 and hessian can run on it (a safetensors state_dict carries no layer types).
 
-    import sys; sys.path.insert(0, "tools")   # or copy this file
+    import sys; sys.path.insert(0, "scripts")   # or copy this file
     from from_torch import save_flatparams
     save_flatparams(model.eval(), "model.json")
 
