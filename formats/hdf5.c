@@ -58,17 +58,15 @@ void h5_reason(char *buf, size_t cap)
         return;
     reason_ctx ctx = { buf, cap, 0 };
     H5Ewalk2(stack, H5E_WALK_UPWARD, take_innermost, &ctx);
-    H5Eclose_stack(stack);
     /* the file driver's "file write failed: time = ..., buf = 0x..., error
      * message = 'File too large', ...": what failed, and the system's reason */
-    const char *said = strstr(buf, "error message = '"), *colon = strchr(buf, ':');
-    if (said && colon && colon < said) {
-        said += strlen("error message = '");
-        char reason[256];
-        snprintf(reason, sizeof reason, "%.*s: %.*s", (int)(colon - buf), buf,
-                 (int)strcspn(said, "'"), said);
+    char said[200], reason[256];
+    const char *colon = strchr(buf, ':');
+    if (colon && h5_stack_system_reason(stack, said, sizeof said)) {
+        snprintf(reason, sizeof reason, "%.*s: %s", (int)(colon - buf), buf, said);
         snprintf(buf, cap, "%s", reason);
     }
+    H5Eclose_stack(stack);
 }
 
 void h5_quiet(void)

@@ -119,15 +119,21 @@ static herr_t find_system_reason(unsigned n, const H5E_error2_t *e, void *vctx)
     return 0;
 }
 
-int h5_system_reason(char *buf, size_t cap)
+int h5_stack_system_reason(hid_t stack, char *buf, size_t cap)
 {
     system_reason ctx = { buf, cap, 0 };
-    hid_t stack = H5Eget_current_stack();
+    H5Ewalk2(stack, H5E_WALK_DOWNWARD, find_system_reason, &ctx);
+    return ctx.found;
+}
+
+int h5_system_reason(char *buf, size_t cap)
+{
+    hid_t stack = H5Eget_current_stack();   /* a copy; the live stack is cleared */
     if (stack < 0)
         return 0;
-    H5Ewalk2(stack, H5E_WALK_DOWNWARD, find_system_reason, &ctx);
+    int found = h5_stack_system_reason(stack, buf, cap);
     H5Eclose_stack(stack);
-    return ctx.found;
+    return found;
 }
 
 int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap)

@@ -20,5 +20,7 @@ int h5_size_is_hostile(hid_t dset, uint64_t n_elems, char *why, size_t cap);
  * ("..., error message = 'No space left on device', ..."): 1 with it in buf,
  * else 0. */
 int h5_system_reason(char *buf, size_t cap);
+/* The same from a stack copied with H5Eget_current_stack (which clears the live one). */
+int h5_stack_system_reason(hid_t stack, char *buf, size_t cap);
 
 #endif
