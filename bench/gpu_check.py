@@ -189,6 +189,12 @@ def main():
             d = np.load(os.path.join(tmp, "d.npy"))
             print(f"full matrix {h.shape}, exactly symmetric: {sym}; diagonal equals --diag: "
                   f"{bool(np.allclose(np.diagonal(h), d, rtol=1e-5, atol=1e-7))}")
+            if name == "cuda":   # the file's space allocated while the GPU starts, or not
+                plain, _ = run(common + ["--device", dev, "-o", h_path + ".plain.npy"],
+                               dict(venv, FLATPARAMS_NO_PREALLOCATE="1"))
+                os.remove(h_path + ".plain.npy")
+                print(f"  full to .npy without allocating the file ahead "
+                      f"(FLATPARAMS_NO_PREALLOCATE=1): {plain:.3f} s (with: {full:.3f} s)")
             if name == "cuda":   # each block made final on the GPU vs the host's second pass
                 h1_path = os.path.join(tmp, "H1.npy")
                 run(common + ["--device", dev, "-o", h1_path], dict(venv, FLATPARAMS_NO_PIPELINE="1"))

@@ -50,7 +50,7 @@ int compute_timed(int (*work)(void *ctx, fp_error *err), void *ctx, fp_error *er
 
 fp_dtype compute_out_dtype(const cmd_opts *opts, const compute_session *s)
 {
-    return opts->dtype ? opts->dtype : fp_net_precision(s->net);
+    return opts->dtype ? opts->dtype : compute_precision(s);
 }
 
 int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const char *path,
@@ -126,11 +126,11 @@ static const char *auto_device(const cmd *c, uint64_t n_params)
     return n_params >= enough && fp_device_usable("cuda", &err) ? "cuda" : "cpu";
 }
 
-int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
+int compute_open_model(const cmd *c, cmd_opts *opts, compute_session *s)
 {
     memset(s, 0, sizeof *s);
-    fp_net_options net_opts = { .source = opts->args[0] };
-    int rc = check_options(c, opts, &net_opts);
+    s->net_opts.source = opts->args[0];
+    int rc = check_options(c, opts, &s->net_opts);
     if (rc)
         return rc;
     fp_error err;
@@ -138,12 +138,26 @@ int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
         return cmd_error(&err);
     s->have_tree = 1;
     cmd_warn_unmatched(opts, s->tree.root);
-    if (fp_layout_build(s->tree.root, &opts->sel, &s->layout, &err) < 0)
-        goto fail;
+    if (fp_layout_build(s->tree.root, &opts->sel, &s->layout, &err) < 0) {
+        compute_close(s);
+        return cmd_error(&err);
+    }
     s->have_layout = 1;
-    if (net_opts.device && !strcmp(net_opts.device, "auto"))
-        net_opts.device = auto_device(c, s->layout.n_elems);
-    if (fp_net_build(&s->net, s->tree.root, &s->layout, &net_opts, &err) < 0)
+    return 0;
+}
+
+fp_dtype compute_precision(const compute_session *s)
+{
+    return s->net ? fp_net_precision(s->net)
+                  : s->net_opts.precision ? s->net_opts.precision : s->layout.dtype;
+}
+
+int compute_open_net(const cmd *c, cmd_opts *opts, compute_session *s)
+{
+    fp_error err;
+    if (s->net_opts.device && !strcmp(s->net_opts.device, "auto"))
+        s->net_opts.device = auto_device(c, s->layout.n_elems);
+    if (fp_net_build(&s->net, s->tree.root, &s->layout, &s->net_opts, &err) < 0)
         goto fail;
     if (compute_read_matrix(opts, s, opts->x, &s->x, &err) < 0)
         goto fail;
@@ -155,6 +169,12 @@ int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
 fail:
     compute_close(s);
     return cmd_error(&err);
+}
+
+int compute_open(const cmd *c, cmd_opts *opts, compute_session *s)
+{
+    int rc = compute_open_model(c, opts, s);
+    return rc ? rc : compute_open_net(c, opts, s);
 }
 
 void compute_close(compute_session *s)

@@ -12,6 +12,7 @@ typedef struct compute_session {
     fp_layout layout;
     fp_net *net;
     fp_matrix x;
+    fp_net_options net_opts;
     int have_tree, have_layout;
 } compute_session;
 
@@ -19,6 +20,15 @@ typedef struct compute_session {
  * Returns 0, or the exit status after printing the error (usage errors: 2). */
 int compute_open(const cmd *c, cmd_opts *opts, compute_session *s);
 void compute_close(compute_session *s);
+/* compute_open in its two steps, for a command that acts between them (hessian
+ * opens its output while a GPU starts): MODEL opened and the selection laid
+ * out; then the net built (the device started) and -x read. Each closes the
+ * session when it fails. */
+int compute_open_model(const cmd *c, cmd_opts *opts, compute_session *s);
+int compute_open_net(const cmd *c, cmd_opts *opts, compute_session *s);
+/* The compute dtype, also before the net is built (then as fp_net_build will
+ * choose it: --precision, else the flat vector's type). */
+fp_dtype compute_precision(const compute_session *s);
 
 /* Reads a matrix file (-x, -y) in the compute dtype; raw .bin is read as --dtype,
  * else as the compute dtype. Messages name the file. */

@@ -88,6 +88,7 @@ typedef struct job {
     fp_loss loss;
     progress prog;
     double *diag;   /* --diag, --trace: the diagonal's buffer */
+    fp_vec_writer *full;   /* the full matrix's output, opened before the net (run) */
 } job;
 
 /* Opens the writer for rows x cols (or a vector when cols == 0). */
@@ -290,12 +291,11 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
     uint64_t n = fp_net_n_params(rs->j->s->net);
     size_t elem = fp_dtype_size(fp_net_precision(rs->j->s->net));
     int rc = 0;
-    if (!rs->sc) {   /* rows straight to the output (a GPU's whole matrix: opened here, */
-        if (!rs->w) {  /* with its conversion buffer for `wide` rows) */
+    if (!rs->sc) {   /* rows straight to the output (a GPU's whole matrix: the */
+        if (!rs->w)    /* conversion buffer for `wide` rows made here) */
             rc = open_writer(rs->j, &rs->w, rs->end - rs->begin, n, err);
-            if (rc == 0 && !rs->conv && !(rs->conv = malloc(rs->wide * n * 8 + 1)))
-                rc = fp_fail(err, "out of memory for %zu rows", rs->wide);
-        }
+        if (rc == 0 && !rs->conv && !(rs->conv = malloc(rs->wide * n * 8 + 1)))
+            rc = fp_fail(err, "out of memory for %zu rows", rs->wide);
         if (rc == 0)
             rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
     } else if (rs->sc->mem && rows != rows_where(ctx, at, stop))   /* a GPU's own memory */
@@ -348,13 +348,14 @@ static int write_full(job *j, fp_error *err)
     double clock = compute_now();
     /* A GPU with room for the whole matrix symmetrises it in its own memory and
      * hands out finished rows: no scratch, no second pass here. */
-    row_sink direct = { j, 0, n, NULL, NULL, NULL, NULL, NULL, block };   /* conv: made there */
+    row_sink direct = { j, 0, n, NULL, NULL, j->full, NULL, NULL, block };   /* conv: made there */
     fp_row_sink to_output = { rows_where, rows_ready, &direct };
     int on_device = fp_hessian_full_on_device(j->s->net, &j->s->x, j->y, j->loss, block,
                                               &to_output, err);
     free(direct.conv);
     if (on_device != 1) {
         phase_time("whole matrix on the GPU, written", &clock);
+        j->full = NULL;   /* finished here */
         return finish(direct.w, on_device, err);
     }
     int in_memory = n * n * elem <= SCRATCH_IN_MEMORY && !getenv("FLATPARAMS_SCRATCH_FILE");
@@ -369,7 +370,8 @@ static int write_full(job *j, fp_error *err)
     char *rows = sc.mem ? NULL : malloc(wide * n * elem + 1);
     char *strip = sc.mem ? NULL : malloc(wide * n * elem + 1);
     char *conv = malloc(wide * n * 8 + 1);
-    fp_vec_writer *w = NULL;
+    fp_vec_writer *w = j->full;
+    j->full = NULL;   /* finished here */
     int rc = (sc.mem || (rows && strip)) && conv ? 0
                                                   : fp_fail(err, "out of memory for %zu rows", wide);
     row_sink rs = { j, 0, n, rows, conv, NULL, &sc, strip, wide };
@@ -378,7 +380,7 @@ static int write_full(job *j, fp_error *err)
         rc = fp_hessian_row_blocks(j->s->net, &j->s->x, j->y, j->loss, 0, n, block, FP_ROWS_UPPER,
                                    &sink, err);
     phase_time("rows", &clock);
-    if (rc == 0)
+    if (rc == 0 && !w)
         rc = open_writer(j, &w, n, n, err);
     if (rc == 0 && sc.mem) {
         if (elem == 4)
@@ -531,6 +533,27 @@ static int check_modes(const cmd_opts *o)
     return 0;
 }
 
+/* With --device cuda, the full matrix's output is opened before the net is
+ * built: the GPU takes about half a second to start, in which a thread
+ * allocates the file's space (fp_vec_writer_preallocate), so the rows, when
+ * they come, only copy into it. Nothing is written to it before the rows, and
+ * an error removes it. Not on the host: there the thread slows the 2 threads
+ * computing the rows more than it saves (measured: 15.9-16.6 s against
+ * 15.0-15.2 s, n = 21,480, 2 cores), and auto is not yet resolved here. */
+static int open_full_early(job *j, fp_error *err)
+{
+    const cmd_opts *o = j->opts;
+    uint64_t n = j->s->layout.n_elems;
+    if (o->rows || o->hvp || o->eigs || o->hutchinson || o->diag || o->trace || n == 0
+        || !o->device || strcmp(o->device, "cuda")
+        || getenv("FLATPARAMS_NO_PREALLOCATE"))   /* (benchmarks: what it gains) */
+        return 0;
+    if (open_writer(j, &j->full, n, n, err) < 0)
+        return -1;
+    fp_vec_writer_preallocate(j->full);
+    return 0;
+}
+
 static int run(cmd_opts *opts)
 {
     fp_loss loss;
@@ -540,17 +563,25 @@ static int run(cmd_opts *opts)
     if (rc)
         return rc;
     compute_session s;
-    if ((rc = compute_open(&cmd_hessian, opts, &s)))
+    if ((rc = compute_open_model(&cmd_hessian, opts, &s)))
         return rc;
     fp_error err;
-    fp_matrix y = { 0 };
+    fp_matrix y_data = { 0 };
+    job j = { opts, &s, opts->y ? &y_data : NULL, loss,
+              { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() }, NULL, NULL };
+    if ((rc = open_full_early(&j, &err)) < 0) {
+        compute_close(&s);
+        return cmd_error(&err);
+    }
+    if ((rc = compute_open_net(&cmd_hessian, opts, &s))) {
+        fp_vec_writer_abort(j.full);
+        return rc;
+    }
     if (opts->y) {
-        rc = compute_read_matrix(opts, &s, opts->y, &y, &err);
-        if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y, loss, &err)) < 0)
+        rc = compute_read_matrix(opts, &s, opts->y, &y_data, &err);
+        if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y_data, loss, &err)) < 0)
             fp_fail_prefix(&err, opts->y);
     }
-    job j = { opts, &s, opts->y ? &y : NULL, loss,
-              { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() }, NULL };
     uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
     if (rc == 0 && opts->rows) {
         if ((rc = parse_rows(opts->rows, &begin, &end, &err)) == 0
@@ -565,7 +596,9 @@ static int run(cmd_opts *opts)
     } else if (rc == 0) {
         rc = write_full(&j, &err);
     }
-    free(y.data);
+    if (j.full)   /* (an error before write_full) */
+        fp_vec_writer_abort(j.full);
+    free(y_data.data);
     compute_close(&s);
     return rc < 0 ? cmd_error(&err) : EXIT_OK;
 }

@@ -222,6 +222,15 @@ int fp_vec_writer_open(fp_vec_writer **out, const char *path, const char *format
     return 0;
 }
 
+void fp_vec_writer_preallocate(fp_vec_writer *w)
+{
+    if ((w->format != VF_NPY && w->format != VF_BIN) || w->done)
+        return;   /* (before the first write: the file is still empty) */
+    /* the header waits in the buffer; .npy keeps bf16 as float32 (raw_write) */
+    size_t elem = fp_dtype_size(w->dtype == FP_BF16 && w->format == VF_NPY ? FP_F32 : w->dtype);
+    fp_outfile_preallocate(&w->out, (uint64_t)w->len + w->total * elem);
+}
+
 int fp_vec_writer_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error *err)
 {
     if (n > w->total - w->done)

@@ -229,6 +229,13 @@ const char *tmpfile_in(const char *name)
     return ring_path(current, name);
 }
 
+const char *write_tmp(const char *name, const char *text)
+{
+    const char *path = tmpfile_in(name);
+    ck_assert_int_eq(write_file(path, text, strlen(text)), 0);
+    return path;
+}
+
 char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -9,13 +9,6 @@
 
 #include "harness.h"
 
-static const char *write_tmp(const char *name, const char *text)
-{
-    const char *path = tmpfile_in(name);
-    ck_assert_int_eq(write_file(path, text, strlen(text)), 0);
-    return path;
-}
-
 static void assert_ok(const run_result *r)
 {
     ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);

@@ -250,6 +250,61 @@ START_TEST(a_small_gpu_takes_small_passes)
 }
 END_TEST
 
+/* The command end to end: `hessian --device cuda` opens its output before the
+ * GPU starts and allocates it meanwhile; the file is the same, byte for byte,
+ * as without that, and agrees with the CPU's. A bad -x found after the output
+ * was opened leaves nothing behind. */
+START_TEST(the_command_writes_the_same_matrix)
+{
+    const char *model = write_tmp("m.json",
+        "{\"type\": \"Chain\", \"layers\": ["
+        "{\"type\": \"Dense\", \"weight\": [[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.3, 0.2, 0.7],"
+        " [0.9, -0.1, 0.2]], \"bias\": [0.1, -0.2, 0.3, 0.0], \"activation\": \"tanh\"},"
+        "{\"type\": \"Dense\", \"weight\": [[0.5, -0.4, 0.3, 0.2], [-0.1, 0.6, 0.2, -0.3]],"
+        " \"bias\": [0.05, -0.05]}]}");
+    const char *x = write_tmp("x.txt", "1 2 3\n-1 0.5 2\n0.3 -0.7 1\n2 1 -1\n0 0 1\n");
+    const char *y = write_tmp("y.txt", "0.5 -1\n1 0\n-0.5 0.5\n0 1\n1 1\n");
+    const char *dir = tmpdir();
+    char out[3][4096];
+    static const char *const names[] = { "ahead.npy", "plain.npy", "cpu.npy" };
+    for (int i = 0; i < 3; i++) {
+        snprintf(out[i], sizeof out[i], "%s/%s", dir, names[i]);
+        const char *argv[] = { "hessian", model, "-x", x, "-y", y, "--device", i < 2 ? "cuda" : "cpu",
+                               "-o", out[i], NULL };
+        if (i == 1)
+            setenv("FLATPARAMS_NO_PREALLOCATE", "1", 1);
+        run_result r = run_fp(NULL, 0, argv);
+        unsetenv("FLATPARAMS_NO_PREALLOCATE");
+        ck_assert_msg(r.status == 0, "%s: %s", names[i], r.err);
+        run_free(&r);
+    }
+    size_t len[3];
+    char *bytes[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_nonnull(bytes[i] = read_file(out[i], &len[i]));
+    ck_assert_uint_eq(len[0], 128 + 26 * 26 * 8);   /* n = 26, float64 */
+    ck_assert_uint_eq(len[1], len[0]);
+    ck_assert(!memcmp(bytes[0], bytes[1], len[0]));
+    ck_assert_uint_eq(len[2], len[0]);
+    const double *g = (const double *)(bytes[0] + 128), *c = (const double *)(bytes[2] + 128);
+    for (int i = 0; i < 26 * 26; i++)
+        ck_assert_msg(fabs(g[i] - c[i]) <= 1e-10 * (1 + fabs(c[i])), "entry %d: %g vs %g", i,
+                      g[i], c[i]);
+    for (int i = 0; i < 3; i++)
+        free(bytes[i]);
+    ck_assert_int_eq(dir_count(dir), 3);
+    /* -x is read after the output is opened: its error leaves no temporary */
+    char missing[4096], target[4096];
+    snprintf(missing, sizeof missing, "%s/missing.npy", dir);
+    snprintf(target, sizeof target, "%s/H.npy", dir);
+    const char *bad[] = { "hessian", model, "-x", missing, "--device", "cuda", "-o", target, NULL };
+    run_result r = run_fp(NULL, 0, bad);
+    assert_error_line(&r, missing);
+    run_free(&r);
+    ck_assert_int_eq(dir_count(dir), 3);
+}
+END_TEST
+
 /* 1 when the CUDA backend is built and a GPU is usable (else prints why).
  * Asked in a child: CUDA does not survive fork, and Check forks every test. */
 static int gpu_usable(void)
@@ -279,6 +334,7 @@ int main(void)
     tcase_add_test(tc, norm_layers_agree);
     tcase_add_test(tc, structures_agree);
     tcase_add_test(tc, a_wide_batch_agrees);
+    tcase_add_test(tc, the_command_writes_the_same_matrix);
     const char *emulated = getenv("FLATPARAMS_CUDA_EMULATE");
     if (emulated && !strcmp(emulated, "1"))
         tcase_add_test(tc, a_small_gpu_takes_small_passes);

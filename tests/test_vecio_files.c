@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *fixture(const char *name)
@@ -421,6 +423,85 @@ START_TEST(writer_missing_directory)
 }
 END_TEST
 
+/* fp_vec_writer_preallocate: the temporary's space is allocated in the
+ * background (beyond its end: its size stays what was written), the file
+ * written into it is exact, and abort stops the thread and leaves nothing. */
+static int fallocate_works(const char *dir)
+{
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/probe", dir);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0644), ok = 0;
+    if (fd >= 0) {
+        ok = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) == 0;
+        close(fd);
+        unlink(probe);
+    }
+    return ok;
+}
+
+START_TEST(writer_allocates_ahead)
+{
+    enum { N = 10000000, PIECE = 250000 };   /* 40 MB of float32: three 16 MiB pieces */
+    const char *dir = tmpdir();
+    char path[4096], temp[4096];
+    snprintf(path, sizeof path, "%s/ahead.npy", dir);
+    snprintf(temp, sizeof temp, "%s/.ahead.npy.flatparams-%ld.tmp", dir, (long)getpid());
+    int measurable = fallocate_works(dir);
+    float *piece = malloc(PIECE * sizeof *piece);
+    fp_vec_writer *w;
+    fp_error err;
+    uint64_t shape[2] = { N / 1000, 1000 };
+    ck_assert_int_eq(fp_vec_writer_open(&w, path, NULL, FP_F32, 2, shape, &err), 0);
+    fp_vec_writer_preallocate(w);
+    struct stat st;
+    ck_assert_int_eq(stat(temp, &st), 0);
+    if (measurable) {   /* all of it allocated before a byte is written */
+        for (int tries = 0; tries < 1000 && (uint64_t)st.st_blocks * 512 < (uint64_t)N * 4; tries++) {
+            nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+            ck_assert_int_eq(stat(temp, &st), 0);
+        }
+        ck_assert_msg((uint64_t)st.st_blocks * 512 >= (uint64_t)N * 4, "%lld bytes allocated",
+                      (long long)st.st_blocks * 512);
+        ck_assert_int_eq(st.st_size, 0);
+    }
+    for (uint64_t done = 0; done < N; done += PIECE) {
+        for (int i = 0; i < PIECE; i++)
+            piece[i] = (float)(done + (uint64_t)i);
+        ck_assert_int_eq(fp_vec_writer_write(w, piece, PIECE, &err), 0);
+    }
+    ck_assert_int_eq(fp_vec_writer_commit(w, &err), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 128 + (off_t)N * 4);   /* the header, the data, no more */
+    ck_assert_msg((uint64_t)st.st_blocks * 512 <= (uint64_t)st.st_size + (64 << 10),
+                  "%lld bytes allocated for %lld", (long long)st.st_blocks * 512,
+                  (long long)st.st_size);
+    void *back;
+    ck_assert_uint_eq(vec_read_all(path, NULL, FP_F32, FP_F32, PIECE, &back), N);
+    for (uint64_t i = 0; i < N; i += 9973)
+        ck_assert_msg(((float *)back)[i] == (float)i, "element %llu", (unsigned long long)i);
+    ck_assert(((float *)back)[N - 1] == (float)(N - 1));
+    free(back);
+    /* abort while it allocates: no thread left, no temporary */
+    ck_assert_int_eq(fp_vec_writer_open(&w, path, NULL, FP_F32, 2, shape, &err), 0);
+    fp_vec_writer_preallocate(w);
+    ck_assert_int_eq(fp_vec_writer_write(w, piece, PIECE, &err), 0);
+    fp_vec_writer_abort(w);
+    ck_assert_int_eq(dir_count(dir), 1);   /* the committed file alone */
+    ck_assert_int_eq(access(temp, F_OK), -1);
+    /* text has no size to allocate ahead: nothing happens */
+    const char *text = tmpfile_in("ahead.txt");
+    uint64_t one[1] = { 3 };
+    ck_assert_int_eq(fp_vec_writer_open(&w, text, NULL, FP_F32, 1, one, &err), 0);
+    fp_vec_writer_preallocate(w);
+    ck_assert_int_eq(fp_vec_writer_write(w, (float[]){ 0, 1, 2 }, 3, &err), 0);
+    ck_assert_int_eq(fp_vec_writer_commit(w, &err), 0);
+    char *got = read_file(text, NULL);
+    ck_assert_str_eq(got, "0\n1\n2\n");
+    free(got);
+    free(piece);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- bounded memory */
 
 static long max_rss_kib(void)
@@ -482,6 +563,7 @@ TCase *vecio_files_tcase(void)
     tcase_add_test(tc, stdout_full_disk);
     tcase_add_test(tc, writer_temp_files);
     tcase_add_test(tc, writer_missing_directory);
+    tcase_add_test(tc, writer_allocates_ahead);
     tcase_add_test(tc, memory_stays_bounded);
     return tc;
 }
