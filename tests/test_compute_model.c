@@ -4,6 +4,7 @@
 #include "test_compute.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,6 +224,51 @@ START_TEST(unknown_layers_and_activations_list_what_is_supported)
 }
 END_TEST
 
+/* A field one typo from a missing one it reads is refused, naming both; other
+ * fields (Keras' units, dtype, ...) and distant names are ignored. */
+START_TEST(typos_in_layer_fields_are_refused)
+{
+    static const struct { const char *key, *meant; } typos[] = {
+        { "activaton", "activation" }, { "activtaion", "activation" }, { "activations", "activation" },
+        { "wieght", "weight" }, { "kernal", "kernel" }, { "bais", "bias" },
+    };
+    for (size_t i = 0; i < sizeof typos / sizeof typos[0]; i++) {
+        fp_node *d = t_layer("Dense");
+        int is_weight = !strcmp(typos[i].meant, "weight") || !strcmp(typos[i].meant, "kernel");
+        t_put(d, is_weight ? typos[i].key : "weight", t_array(3, 2, 0, 1));
+        if (!is_weight)
+            t_put(d, typos[i].key, fp_node_new_string("tanh"));
+        char want[256];
+        snprintf(want, sizeof want, "m.json: /: Dense has no field '%s' (did you mean '%s'?)",
+                 typos[i].key, typos[i].meant);
+        ASSERT_CONTAINS(t_build_error(d, 0), want);
+        fp_node_release(d);
+    }
+    fp_node *bn = t_layer("BatchNorm");   /* reported before the missing statistics */
+    t_put(bn, "gamma", t_array(3, 0, 0, 1));
+    t_put(bn, "runing_mean", t_array(3, 0, 0, 1));
+    ASSERT_CONTAINS(t_build_error(bn, 0), "BatchNorm has no field 'runing_mean' (did you mean "
+                                          "'running_mean'?)");
+    fp_node_release(bn);
+    /* not typos: settings Keras keeps, a second spelling beside the field, short
+     * and distant names */
+    fp_node *fine = t_layer("Dense");
+    t_put(fine, "kernel", t_array(2, 3, 0, 1));
+    t_put(fine, "units", fp_node_new_number(3));
+    t_put(fine, "use_bias", fp_node_new_bool(0));
+    t_put(fine, "dtype", fp_node_new_string("float32"));
+    t_put(fine, "weigth", fp_node_new_string("a note"));   /* kernel is there */
+    t_put(fine, "act", fp_node_new_string("tanh"));
+    t_put(fine, "activ", fp_node_new_string("tanh"));
+    fp_layout layout;
+    fp_net *net = t_net(fine, NULL, FP_F64, 0, &layout);
+    ck_assert_ptr_nonnull(net);
+    fp_net_free(net);
+    fp_layout_free(&layout);
+    fp_node_release(fine);
+}
+END_TEST
+
 START_TEST(shapes_are_checked_layer_to_layer)
 {
     fp_node *mismatch = t_chain(t_dense(2, 3, NULL), t_dense(4, 1, NULL), NULL);
@@ -357,6 +403,7 @@ TCase *compute_errors_tcase(void)
 {
     TCase *tc = tcase_create("errors");
     tcase_add_test(tc, unknown_layers_and_activations_list_what_is_supported);
+    tcase_add_test(tc, typos_in_layer_fields_are_refused);
     tcase_add_test(tc, shapes_are_checked_layer_to_layer);
     tcase_add_test(tc, batchnorm_needs_statistics_for_inference);
     tcase_add_test(tc, complex_parameters_are_refused);

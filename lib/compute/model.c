@@ -318,6 +318,60 @@ static int build_norm(builder *b, const fp_node *map, const char *path, layer *l
     return take_width(b, path, what, n, n);
 }
 
+/* Whether a and b (ASCII, 4 characters or more) are one edit apart: a letter
+ * changed, added, dropped, or two neighbours swapped. */
+static int one_edit_apart(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    for (const char *p = a; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            return 0;
+    if (la < 4 || lb < 4 || la > lb + 1 || lb > la + 1 || !strcmp(a, b))
+        return 0;
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    if (la == lb)   /* one changed, or a[i..i+1] swapped */
+        return !strcmp(a + i + 1, b + i + 1)
+               || (a[i + 1] == b[i] && a[i] == b[i + 1] && !strcmp(a + i + 2, b + i + 2));
+    return la > lb ? !strcmp(a + i + 1, b + i) : !strcmp(a + i, b + i + 1);
+}
+
+/* A layer's field one typo away from a field it reads that is missing
+ * ("activaton" in a Dense without "activation") is refused, as PyTorch's
+ * load_state_dict and Keras' from_config refuse unknown names: read as
+ * written, the layer would silently be linear. Other fields (Keras' units,
+ * dtype, ...) are ignored. */
+static int check_typos(builder *b, const fp_node *map, const char *path, int kind)
+{
+    static const char *const keys_weight[] = { "weight", "kernel", NULL };
+    static const char *const keys_bias[] = { "bias", NULL };
+    static const char *const keys_diag[] = { "diag", NULL };
+    static const char *const *const dense[] = { keys_weight, keys_bias, keys_activation, NULL };
+    static const char *const *const norm[] = { keys_scale, keys_shift, keys_mean, keys_var,
+                                               keys_eps, keys_activation, keys_diag, NULL };
+    static const char *const *const act[] = { keys_activation, NULL };
+    const char *const *const *sets = kind == LAYER_DENSE ? dense : kind == LAYER_ACTIVATION ? act
+                                                                                            : norm;
+    for (size_t i = 0; i < map->n_children; i++) {
+        const char *key = map->keys[i];
+        int known = !strcmp(key, "type");
+        for (size_t s = 0; sets[s] && !known; s++)
+            for (const char *const *k = sets[s]; *k && !known; k++)
+                known = !strcmp(key, *k);
+        for (size_t s = 0; sets[s] && !known; s++) {
+            int present = 0;
+            for (const char *const *k = sets[s]; *k; k++)
+                present |= fp_map_get(map, *k) != NULL;
+            for (const char *const *k = sets[s]; *k && !present; k++)
+                if (one_edit_apart(key, *k))
+                    return fail_at(b, path, "%s has no field '%s' (did you mean '%s'?)",
+                                   map->type ? map->type : "the layer", key, *k);
+        }
+    }
+    return 0;
+}
+
 static int add_layer(builder *b, const fp_node *map, const char *path, int kind)
 {
     fp_net *net = b->net;
@@ -330,6 +384,8 @@ static int add_layer(builder *b, const fp_node *map, const char *path, int kind)
     net->n_layers++;
     l->kind = (layer_kind)kind;
     l->grad_below = b->any_param;
+    if (map && check_typos(b, map, path, kind) < 0)
+        return -1;
     if (map && parse_activation(b, map, path, &l->act) < 0)
         return -1;
     if (kind == LAYER_DENSE)
