@@ -533,24 +533,30 @@ static int check_modes(const cmd_opts *o)
     return 0;
 }
 
-/* With --device cuda, the full matrix's output is opened before the net is
- * built: the GPU takes about half a second to start, in which a thread
- * allocates the file's space (fp_vec_writer_preallocate), so the rows, when
- * they come, only copy into it. Nothing is written to it before the rows, and
- * an error removes it. Not on the host: there the thread slows the 2 threads
- * computing the rows more than it saves (measured: 15.9-16.6 s against
- * 15.0-15.2 s, n = 21,480, 2 cores), and auto is not yet resolved here. */
+static void allocate_on_gpu(job *j, const char *device)
+{
+    if (j->full && device && !strcmp(device, "cuda")
+        && !getenv("FLATPARAMS_NO_PREALLOCATE"))   /* (benchmarks: what it gains) */
+        fp_vec_writer_preallocate(j->full);
+}
+
+/* The full matrix's output is opened before the net is built: a bad -o fails
+ * before any work, whatever the device. On a GPU a thread allocates the
+ * file's space meanwhile (fp_vec_writer_preallocate): with --device cuda from
+ * here on, while CUDA starts (about half a second), with auto once it has
+ * chosen the GPU; so the rows, when they come, only copy into it. Nothing is
+ * written to it before the rows, and an error removes it. Not on the host:
+ * there the thread slows the 2 threads computing the rows more than it saves
+ * (measured: 15.9-16.6 s against 15.0-15.2 s, n = 21,480, 2 cores). */
 static int open_full_early(job *j, fp_error *err)
 {
     const cmd_opts *o = j->opts;
     uint64_t n = j->s->layout.n_elems;
-    if (o->rows || o->hvp || o->eigs || o->hutchinson || o->diag || o->trace || n == 0
-        || !o->device || strcmp(o->device, "cuda")
-        || getenv("FLATPARAMS_NO_PREALLOCATE"))   /* (benchmarks: what it gains) */
+    if (o->rows || o->hvp || o->eigs || o->hutchinson || o->diag || o->trace || n == 0)
         return 0;
     if (open_writer(j, &j->full, n, n, err) < 0)
         return -1;
-    fp_vec_writer_preallocate(j->full);
+    allocate_on_gpu(j, o->device);
     return 0;
 }
 
@@ -577,11 +583,13 @@ static int run(cmd_opts *opts)
         fp_vec_writer_abort(j.full);
         return rc;
     }
+    allocate_on_gpu(&j, s.net_opts.device);   /* (auto: now it has chosen) */
     if (opts->y) {
         rc = compute_read_matrix(opts, &s, opts->y, &y_data, &err);
         if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y_data, loss, &err)) < 0)
             fp_fail_prefix(&err, opts->y);
     }
+    j.prog.start = compute_now();   /* (the rate: from the work on) */
     uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
     if (rc == 0 && opts->rows) {
         if ((rc = parse_rows(opts->rows, &begin, &end, &err)) == 0

@@ -253,7 +253,6 @@ typedef struct fp_outfile {
     int special;           /* target exists and is not a regular file */
     int keep_mode;         /* target exists as a regular file: mode is its mode */
     unsigned mode;
-    struct fp_allocator *ahead;   /* fp_outfile_preallocate's thread, or NULL */
 } fp_outfile;
 
 int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err);
@@ -264,12 +263,6 @@ void fp_outfile_abort(fp_outfile *out);                  /* unlink temp, free */
 /* Names the target where err names the temporary (a library writing to it
  * failed): call before fp_outfile_abort. */
 void fp_outfile_name_target(const fp_outfile *out, fp_error *err);
-/* Has a background thread allocate the temporary's first bytes ahead of the
- * writes, so that they only copy into allocated space: for a writer that waits
- * before writing (a GPU starting, then computing). Nothing for standard
- * output, a special file, or a file system without fallocate. The file's size
- * stays what was written; commit and abort stop the thread. */
-void fp_outfile_preallocate(fp_outfile *out, uint64_t bytes);
 /* Adds a temporary file of one's own (not an fp_outfile's) to those
  * fp_outfile_remove_temporaries removes, and takes it off again; path must stay
  * valid until untracked. */
@@ -294,9 +287,12 @@ int fp_vec_format_known(const char *name);
  * (text for "-" and unknown extensions). Writes go to a temporary file. */
 int fp_vec_writer_open(fp_vec_writer **w, const char *path, const char *format,
                        fp_dtype dtype, int rank, const uint64_t *shape, fp_error *err);
-/* A binary output (npy, bin) to a file has its space allocated ahead of the
- * writes, in the background (fp_outfile_preallocate): for a caller that
- * computes for a while before its first write; call it before that write. */
+/* A binary output (npy, bin) to a file has its space allocated by a thread,
+ * ahead of the writes, so that they only copy into it: for a caller that
+ * computes for a while before its first write; call it before that write.
+ * Nothing for standard output, a special file, or a file system without
+ * fallocate. The file's size stays what was written; commit and abort stop
+ * the thread. */
 void fp_vec_writer_preallocate(fp_vec_writer *w);
 /* Appends n elements (of the writer's dtype) in row-major order. */
 int fp_vec_writer_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error *err);

@@ -7,8 +7,6 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,67 +40,6 @@ static char *temp_name(const char *target, int special)
 }
 
 static int copy_bytes(const char *src, const char *dst, int create, fp_error *err);
-
-/* ---------------------------------------------------------------- allocation ahead */
-
-/* A file system allocates a file's space as it is first written: on tmpfs
- * most of the time of writing a new file (0.8 of the 1.2 s for 1.85 GB on the
- * 2-core VM; the page cache of a disk is alike). A writer that first waits
- * for its data (a GPU starting) lets a thread do that meanwhile. It allocates
- * one piece at a time, from the file's write offset on, so a writer that
- * catches up waits at most for one piece. */
-enum { AHEAD_PIECE = 16 << 20 };
-
-struct fp_allocator {
-    pthread_t thread;
-    int fd;
-    uint64_t bytes;
-    atomic_int stop;
-};
-
-static void *allocate_ahead(void *arg)
-{
-    struct fp_allocator *a = arg;
-    for (uint64_t at = 0; at < a->bytes && !atomic_load(&a->stop); at += AHEAD_PIECE) {
-        uint64_t end = a->bytes - at < AHEAD_PIECE ? a->bytes : at + AHEAD_PIECE;
-        off_t written = lseek(a->fd, 0, SEEK_CUR);
-        uint64_t from = written > 0 && (uint64_t)written > at ? (uint64_t)written : at;
-        /* KEEP_SIZE: the size stays what was written; a failure (no fallocate
-         * here, no space) ends it, and the writes meet the reason themselves */
-        if (from < end && fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(end - from)))
-            break;
-    }
-    return NULL;
-}
-
-void fp_outfile_preallocate(fp_outfile *out, uint64_t bytes)
-{
-    struct stat st;
-    if (out->ahead || !out->tmp_path || out->special || out->fd < 0 || bytes == 0
-        || fstat(out->fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return;
-    struct fp_allocator *a = calloc(1, sizeof *a);
-    if (!a)
-        return;
-    a->fd = out->fd;
-    a->bytes = bytes;
-    if (pthread_create(&a->thread, NULL, allocate_ahead, a)) {
-        free(a);
-        return;
-    }
-    out->ahead = a;
-}
-
-/* Stops the allocating thread (after its piece) before the file is closed. */
-static void stop_allocating(fp_outfile *out)
-{
-    if (!out->ahead)
-        return;
-    atomic_store(&out->ahead->stop, 1);
-    pthread_join(out->ahead->thread, NULL);
-    free(out->ahead);
-    out->ahead = NULL;
-}
 
 /* The temporaries being written, for fp_outfile_remove_temporaries (a signal
  * handler's: only reads of this array and unlink, both async-signal-safe). A
@@ -334,7 +271,6 @@ static void remove_stale_temporaries(const char *target)
 int fp_outfile_commit(fp_outfile *out, fp_error *err)
 {
     int rc = 0;
-    stop_allocating(out);
     if (out->special && !out->tmp_path && out->fd >= 0) {   /* written straight to it */
         if (close(out->fd) < 0)
             rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
@@ -393,7 +329,6 @@ void fp_outfile_name_target(const fp_outfile *out, fp_error *err)
 
 void fp_outfile_abort(fp_outfile *out)
 {
-    stop_allocating(out);
     if (out->tmp_path || out->special) {
         if (out->fd >= 0)
             close(out->fd);

@@ -5,6 +5,9 @@
 #include "vecio_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +145,48 @@ int vec_out_put(fp_vec_writer *w, const void *bytes, size_t n, fp_error *err)
 
 /* ---------------------------------------------------------------- writers */
 
+/* A file system allocates a file's space as it is first written: on tmpfs
+ * most of the time of writing a new file (0.8 of the 1.2 s for 1.85 GB on the
+ * 2-core VM; the page cache of a disk is alike). A writer that first waits
+ * for its data (a GPU starting) lets a thread do that meanwhile. It allocates
+ * one piece at a time, from the file's write offset on, so a writer that
+ * catches up waits at most for one piece. */
+enum { AHEAD_PIECE = 16 << 20 };
+
+struct vec_allocator {
+    pthread_t thread;
+    int fd;
+    uint64_t bytes;
+    atomic_int stop;
+};
+
+static void *allocate_ahead(void *arg)
+{
+    struct vec_allocator *a = arg;
+    for (uint64_t at = 0; at < a->bytes && !atomic_load(&a->stop); at += AHEAD_PIECE) {
+        uint64_t end = a->bytes - at < AHEAD_PIECE ? a->bytes : at + AHEAD_PIECE;
+        off_t written = lseek(a->fd, 0, SEEK_CUR);
+        uint64_t from = written > 0 && (uint64_t)written > at ? (uint64_t)written : at;
+        /* KEEP_SIZE: the size stays what was written; a failure (no fallocate
+         * here, no space) ends it, and the writes meet the reason themselves */
+        if (from < end && fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(end - from)))
+            break;
+    }
+    return NULL;
+}
+
+/* Stops the allocating thread (after its piece) before the file is closed. */
+static void stop_allocating(fp_vec_writer *w)
+{
+    if (!w->ahead)
+        return;
+    atomic_store(&w->ahead->stop, 1);
+    pthread_join(w->ahead->thread, NULL);
+    free(w->ahead);
+    w->ahead = NULL;
+}
+
+
 static void writer_free(fp_vec_writer *w)
 {
     free(w->name);
@@ -224,11 +269,24 @@ int fp_vec_writer_open(fp_vec_writer **out, const char *path, const char *format
 
 void fp_vec_writer_preallocate(fp_vec_writer *w)
 {
-    if ((w->format != VF_NPY && w->format != VF_BIN) || w->done)
+    struct stat st;
+    if ((w->format != VF_NPY && w->format != VF_BIN) || w->done || w->ahead
+        || !w->out.tmp_path || w->out.special || w->out.fd < 0
+        || fstat(w->out.fd, &st) < 0 || !S_ISREG(st.st_mode))
         return;   /* (before the first write: the file is still empty) */
+    struct vec_allocator *a = calloc(1, sizeof *a);
+    if (!a)
+        return;
     /* the header waits in the buffer; .npy keeps bf16 as float32 (raw_write) */
     size_t elem = fp_dtype_size(w->dtype == FP_BF16 && w->format == VF_NPY ? FP_F32 : w->dtype);
-    fp_outfile_preallocate(&w->out, (uint64_t)w->len + w->total * elem);
+    a->fd = w->out.fd;
+    a->bytes = (uint64_t)w->len + w->total * elem;
+    atomic_init(&a->stop, 0);
+    if (pthread_create(&a->thread, NULL, allocate_ahead, a)) {
+        free(a);
+        return;
+    }
+    w->ahead = a;
 }
 
 int fp_vec_writer_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error *err)
@@ -246,6 +304,7 @@ int fp_vec_writer_write(fp_vec_writer *w, const void *data, uint64_t n, fp_error
 
 int fp_vec_writer_commit(fp_vec_writer *w, fp_error *err)
 {
+    stop_allocating(w);
     if (w->done != w->total) {
         fp_fail(err, "%s: expected %llu elements, got %llu", w->name,
                 (unsigned long long)w->total, (unsigned long long)w->done);
@@ -266,6 +325,7 @@ void fp_vec_writer_abort(fp_vec_writer *w)
 {
     if (!w)
         return;
+    stop_allocating(w);
     if (w->ops)
         w->ops->discard(w);
     if (w->out.tmp_path || w->out.target)

@@ -130,6 +130,7 @@ struct fp_vec_writer {
     size_t len;
     unsigned char *scratch;
     void *state;
+    struct vec_allocator *ahead;   /* fp_vec_writer_preallocate's thread, or NULL */
 };
 
 /* Appends bytes to the output buffer, writing it out when full. */

@@ -299,6 +299,19 @@ START_TEST(errors_are_one_line)
     r = run_fpv(NULL, "hessian", MODEL, "-x", X, "-y", Y, "--eigs", "2", "--which", "XX", NULL);
     ck_assert_int_eq(r.status, 2);
     run_free(&r);
+    /* the full matrix's output is opened first: a bad -o fails before the work
+     * (naming it, not a bad -x), and a bad -y after it leaves no temporary */
+    r = run_fpv(NULL, "hessian", MODEL, "-x", "/nonexistent-fp/x.npy", "-o",
+                "/nonexistent-fp/H.npy", NULL);
+    assert_error_line(&r, "/nonexistent-fp/H.npy: ");
+    run_free(&r);
+    const char *dir = tmpdir();
+    char out[4096];
+    snprintf(out, sizeof out, "%s/H.npy", dir);
+    r = run_fpv(NULL, "hessian", MODEL, "-x", X, "-y", tmpfile_in("short.txt"), "-o", out, NULL);
+    assert_error_line(&r, "short.txt");
+    run_free(&r);
+    ck_assert_int_eq(dir_count(dir), 0);
 }
 END_TEST
 
