@@ -85,7 +85,8 @@ static int run(cmd_opts *opts)
             free(buf);
             cap = need;
             if (!(buf = malloc(cap))) {
-                rc = fp_fail(&err, "out of memory for %zu bytes", cap);
+                rc = fp_fail(&err, "%s: %s: out of memory for %zu bytes (this array is read "
+                             "whole)", model, p->path, cap);
                 break;
             }
         }

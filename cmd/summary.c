@@ -42,28 +42,38 @@ static const char *grouped(uint64_t n, char *buf)
     return buf;
 }
 
+/* The flags: the array read in its own type (its data where the tree holds it),
+ * then converted to double a piece at a time, so the memory is the array's own
+ * size (a float16 array's, not 8 bytes an element). */
 static void scan_values(summary_ctx *ctx, const fp_param *p, counts *c)
 {
-    size_t n = (size_t)p->n_elems * (fp_dtype_is_complex(p->node->dtype) ? 2 : 1);
-    double *v = malloc((n ? n : 1) * sizeof *v > fp_array_bytes(p->node) ? (n ? n : 1) * sizeof *v
-                                                                       : fp_array_bytes(p->node));
-    fp_dtype as = fp_dtype_is_complex(p->node->dtype) ? FP_C128 : FP_F64;
-    if (!v || fp_array_read(p->node, v, as, &ctx->err) < 0) {
-        if (!v)
-            fp_fail(&ctx->err, "out of memory");
+    const fp_node *arr = p->node;
+    int complex_ = fp_dtype_is_complex(arr->dtype);
+    size_t elem = fp_dtype_size(arr->dtype);
+    void *own = arr->data ? NULL : malloc(fp_array_bytes(arr) ? fp_array_bytes(arr) : 1);
+    if (!arr->data && (!own || fp_array_read(arr, own, arr->dtype, &ctx->err) < 0)) {
+        if (!own)
+            fp_fail(&ctx->err, "out of memory for the array's %zu bytes", fp_array_bytes(arr));
         char where[4096];
         snprintf(where, sizeof where, "%s: %s", ctx->model, p->path);
         fp_fail_prefix(&ctx->err, where);
         ctx->failed = 1;
-        free(v);
+        free(own);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        c->all_zero &= v[i] == 0;
-        c->some_nan |= isnan(v[i]);
-        c->some_inf |= isinf(v[i]);
+    const char *data = arr->data ? arr->data : own;
+    enum { PIECE = 4096 };
+    double v[2 * PIECE];
+    for (uint64_t at = 0; at < p->n_elems; at += PIECE) {
+        size_t k = p->n_elems - at < PIECE ? (size_t)(p->n_elems - at) : PIECE;
+        fp_convert(v, complex_ ? FP_C128 : FP_F64, data + at * elem, arr->dtype, k, NULL);
+        for (size_t i = 0; i < k * (complex_ ? 2 : 1); i++) {
+            c->all_zero &= v[i] == 0;
+            c->some_nan |= isnan(v[i]);
+            c->some_inf |= isinf(v[i]);
+        }
     }
-    free(v);
+    free(own);
 }
 
 /* strcmp order, then flat order where two parameters share a path. */

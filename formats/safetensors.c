@@ -254,8 +254,10 @@ static int write_tree(const char *path, const fp_node *root, const fp_array_sour
         unsigned char len_bytes[8];
         for (int i = 0; i < 8; i++)
             len_bytes[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
-        if (header.oom || !(data = malloc(max_bytes)))
+        if (header.oom)
             fp_fail(err, "out of memory");
+        else if (!(data = malloc(max_bytes)))
+            fp_fail(err, "%s: out of memory for the largest array's %zu bytes", path, max_bytes);
         else if (header.len > FP_ST_MAX_HEADER)
             fp_fail(err, "%zu tensors need a %zu-byte header, beyond the format's 100 MB limit",
                     list.n, header.len);

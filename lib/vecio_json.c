@@ -65,6 +65,9 @@ static int next_json(fp_vec_reader *r, json_state *j, char *tok, int *kind, fp_e
         ssize_t len = vec_src_token(&r->src, json_delims, tok, TOKEN_CAP, r->name, err);
         if (len == -1)
             return -1;
+        if (len == -2)
+            return fp_fail(err, "%s: line %llu: a number of more than %d characters", r->name,
+                           (unsigned long long)j->line, TOKEN_CAP - 1);
         if (len == 0) {   /* a NUL byte */
             r->src.pos++;
             strcpy(tok, "\\0");

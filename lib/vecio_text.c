@@ -178,6 +178,9 @@ static int next_token(fp_vec_reader *r, char *tok, int *kind, fp_error *err)
         ssize_t len = vec_src_token(&r->src, delims, tok, TOKEN_CAP, r->name, err);
         if (len == -1)
             return -1;
+        if (len == -2)   /* (left unread, it would be read again and again) */
+            return fp_fail(err, "%s: line %llu: a number of more than %d characters", r->name,
+                           (unsigned long long)((text_state *)r->state)->line, TOKEN_CAP - 1);
         if (len == 0) {   /* a NUL byte: binary data, not text */
             r->src.pos++;
             strcpy(tok, "\\0");

@@ -190,6 +190,46 @@ START_TEST(nested_summary_flags)
 }
 END_TEST
 
+/* The flags of arrays read from the file in pieces, in their own type: an
+ * Inf past the first piece of a float16 tensor, NaN, zeros; complex parts. */
+START_TEST(summary_flags_of_lazy_and_complex_arrays)
+{
+    enum { N = 5000 };
+    static const char header[] =
+        "{\"a.inf\":{\"dtype\":\"F16\",\"shape\":[5000],\"data_offsets\":[0,10000]},"
+        "\"a.nan\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[10000,10004]},"
+        "\"a.zero\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[10004,10010]}}  ";
+    size_t hlen = sizeof header - 1, total = 8 + hlen + 10010;
+    unsigned char *file = calloc(1, total);
+    for (int i = 0; i < 8; i++)
+        file[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    memcpy(file + 8, header, hlen);
+    uint16_t *h = (uint16_t *)(file + 8 + hlen);   /* little-endian host */
+    for (int i = 0; i < N; i++)
+        h[i] = 0x3c00;   /* 1.0 */
+    h[4500] = 0x7c00;    /* +Inf, in the second piece */
+    h[N + 1] = 0x7e00;   /* NaN */
+    const char *st = tmpfile_in("flags.safetensors");
+    ck_assert_int_eq(write_file(st, file, total), 0);
+    free(file);
+    run_result r = run_fpv(NULL, "summary", st, NULL);
+    assert_ok(&r);
+    ck_assert_msg(strstr(r.out, "inf = float16[5000 elements],") && strstr(r.out, "(some Inf)")
+                  && strstr(r.out, "(some NaN)") && strstr(r.out, "(all zero)"), "%s", r.out);
+    const char *line = strstr(r.out, "inf = ");
+    ck_assert_msg(line && strstr(line, "(some Inf)") < strstr(line, "\n"), "%s", r.out);
+    run_free(&r);
+    static const char json[] =
+        "{\"c\": {\"dtype\": \"complex64\", \"shape\": [2], \"data\": [[1, 0], [0, \"-Infinity\"]]}}";
+    const char *js = tmpfile_in("complex.json");
+    ck_assert_int_eq(write_file(js, json, sizeof json - 1), 0);
+    r = run_fpv(NULL, "summary", js, NULL);
+    assert_ok(&r);
+    ck_assert_msg(strstr(r.out, "(some Inf)") && !strstr(r.out, "NaN"), "%s", r.out);
+    run_free(&r);
+}
+END_TEST
+
 static double *flatten_npy(const char *model, const char *const *extra, size_t *n)
 {
     const char *npy = tmpfile_in("flat.npy");
@@ -955,6 +995,7 @@ int main(void)
     tcase_add_test(tc, wrong_length_names_both);
     tcase_add_test(tc, mlp_bn_modules);
     tcase_add_test(tc, nested_summary_flags);
+    tcase_add_test(tc, summary_flags_of_lazy_and_complex_arrays);
     tcase_add_test(tc, raw_copy_matches_numpy);
     tcase_add_test(tc, hard_links_once_and_kept);
     tcase_add_test(tc, rebuild_keeps_everything_else);

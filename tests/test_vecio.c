@@ -329,6 +329,25 @@ START_TEST(text_errors)
     vec_read_fails(path, NULL, FP_DT_NONE, FP_F64, "'infinite' is not a number");
     vec_read_fails(tmpfile_in("missing.txt"), NULL, FP_DT_NONE, FP_F64, "cannot open");
     vec_read_fails(path, "xyz", FP_DT_NONE, FP_F64, "unknown vector format 'xyz'");
+    /* a number longer than the reader takes is refused, not read again forever
+     * (the reader used to return its start and never move on); 255 is fine */
+    char digits[300];
+    memset(digits, '1', sizeof digits);
+    for (int json = 0; json < 2; json++) {
+        const char *file = tmpfile_in(json ? "long.json" : "long.txt");
+        FILE *f = fopen(file, "w");
+        fprintf(f, json ? "[2, %.256s]" : "2\n%.256s\n", digits);
+        fclose(f);
+        vec_read_fails(file, NULL, FP_DT_NONE, FP_F64, "line ");
+        vec_read_fails(file, NULL, FP_DT_NONE, FP_F64, ": a number of more than 255 characters");
+        f = fopen(file, "w");
+        fprintf(f, json ? "[2, %.255s]" : "2\n%.255s\n", digits);
+        fclose(f);
+        void *back;
+        ck_assert_uint_eq(vec_read_all(file, NULL, FP_DT_NONE, FP_F64, 2, &back), 2);
+        ck_assert(((double *)back)[1] > 1.1e254 && ((double *)back)[1] < 1.2e254);
+        free(back);
+    }
 }
 END_TEST
 
