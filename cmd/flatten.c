@@ -8,20 +8,24 @@
 #include <string.h>
 #include <unistd.h>
 
-/* An array stored in the file exactly as the vector wants it is copied in
+/* An array stored in the file as it is in memory (raw_offset) is copied in
  * cache-sized pieces straight from the file: no format library, no array-sized
  * buffer (a 16 MiB buffer read then written costs two trips to memory; 256 KiB
- * pieces stay in cache between the read and the write). */
+ * pieces stay in cache between the read and the write). An array of another
+ * type than the vector's (bfloat16 or float16 into float32, --dtype) is
+ * converted a piece at a time on the way. */
 enum { PIECE_BYTES = 256 << 10 };
 
-static int copy_raw(int fd, const char *model, const fp_param *p, fp_vec_writer *w, fp_error *err)
+static int copy_raw(int fd, const char *model, const fp_param *p, fp_dtype dtype,
+                    fp_vec_writer *w, fp_error *err)
 {
-    static char piece[PIECE_BYTES];
-    size_t elem = fp_dtype_size(p->node->dtype), per_piece = PIECE_BYTES / elem;
+    static char piece[PIECE_BYTES], converted[PIECE_BYTES];
+    size_t elem = fp_dtype_size(p->node->dtype), out = fp_dtype_size(dtype);
+    size_t per_piece = PIECE_BYTES / (elem > out ? elem : out);
     uint64_t done = 0;
     while (done < p->n_elems) {
         size_t n = p->n_elems - done < per_piece ? (size_t)(p->n_elems - done) : per_piece;
-        size_t got = 0;
+        size_t got = 0, bad;
         while (got < n * elem) {
             ssize_t k = pread(fd, piece + got, n * elem - got,
                               (off_t)(p->node->raw_offset + (int64_t)(done * elem + got)));
@@ -32,7 +36,14 @@ static int copy_raw(int fd, const char *model, const fp_param *p, fp_vec_writer 
                                k < 0 ? strerror(errno) : "the file ends early");
             got += (size_t)k;
         }
-        if (fp_vec_writer_write(w, piece, n, err) < 0)
+        const char *bytes = piece;
+        if (dtype != p->node->dtype) {
+            if (fp_convert(converted, dtype, piece, p->node->dtype, n, &bad) < 0)
+                return fp_fail(err, "%s: %s: element %llu has a non-zero imaginary part", model,
+                               p->path, (unsigned long long)(done + bad));
+            bytes = converted;
+        }
+        if (fp_vec_writer_write(w, bytes, n, err) < 0)
             return -1;
         done += n;
     }
@@ -70,12 +81,12 @@ static int run(cmd_opts *opts)
     int raw_fd = -1;
     for (size_t i = 0; rc == 0 && i < layout.n_params; i++) {
         const fp_param *p = &layout.params[i];
-        if (p->node->raw_offset >= 0 && !p->node->data && p->node->dtype == dtype && host_little_endian()) {
+        if (p->node->raw_offset >= 0 && !p->node->data && host_little_endian()) {
             if (raw_fd < 0 && (raw_fd = open(tree.path, O_RDONLY | O_CLOEXEC)) < 0) {
                 rc = fp_fail(&err, "%s: cannot open: %s", model, strerror(errno));
                 break;
             }
-            rc = copy_raw(raw_fd, model, p, w, &err);
+            rc = copy_raw(raw_fd, model, p, dtype, w, &err);
             continue;
         }
         /* fp_array_read converts in place when the target is wider, so size for both */

@@ -738,6 +738,69 @@ START_TEST(flatten_streams)
 }
 END_TEST
 
+/* A raw array of another type than the vector's (bfloat16, float16 into a
+ * float32 vector) streams too, converted a piece at a time: 64 MiB of bfloat16
+ * would take 192 MiB read whole and converted. */
+START_TEST(flatten_converts_in_pieces)
+{
+    enum { N = 32 << 20 };
+    static const char header[] =
+        "{\"big\":{\"dtype\":\"BF16\",\"shape\":[33554432],\"data_offsets\":[0,67108864]},"
+        "\"half\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[67108864,67108870]}} ";
+    size_t hlen = sizeof header - 1, total = 8 + hlen + (size_t)N * 2 + 6;
+    unsigned char *file = malloc(total);
+    for (int i = 0; i < 8; i++)
+        file[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    memcpy(file + 8, header, hlen);
+    uint16_t *bits = (uint16_t *)(file + 8 + hlen);   /* little-endian host */
+    for (size_t i = 0; i < N; i++) {
+        float v = (float)(i % 4099) - 2049.0f;
+        uint32_t u;
+        memcpy(&u, &v, 4);
+        bits[i] = (uint16_t)(u >> 16);   /* bfloat16: float32's top half (the value read back) */
+    }
+    bits[N] = 0x3c00, bits[N + 1] = 0xc000, bits[N + 2] = 0x7c00;   /* 1, -2, +Inf */
+    const char *model = tmpfile_in("bf16.safetensors"), *vec = tmpfile_in("bf16.npy");
+    ck_assert_int_eq(write_file(model, file, total), 0);
+    free(file);   /* (a child's peak counts the memory it was forked with) */
+#if defined(__SANITIZE_ADDRESS__)
+    const long limit_kb = 1L << 30;
+#else
+    const long limit_kb = 48 * 1024;
+#endif
+    run_result r = run_fpv(NULL, "flatten", model, "-o", vec, NULL);
+    assert_ok(&r);
+    ck_assert_msg(r.max_rss_kb < limit_kb, "peak %ld KiB", r.max_rss_kb);
+    run_free(&r);
+    fp_vec_reader *rd;
+    fp_error err;
+    ck_assert_msg(fp_vec_reader_open(&rd, vec, NULL, FP_DT_NONE, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fp_vec_reader_dtype(rd), FP_F32);
+    enum { PIECE = 1 << 16 };
+    float *got = malloc(PIECE * sizeof *got);
+    uint64_t at = 0, n;
+    do {
+        ck_assert_int_eq(fp_vec_reader_read(rd, got, FP_F32, PIECE, &n, &err), 0);
+        for (uint64_t i = 0; i < n; i++) {
+            float want = (float)((at + i) % 4099) - 2049.0f;
+            uint32_t u;
+            memcpy(&u, &want, 4);
+            u &= 0xffff0000u;
+            memcpy(&want, &u, 4);
+            if (at + i >= N)
+                want = at + i == N ? 1.0f : at + i == N + 1 ? -2.0f : INFINITY;
+            if (got[i] != want)   /* (not ck_assert: each passing one writes to a pipe) */
+                ck_abort_msg("element %llu: %g, not %g", (unsigned long long)(at + i), got[i],
+                             want);
+        }
+        at += n;
+    } while (n == PIECE);
+    ck_assert_uint_eq(at, (uint64_t)N + 3);
+    fp_vec_reader_close(rd);
+    free(got);
+}
+END_TEST
+
 /* Keras models compute like Flux ones: predictions equal an independent NumPy
  * forward pass (testdata/make_keras_compute_fixtures.py). */
 START_TEST(keras_predict_matches_numpy)
@@ -1007,6 +1070,7 @@ int main(void)
     tcase_add_test(tc, hdf5_corpus);
     tcase_add_test(tc, keras_corpus_generic);
     tcase_add_test(tc, flatten_streams);
+    tcase_add_test(tc, flatten_converts_in_pieces);
     tcase_add_test(tc, keras_predict_matches_numpy);
     tcase_add_test(tc, killed_rebuild_leaves_old_target);
     tcase_add_test(tc, outputs_into_what_exists);
