@@ -62,6 +62,28 @@ static int fill_from_vector(void *vctx, const fp_node *arr, void *dst, fp_error 
     return fp_array_read(arr, dst, arr->dtype, err);
 }
 
+/* A format that patches pieces (safetensors) gets each array PIECE_BYTES at
+ * a time, so memory stays small whatever the arrays' sizes; others get each
+ * array whole. */
+enum { PIECE_BYTES = 1 << 20 };
+
+static int patch_in_pieces(rebuild_ctx *ctx, const fp_format *fmt, void *patch,
+                           const fp_param *p, void *piece, fp_error *err)
+{
+    uint64_t per = PIECE_BYTES / fp_dtype_size(p->node->dtype);
+    for (uint64_t at = 0; at < p->n_elems; at += per) {
+        uint64_t k = p->n_elems - at < per ? p->n_elems - at : per, got = 0;
+        if (fp_vec_reader_read(ctx->reader, piece, p->node->dtype, k, &got, err) < 0)
+            return fp_fail_prefix(err, p->path);
+        ctx->consumed += got;
+        if (got < k)
+            return length_error(ctx, ctx->consumed, err);
+        if (fmt->patch_piece(patch, p->node, at, piece, k, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_path, fp_error *err)
 {
     const fp_format *fmt = tree->format;
@@ -73,7 +95,7 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
     size_t cap = 0;
     for (; rc == 0 && ctx->next_param < ctx->layout->n_params; ctx->next_param++) {
         const fp_param *p = &ctx->layout->params[ctx->next_param];
-        size_t need = fp_array_bytes(p->node);
+        size_t need = fmt->patch_piece ? PIECE_BYTES : fp_array_bytes(p->node);
         if (need > cap) {
             free(buf);
             cap = need;
@@ -82,6 +104,10 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
                              "whole)", tree->path, p->path, cap);
                 break;
             }
+        }
+        if (fmt->patch_piece) {
+            rc = patch_in_pieces(ctx, fmt, patch, p, buf, err);
+            continue;
         }
         rc = read_slice(ctx, p, buf, err);
         if (rc == 0)

@@ -319,26 +319,32 @@ static int patch_open(const char *path, const fp_tree *tree, void **out, fp_erro
     return 0;
 }
 
-static int patch_array(void *vpatch, const fp_node *arr, const void *data, fp_error *err)
+static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const void *data,
+                       uint64_t n, fp_error *err)
 {
     st_patch *patch = vpatch;
-    if (arr->kind != FP_ARRAY || arr->load != fp_st_load)
+    if (arr->kind != FP_ARRAY || arr->load != fp_st_load || first + n > arr->n_elems)
         return fp_fail(err, "internal error: patching an array that was not read from safetensors");
     const fp_st_ref *ref = arr->load_ctx;
-    size_t bytes = fp_array_bytes(arr);
+    size_t elem = fp_dtype_size(arr->dtype), bytes = (size_t)n * elem;
     void *le = (void *)data;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     if (!(le = malloc(bytes ? bytes : 1)))
         return fp_fail(err, "out of memory");
     memcpy(le, data, bytes);
-    fp_st_swap_le(le, arr->dtype, arr->n_elems);
+    fp_st_swap_le(le, arr->dtype, n);
 #endif
-    int rc = fp_st_pwrite(patch->fd, le, bytes, patch->data_start + ref->begin);
+    int rc = fp_st_pwrite(patch->fd, le, bytes, patch->data_start + ref->begin + first * elem);
     if (le != data)
         free(le);
     if (rc < 0)
         return fp_fail(err, "%s: tensor '%s': cannot write: %s", patch->path, arr->origin, strerror(errno));
     return 0;
+}
+
+static int patch_array(void *vpatch, const fp_node *arr, const void *data, fp_error *err)
+{
+    return patch_piece(vpatch, arr, 0, data, arr->n_elems, err);
 }
 
 static int patch_close(void *vpatch, int commit, fp_error *err)
@@ -347,7 +353,7 @@ static int patch_close(void *vpatch, int commit, fp_error *err)
     if (!patch)
         return 0;
     int rc = 0;
-    if (commit && fsync(patch->fd) < 0 && errno != EINVAL)
+    if (commit && fp_outfile_want_fsync() && fsync(patch->fd) < 0 && errno != EINVAL)
         rc = fp_fail(err, "%s: cannot write: %s", patch->path, strerror(errno));
     if (close(patch->fd) < 0 && commit && rc == 0)
         rc = fp_fail(err, "%s: cannot write: %s", patch->path, strerror(errno));
@@ -373,4 +379,5 @@ const fp_format fp_format_safetensors = {
     .patch_open = patch_open,
     .patch_array = patch_array,
     .patch_close = patch_close,
+    .patch_piece = patch_piece,
 };

@@ -217,6 +217,10 @@ typedef struct fp_format {
     int isolate_read;
     /* Optional: removes what a child killed in that read left behind. */
     void (*after_failed_child)(void);
+    /* Optional, with patch_open: n values of arr from its element `first` on,
+     * so that rebuild streams an array in pieces instead of holding it whole. */
+    int (*patch_piece)(void *patch, const fp_node *arr, uint64_t first, const void *data,
+                       uint64_t n, fp_error *err);
 } fp_format;
 
 extern const fp_format fp_format_json;
@@ -259,6 +263,8 @@ int fp_outfile_open(fp_outfile *out, const char *target, fp_error *err);
 /* Creates the temporary name only (for libraries that open files themselves, like HDF5). */
 int fp_outfile_reserve(fp_outfile *out, const char *target, fp_error *err);
 int fp_outfile_commit(fp_outfile *out, fp_error *err);   /* fsync, rename, free */
+/* Whether outputs are fsynced before the rename (FLATPARAMS_FSYNC=1). */
+int fp_outfile_want_fsync(void);
 void fp_outfile_abort(fp_outfile *out);                  /* unlink temp, free */
 /* Names the target where err names the temporary (a library writing to it
  * failed): call before fp_outfile_abort. */

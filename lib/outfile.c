@@ -80,7 +80,7 @@ void fp_outfile_remove_temporaries(void)
  * one. fsync adds durability across power loss at the price of waiting for the
  * disk (a third of flatten's time on a 1 GiB model), so it is opt-in, as in
  * cp and np.save: FLATPARAMS_FSYNC=1. */
-static int want_fsync(void)
+int fp_outfile_want_fsync(void)
 {
     const char *v = getenv("FLATPARAMS_FSYNC");
     return v && *v && strcmp(v, "0");
@@ -278,7 +278,7 @@ int fp_outfile_commit(fp_outfile *out, fp_error *err)
     }
     if (out->tmp_path) {
         if (out->fd >= 0) {
-            if (want_fsync() && fsync(out->fd) < 0 && errno != EINVAL)
+            if (fp_outfile_want_fsync() && fsync(out->fd) < 0 && errno != EINVAL)
                 rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
             if (close(out->fd) < 0 && rc == 0)
                 rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
