@@ -62,9 +62,11 @@ static int fill_from_vector(void *vctx, const fp_node *arr, void *dst, fp_error 
     return fp_array_read(arr, dst, arr->dtype, err);
 }
 
-/* A format that patches pieces (safetensors) gets each array PIECE_BYTES at
- * a time, so memory stays small whatever the arrays' sizes; others get each
- * array whole. */
+/* An array stored plainly in the file (raw_offset: contiguous, unfiltered;
+ * every safetensors tensor) goes to a format that patches pieces PIECE_BYTES
+ * at a time, so memory stays small whatever the arrays' sizes; others whole
+ * (a compressed chunk written piece by piece would be compressed again and
+ * again). */
 enum { PIECE_BYTES = 1 << 20 };
 
 static int patch_in_pieces(rebuild_ctx *ctx, const fp_format *fmt, void *patch,
@@ -95,7 +97,8 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
     size_t cap = 0;
     for (; rc == 0 && ctx->next_param < ctx->layout->n_params; ctx->next_param++) {
         const fp_param *p = &ctx->layout->params[ctx->next_param];
-        size_t need = fmt->patch_piece ? PIECE_BYTES : fp_array_bytes(p->node);
+        int pieces = fmt->patch_piece && p->node->raw_offset >= 0;
+        size_t need = pieces ? PIECE_BYTES : fp_array_bytes(p->node);
         if (need > cap) {
             free(buf);
             cap = need;
@@ -105,7 +108,7 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
                 break;
             }
         }
-        if (fmt->patch_piece) {
+        if (pieces) {
             rc = patch_in_pieces(ctx, fmt, patch, p, buf, err);
             continue;
         }

@@ -523,10 +523,54 @@ static int patch_open(const char *path, const fp_tree *tree, void **out, fp_erro
     return 0;
 }
 
-static int patch_array(void *vpatch, const fp_node *arr, const void *data, fp_error *err)
+/* Selects in space (rank dims) the elements [a, b) in row-major order: a union
+ * of at most 2 * rank hyperslabs, which HDF5 walks in row-major order too.
+ * start[0..depth) is the fixed prefix of the coordinates. */
+static herr_t select_range(hid_t space, int rank, const hsize_t *dims, hsize_t *start, int depth,
+                           hsize_t a, hsize_t b, int *first)
+{
+    hsize_t inner = 1, count[H5S_MAX_RANK] = { 0 };
+    for (int d = depth + 1; d < rank; d++)
+        inner *= dims[d];
+    hsize_t r0 = a / inner, r1 = b / inner;
+    if (depth + 1 < rank && r0 == r1) {   /* inside one slice */
+        start[depth] = r0;
+        return select_range(space, rank, dims, start, depth + 1, a - r0 * inner, b - r0 * inner,
+                            first);
+    }
+    if (depth + 1 < rank && a % inner) {   /* the head: the rest of slice r0 */
+        start[depth] = r0;
+        if (select_range(space, rank, dims, start, depth + 1, a % inner, inner, first) < 0)
+            return -1;
+        r0++;
+    }
+    if (r1 > r0) {   /* whole slices r0 .. r1 - 1 */
+        for (int d = 0; d < rank; d++)
+            count[d] = d < depth ? 1 : d == depth ? r1 - r0 : dims[d];
+        start[depth] = r0;
+        for (int d = depth + 1; d < rank; d++)
+            start[d] = 0;
+        if (H5Sselect_hyperslab(space, *first ? H5S_SELECT_SET : H5S_SELECT_OR, start, NULL,
+                                count, NULL) < 0)
+            return -1;
+        *first = 0;
+    }
+    if (depth + 1 < rank && b % inner) {   /* the tail: the start of slice r1 */
+        start[depth] = r1;
+        return select_range(space, rank, dims, start, depth + 1, 0, b % inner, first);
+    }
+    return 0;
+}
+
+static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const void *data,
+                       uint64_t n, fp_error *err)
 {
     h5_patch *patch = vpatch;
     const char *where = arr->origin ? arr->origin : "?";
+    if (first > arr->n_elems || n > arr->n_elems - first)
+        return fp_fail(err, "%s: %s: internal error: elements %llu to %llu of %llu", patch->name,
+                       where, (unsigned long long)first, (unsigned long long)(first + n),
+                       (unsigned long long)arr->n_elems);
     char why[256] = "", what[300];
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS), dset = H5I_INVALID_HID;
     hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
@@ -562,7 +606,25 @@ static int patch_array(void *vpatch, const fp_node *arr, const void *data, fp_er
                 (long long)n_points, (unsigned long long)arr->n_elems);
         goto done;
     }
-    if (n_points > 0 && H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+    hid_t fspace = H5S_ALL, mspace = H5S_ALL;
+    if (n < arr->n_elems) {   /* a piece: its elements of the file, n in a row in memory */
+        int rank = H5Sget_simple_extent_ndims(space), at_first = 1;
+        hsize_t dims[H5S_MAX_RANK], start[H5S_MAX_RANK] = { 0 }, count = n;
+        if (rank < 1 || H5Sget_simple_extent_dims(space, dims, NULL) < 0
+            || select_range(space, rank, dims, start, 0, first, first + n, &at_first) < 0
+            || (mspace = H5Screate_simple(1, &count, NULL)) < 0) {
+            h5_reason(why, sizeof why);
+            fp_fail(err, "%s: %s: cannot select elements %llu to %llu: %s", patch->name, where,
+                    (unsigned long long)first, (unsigned long long)(first + n), why);
+            mspace = H5S_ALL;
+            goto done;
+        }
+        fspace = space;
+    }
+    herr_t wrote = n_points > 0 && n > 0 ? H5Dwrite(dset, mtype, mspace, fspace, H5P_DEFAULT, data) : 0;
+    if (mspace != H5S_ALL)
+        H5Sclose(mspace);
+    if (wrote < 0) {
         h5_reason(why, sizeof why);
         fp_fail(err, "%s: %s: cannot write dataset: %s", patch->name, where, why);
         goto done;
@@ -575,6 +637,11 @@ done:
     if (dset >= 0) H5Dclose(dset);
     if (dapl >= 0) H5Pclose(dapl);
     return rc;
+}
+
+static int patch_array(void *vpatch, const fp_node *arr, const void *data, fp_error *err)
+{
+    return patch_piece(vpatch, arr, 0, data, arr->n_elems, err);
 }
 
 /* The caller discards the copy when commit is 0; closing is still checked so a
@@ -605,6 +672,7 @@ const fp_format fp_format_hdf5 = {
     .write = h5_write,
     .patch_open = patch_open,
     .patch_array = patch_array,
+    .patch_piece = patch_piece,
     .patch_close = patch_close,
     .isolate_read = 1,   /* libhdf5 1.10 crashes on some hostile files */
 };

@@ -738,6 +738,58 @@ START_TEST(flatten_streams)
 }
 END_TEST
 
+/* rebuild writes a contiguous HDF5 dataset in pieces (row-major ranges of a
+ * 2-D dataset): 64 MiB of float32 rebuilt with a peak under 48 MiB, the new
+ * file flattening to the vector it was given. */
+START_TEST(hdf5_rebuild_streams)
+{
+    enum { R = 4096, C = 4096 };
+    const char *model = tmpfile_in("big2d.h5"), *vec = tmpfile_in("v2d.bin");
+    const char *out = tmpfile_in("out2d.h5"), *again = tmpfile_in("again.bin");
+    float *row = malloc(C * sizeof *row);
+    hid_t f = H5Fcreate(model, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = { R, C }, one[2] = { 1, C };
+    hid_t space = H5Screate_simple(2, dims, NULL), mem = H5Screate_simple(2, one, NULL);
+    hid_t d = H5Dcreate2(f, "w", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int fd = open(vec, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    for (hsize_t r = 0; r < R; r++) {
+        hsize_t start[2] = { r, 0 };
+        for (int c = 0; c < C; c++)
+            row[c] = (float)(r * C + (hsize_t)c);
+        H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, row);
+        for (int c = 0; c < C; c++)   /* the new values: another pattern */
+            row[c] = -0.5f * (float)(r * C + (hsize_t)c) + 3.0f;
+        ck_assert_int_eq(write(fd, row, C * sizeof *row), (ssize_t)(C * sizeof *row));
+    }
+    close(fd);
+    H5Dclose(d);
+    H5Sclose(mem);
+    H5Sclose(space);
+    H5Fclose(f);
+    free(row);
+#if defined(__SANITIZE_ADDRESS__)
+    const long limit_kb = 1L << 30;
+#else
+    const long limit_kb = 48 * 1024;
+#endif
+    run_result r = run_fpv(NULL, "rebuild", model, vec, "--dtype", "f32", "-o", out, NULL);
+    assert_ok(&r);
+    ck_assert_msg(r.max_rss_kb < limit_kb, "rebuild: peak %ld KiB", r.max_rss_kb);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", out, "-o", again, "--dtype", "f32", NULL);
+    assert_ok(&r);
+    run_free(&r);
+    size_t len_a, len_b;
+    char *a = read_file(vec, &len_a), *b = read_file(again, &len_b);
+    ck_assert_uint_eq(len_a, (size_t)R * C * 4);
+    ck_assert_uint_eq(len_a, len_b);
+    ck_assert(!memcmp(a, b, len_a));
+    free(a);
+    free(b);
+}
+END_TEST
+
 /* A raw array of another type than the vector's (bfloat16, float16 into a
  * float32 vector) streams too, converted a piece at a time: 64 MiB of bfloat16
  * took 144 MiB read whole and converted. rebuild writes it back in pieces. */
@@ -1084,6 +1136,7 @@ int main(void)
     tcase_add_test(tc, keras_corpus_generic);
     tcase_add_test(tc, flatten_streams);
     tcase_add_test(tc, bfloat16_streams_both_ways);
+    tcase_add_test(tc, hdf5_rebuild_streams);
     tcase_add_test(tc, keras_predict_matches_numpy);
     tcase_add_test(tc, killed_rebuild_leaves_old_target);
     tcase_add_test(tc, outputs_into_what_exists);
