@@ -163,6 +163,44 @@ START_TEST(device_cuda_answers_or_is_one_line)
 }
 END_TEST
 
+/* predict takes a big X a block of rows at a time (FLATPARAMS_PREDICT_ROWS
+ * forces small blocks): the same rows come out, to rounding, in order, with a
+ * last block shorter than the rest; in train mode BatchNorm needs the whole
+ * batch, so there it is one block whatever the setting. */
+START_TEST(predict_in_blocks_of_rows)
+{
+    enum { ROWS = 11, IN = 784 };
+    char *text = malloc(ROWS * IN * 12 + 1), *p = text;
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < IN; c++)
+            p += sprintf(p, "%.4f%c", sin(0.37 * r + 0.011 * c), c + 1 < IN ? ' ' : '\n');
+    const char *x = write_tmp("x784.txt", text);
+    free(text);
+    const char *model = testdata("mlp_bn.json");
+    for (int train = 0; train < 2; train++) {
+        const char *argv[] = { "predict", model, "-x", x, "--precision", "f64",
+                               train ? "--train-mode" : NULL, NULL };
+        run_result whole = run_fp(NULL, 0, argv);
+        setenv("FLATPARAMS_PREDICT_ROWS", "4", 1);
+        run_result blocks = run_fp(NULL, 0, argv);
+        unsetenv("FLATPARAMS_PREDICT_ROWS");
+        assert_ok(&whole);
+        assert_ok(&blocks);
+        if (train)   /* one block: the same bytes */
+            ck_assert_str_eq(blocks.out, whole.out);
+        double *a, *b;
+        size_t na = parse_numbers(whole.out, &a), nb = parse_numbers(blocks.out, &b);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_uint_eq(na % ROWS, 0);
+        for (size_t i = 0; i < na; i++)
+            ck_assert_msg(fabs(a[i] - b[i]) <= 1e-12 * (1 + fabs(a[i])), "%zu: %.17g vs %.17g", i,
+                          a[i], b[i]);
+        free(a), free(b);
+        run_free(&whole), run_free(&blocks);
+    }
+}
+END_TEST
+
 START_TEST(misuse_is_a_usage_error)
 {
     const char *x = write_tmp("x.txt", "1 2\n");
@@ -205,5 +243,6 @@ TCase *compute_cli_tcase(void)
     tcase_add_test(tc, bad_inputs_are_one_line_errors);
     tcase_add_test(tc, device_cuda_answers_or_is_one_line);
     tcase_add_test(tc, misuse_is_a_usage_error);
+    tcase_add_test(tc, predict_in_blocks_of_rows);
     return tc;
 }

@@ -74,6 +74,7 @@ struct fp_net {
     layer_plan *plan;
     void *work;
     uint64_t work_elems;
+    uint64_t planned_elems;   /* what the plan for `rows` uses of it */
     uint64_t delta_at[2];  /* two rows x max_width buffers for the backward pass */
     uint64_t target_at;    /* the target, rows x out, in the compute dtype */
 

@@ -206,6 +206,7 @@ static int plan_batch(fp_net *net, uint64_t rows, uint64_t width, fp_error *err)
     }
     net->rows = rows;
     net->width = width;
+    net->planned_elems = at;
     return 0;
 }
 
@@ -255,27 +256,72 @@ int fp_net_device_failed(fp_net *net, fp_error *err)
     return 0;
 }
 
+/* A batch's activations grow with its rows (for an MLP 64-128-96-8 in f32, 17
+ * times X's bytes), so predict takes a big X this many bytes of activations at
+ * a time (FLATPARAMS_PREDICT_ROWS: tests, rows at a time). Not in train mode,
+ * where BatchNorm normalises with the whole batch's statistics. */
+#define PREDICT_WORK_BYTES ((uint64_t)64 << 20)
+
+static uint64_t predict_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uint64_t cols,
+                             fp_error *err)
+{
+    const char *forced = getenv("FLATPARAMS_PREDICT_ROWS");
+    if (net->train_mode || x->rank != 2 || rows < 2)
+        return rows;
+    if (forced && atoll(forced) > 0)
+        return (uint64_t)atoll(forced);
+    if (plan_batch(net, 1, cols, err) < 0)   /* one row's plan: the bytes a row takes */
+        return 0;
+    uint64_t per_row = net->planned_elems * fp_dtype_size(net->precision);
+    uint64_t k = per_row ? PREDICT_WORK_BYTES / per_row : rows;
+    return k < 1 ? 1 : k;
+}
+
 int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
 {
     memset(out, 0, sizeof *out);
-    const void *x_data;
-    void *owned;
-    if (prepare(net, x, NULL, FP_LOSS_SUMSQ, 0, &x_data, &owned, err) < 0)
+    uint64_t rows, cols;
+    input_shape(net, x, &rows, &cols);
+    if (fp_net_check_input(net, x, err) < 0)
+        return fp_fail_prefix(err, "X");
+    uint64_t step = predict_rows(net, x, rows, cols, err);
+    if (step == 0 && rows > 0)
         return -1;
-    net->ops->forward(net, x_data);
-    free(owned);
-    if (fp_net_device_failed(net, err) < 0)
-        return -1;
-    const layer_plan *last = &net->plan[net->n_layers - 1];
-    size_t bytes = net->rows * last->out * fp_dtype_size(net->precision);
-    if (!(out->data = malloc(bytes ? bytes : 1)))
+    step = step ? step : 1;   /* (no rows: one empty pass, as before) */
+    size_t elem = fp_dtype_size(net->precision), in_elem = fp_dtype_size(x->dtype);
+    uint64_t out_cols = fp_net_out_features(net, cols), bytes = rows * out_cols * elem;
+    if (!(out->data = malloc(bytes > 0 ? bytes : 1)))
         return fp_fail(err, "out of memory for the output");
-    memcpy(out->data, (char *)net->work + last->out_at * fp_dtype_size(net->precision), bytes);
+    for (uint64_t at = 0; at < rows || at == 0; at += step) {
+        fp_matrix part = *x;   /* rows [at, at + k) */
+        uint64_t k = rows - at < step ? rows - at : step;
+        if (step < rows) {
+            part.rows = k;
+            part.data = (char *)x->data + at * cols * in_elem;
+        }
+        const void *x_data = NULL;
+        void *owned = NULL;
+        if (prepare(net, &part, NULL, FP_LOSS_SUMSQ, 0, &x_data, &owned, err) < 0)
+            goto fail;
+        net->ops->forward(net, x_data);
+        free(owned);
+        if (fp_net_device_failed(net, err) < 0)
+            goto fail;
+        const layer_plan *last = &net->plan[net->n_layers - 1];
+        memcpy((char *)out->data + at * out_cols * elem,
+               (char *)net->work + last->out_at * elem, net->rows * last->out * elem);
+        if (rows == 0)
+            break;
+    }
     out->rank = 2;
-    out->rows = net->rows;
-    out->cols = last->out;
+    out->rows = rows;
+    out->cols = out_cols;
     out->dtype = net->precision;
     return 0;
+fail:
+    free(out->data);
+    out->data = NULL;
+    return -1;
 }
 
 int fp_net_prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -288,8 +334,8 @@ int fp_net_prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss 
 static int run_passes(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                       int with_grad, double *value, fp_error *err)
 {
-    const void *x_data;
-    void *owned;
+    const void *x_data = NULL;
+    void *owned = NULL;
     if (prepare(net, x, y, loss, 1, &x_data, &owned, err) < 0)
         return -1;
     net->ops->forward(net, x_data);
