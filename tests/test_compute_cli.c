@@ -201,6 +201,55 @@ START_TEST(predict_in_blocks_of_rows)
 }
 END_TEST
 
+/* gradient likewise (FLATPARAMS_GRADIENT_ROWS): a sum over rows, or a mean
+ * (mse over elements, logitcrossentropy over samples, here with labels),
+ * equals its blocks' weighted sum to rounding; the whole suite also passes
+ * with blocks of 1 and 3 rows forced. */
+START_TEST(gradient_in_blocks_of_rows)
+{
+    enum { ROWS = 11, IN = 784 };
+    char *text = malloc(ROWS * IN * 12 + 1), *p = text;
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < IN; c++)
+            p += sprintf(p, "%.4f%c", cos(0.29 * r + 0.013 * c), c + 1 < IN ? ' ' : '\n');
+    const char *x = write_tmp("gx784.txt", text);
+    p = text;
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < 10; c++)
+            p += sprintf(p, "%.3f%c", sin(r + 0.5 * c), c + 1 < 10 ? ' ' : '\n');
+    const char *y = write_tmp("gy.txt", text);
+    const char *labels = write_tmp("labels.txt", "3\n0\n9\n1\n1\n4\n7\n2\n8\n5\n6\n");
+    free(text);
+    const char *model = testdata("mlp_bn.json");
+    const char *cases[][3] = { { NULL, NULL, "sumsq" }, { "-y", NULL, "mse" },
+                               { "-y", NULL, "logitcrossentropy" } };
+    for (size_t i = 0; i < 3; i++) {
+        const char *target = i == 2 ? labels : y;
+        const char *argv[] = { "gradient", model, "-x", x, "--precision", "f64", "--loss",
+                               cases[i][2], cases[i][0] ? "-y" : NULL, target, NULL };
+        run_result whole = run_fp(NULL, 0, argv);
+        setenv("FLATPARAMS_GRADIENT_ROWS", "4", 1);
+        run_result blocks = run_fp(NULL, 0, argv);
+        unsetenv("FLATPARAMS_GRADIENT_ROWS");
+        assert_ok(&whole);
+        assert_ok(&blocks);
+        double *a, *b;
+        size_t na = parse_numbers(whole.out, &a), nb = parse_numbers(blocks.out, &b);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_uint_gt(na, 50000);
+        double scale = 0;
+        for (size_t k = 0; k < na; k++)
+            scale = fabs(a[k]) > scale ? fabs(a[k]) : scale;
+        ck_assert_msg(scale > 0, "%s: the gradient is all zero: the test tests nothing", cases[i][2]);
+        for (size_t k = 0; k < na; k++)
+            if (fabs(a[k] - b[k]) > 1e-12 * scale)
+                ck_abort_msg("%s: %zu: %.17g vs %.17g", cases[i][2], k, a[k], b[k]);
+        free(a), free(b);
+        run_free(&whole), run_free(&blocks);
+    }
+}
+END_TEST
+
 START_TEST(misuse_is_a_usage_error)
 {
     const char *x = write_tmp("x.txt", "1 2\n");
@@ -244,5 +293,6 @@ TCase *compute_cli_tcase(void)
     tcase_add_test(tc, device_cuda_answers_or_is_one_line);
     tcase_add_test(tc, misuse_is_a_usage_error);
     tcase_add_test(tc, predict_in_blocks_of_rows);
+    tcase_add_test(tc, gradient_in_blocks_of_rows);
     return tc;
 }

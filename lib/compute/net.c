@@ -257,15 +257,16 @@ int fp_net_device_failed(fp_net *net, fp_error *err)
 }
 
 /* A batch's activations grow with its rows (for an MLP 64-128-96-8 in f32, 17
- * times X's bytes), so predict takes a big X this many bytes of activations at
- * a time (FLATPARAMS_PREDICT_ROWS: tests, rows at a time). Not in train mode,
- * where BatchNorm normalises with the whole batch's statistics. */
+ * times X's bytes), so predict and gradient take a big X this many bytes of
+ * activations at a time (knob, FLATPARAMS_PREDICT_ROWS or _GRADIENT_ROWS: tests,
+ * rows at a time). Not in train mode, where BatchNorm normalises with the whole
+ * batch's statistics. */
 #define PREDICT_WORK_BYTES ((uint64_t)64 << 20)
 
 static uint64_t predict_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uint64_t cols,
-                             fp_error *err)
+                             const char *knob, fp_error *err)
 {
-    const char *forced = getenv("FLATPARAMS_PREDICT_ROWS");
+    const char *forced = getenv(knob);
     if (net->train_mode || x->rank != 2 || rows < 2)
         return rows;
     if (forced && atoll(forced) > 0)
@@ -284,7 +285,7 @@ int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
     input_shape(net, x, &rows, &cols);
     if (fp_net_check_input(net, x, err) < 0)
         return fp_fail_prefix(err, "X");
-    uint64_t step = predict_rows(net, x, rows, cols, err);
+    uint64_t step = predict_rows(net, x, rows, cols, "FLATPARAMS_PREDICT_ROWS", err);
     if (step == 0 && rows > 0)
         return -1;
     step = step ? step : 1;   /* (no rows: one empty pass, as before) */
@@ -352,9 +353,64 @@ int fp_loss_value(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss l
     return run_passes(net, x, y, loss, 0, value, err);
 }
 
+/* Rows [at, at + k) of a batch matrix (X, or Y: a target row or label per sample). */
+static fp_matrix rows_of(const fp_matrix *m, uint64_t at, uint64_t k)
+{
+    fp_matrix part = *m;
+    part.rows = k;
+    part.data = (char *)m->data + at * m->cols * fp_dtype_size(m->dtype);
+    return part;
+}
+
+/* The gradient of a big batch, a block of rows at a time like predict (a
+ * loss is a sum over rows, or a mean, which is the blocks' means weighted by
+ * their share of the rows), summed in double. Not in train mode (BatchNorm's
+ * statistics are the whole batch's). */
+static int gradient_in_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                              uint64_t rows, uint64_t step, void *grad_out, double *value,
+                              fp_error *err)
+{
+    uint64_t n = net->n_params;
+    double *sum = calloc(n ? n : 1, sizeof *sum), *part = malloc((n ? n : 1) * sizeof *part);
+    double total = 0;
+    int rc = sum && part ? 0 : fp_fail(err, "out of memory for the gradient's sum");
+    int mean = loss != FP_LOSS_SUMSQ && loss != FP_LOSS_SSE;
+    for (uint64_t at = 0; rc == 0 && at < rows; at += step) {
+        uint64_t k = rows - at < step ? rows - at : step;
+        fp_matrix xs = rows_of(x, at, k), ys = y ? rows_of(y, at, k) : xs;
+        double v, w = mean ? (double)k / (double)rows : 1;
+        if ((rc = run_passes(net, &xs, y ? &ys : NULL, loss, 1, &v, err)) < 0)
+            break;
+        total += w * v;
+        fp_convert(part, FP_F64, net->grads, net->precision, n, NULL);
+        for (uint64_t i = 0; i < n; i++)
+            sum[i] += w * part[i];
+    }
+    if (rc == 0 && value)
+        *value = total;
+    if (rc == 0)   /* (fp_net_grads: the whole batch's, as after one pass) */
+        fp_convert(net->grads, net->precision, sum, FP_F64, n, NULL);
+    if (rc == 0 && grad_out)
+        memcpy(grad_out, net->grads, n * fp_dtype_size(net->precision));
+    free(sum);
+    free(part);
+    return rc;
+}
+
 int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                 void *grad_out, double *value, fp_error *err)
 {
+    uint64_t rows, cols;
+    input_shape(net, x, &rows, &cols);
+    if (fp_net_check_input(net, x, err) < 0)
+        return fp_fail_prefix(err, "X");
+    if (y && fp_net_check_target(net, x, y, loss, err) < 0)
+        return fp_fail_prefix(err, "Y");
+    uint64_t step = predict_rows(net, x, rows, cols, "FLATPARAMS_GRADIENT_ROWS", err);
+    if (step == 0 && rows > 0)
+        return -1;
+    if (step > 0 && step < rows && (!y || y->rows == rows))
+        return gradient_in_blocks(net, x, y, loss, rows, step, grad_out, value, err);
     double v;
     if (run_passes(net, x, y, loss, 1, &v, err) < 0)
         return -1;
