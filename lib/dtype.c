@@ -165,11 +165,27 @@ static double clamp(double x, double lo, double hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* x rounded once, to nearest with ties to even, to a binary format with
+ * `mant` stored mantissa bits whose smallest normal exponent is emin (float16:
+ * 10, -14; bfloat16: 7, -126). Through float32 a double would round twice:
+ * -905.25000689 became -905 in float16 where -905.5 is nearest (as NumPy
+ * says). The result is exact in float32, so the float32 conversion after it
+ * only repacks the bits (or overflows to infinity, as the format does). */
+static double round_once(double x, int mant, int emin)
+{
+    if (x == 0 || !isfinite(x))
+        return x;
+    int e;
+    frexp(x, &e);   /* |x| in [2^(e-1), 2^e) */
+    int ulp = (e - 1 < emin ? emin : e - 1) - mant;
+    return ldexp(nearbyint(ldexp(x, -ulp)), ulp);
+}
+
 static void store_elem(void *dst, fp_dtype t, size_t i, double re, double im)
 {
     switch (t) {
-    case FP_F16:  ((uint16_t *)dst)[i] = fp_f32_to_f16((float)re); break;
-    case FP_BF16: ((uint16_t *)dst)[i] = fp_f32_to_bf16((float)re); break;
+    case FP_F16:  ((uint16_t *)dst)[i] = fp_f32_to_f16((float)round_once(re, 10, -14)); break;
+    case FP_BF16: ((uint16_t *)dst)[i] = fp_f32_to_bf16((float)round_once(re, 7, -126)); break;
     case FP_F32:  ((float *)dst)[i] = (float)re; break;
     case FP_F64:  ((double *)dst)[i] = re; break;
     case FP_C64:  ((float *)dst)[2 * i] = (float)re; ((float *)dst)[2 * i + 1] = (float)im; break;

@@ -54,6 +54,65 @@ START_TEST(half_precision_exact)
 }
 END_TEST
 
+/* A double narrowed to float16 or bfloat16 rounds once, to the nearest value
+ * (ties to even), as an exhaustive search over the 65,536 codes says; through
+ * float32 it rounded twice (-905.25000689 gave -905, not -905.5). */
+static double decode(uint16_t code, int brain)
+{
+    return brain ? (double)fp_bf16_to_f32(code) : (double)fp_f16_to_f32(code);
+}
+
+static uint16_t nearest_code(double x, int brain)
+{
+    uint16_t best = 0;
+    double best_gap = INFINITY;
+    for (uint32_t c = 0; c < 65536; c++) {
+        double v = decode((uint16_t)c, brain);
+        if (isnan(v) || !signbit(v) != !signbit(x))   /* (the sign stays: -0 for -tiny) */
+            continue;
+        if (isinf(v))   /* IEEE: overflow as if the next exponent existed */
+            v = copysign(brain ? 0x1p128 : 0x1p16, v);
+        double gap = fabs(v - x);   /* exact where x is within twice the range */
+        if (gap < best_gap || (gap == best_gap && !(c & 1) && (best & 1))) {
+            best = (uint16_t)c;
+            best_gap = gap;
+        }
+    }
+    return best;
+}
+
+START_TEST(narrowing_rounds_once)
+{
+    double xs[64] = { -905.25000689, 0.1, 1.0 / 3, 65504.0, 1e-5, -2.5e-6, 3.0e-8 };
+    size_t n = 7;
+    uint32_t seed = 12345;
+    for (int brain = 0; brain < 2; brain++)
+        for (int k = 0; k < 16; k++) {   /* halfway between two codes, nudged either way */
+            seed = seed * 1664525u + 1013904223u;
+            uint16_t c = (uint16_t)((seed >> 8) % (brain ? 0x7f00 : 0x7bff));
+            double mid = (decode(c, brain) + decode((uint16_t)(c + 1), brain)) / 2;
+            if (n + 2 <= 64) {
+                xs[n++] = mid * (1 + 1e-12);
+                xs[n++] = k % 2 ? mid : -mid * (1 - 1e-12);
+            }
+        }
+    for (int brain = 0; brain < 2; brain++) {
+        uint16_t got[64];
+        fp_convert(got, brain ? FP_BF16 : FP_F16, xs, FP_F64, n, NULL);
+        for (size_t i = 0; i < n; i++) {   /* (far past float16's range: infinity) */
+            uint16_t want = !brain && fabs(xs[i]) >= 0x1p17 ? (xs[i] > 0 ? 0x7c00 : 0xfc00)
+                                                             : nearest_code(xs[i], brain);
+            ck_assert_msg(got[i] == want, "%s(%.17g): 0x%04x, nearest is 0x%04x",
+                          brain ? "bfloat16" : "float16", xs[i], got[i], want);
+        }
+    }
+    uint16_t h;
+    double x = -905.25000689;
+    fp_convert(&h, FP_F16, &x, FP_F64, 1, NULL);
+    ck_assert(fp_f16_to_f32(h) == -905.5f);
+}
+END_TEST
+
 START_TEST(convert_values)
 {
     double d[4] = { 1.5, -2.25, 1e300, 0.1 };
@@ -99,6 +158,7 @@ int main(void)
     tcase_add_test(tc, promotion);
     tcase_add_test(tc, half_precision_exact);
     tcase_add_test(tc, convert_values);
+    tcase_add_test(tc, narrowing_rounds_once);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
