@@ -103,8 +103,8 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
             free(buf);
             cap = need;
             if (!(buf = malloc(cap ? cap : 1))) {
-                rc = fp_fail(err, "%s: %s: out of memory for %zu bytes (an array is written "
-                             "whole)", tree->path, p->path, cap);
+                rc = fp_fail(err, "%s: %s: out of memory for %zu bytes%s", tree->path, p->path,
+                             cap, pieces ? "" : " (this array is written whole)");
                 break;
             }
         }

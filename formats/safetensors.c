@@ -323,8 +323,12 @@ static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const v
                        uint64_t n, fp_error *err)
 {
     st_patch *patch = vpatch;
-    if (arr->kind != FP_ARRAY || arr->load != fp_st_load || first + n > arr->n_elems)
+    if (arr->kind != FP_ARRAY || arr->load != fp_st_load)
         return fp_fail(err, "internal error: patching an array that was not read from safetensors");
+    if (first > arr->n_elems || n > arr->n_elems - first)
+        return fp_fail(err, "%s: tensor '%s': internal error: elements %llu to %llu of %llu",
+                       patch->path, arr->origin, (unsigned long long)first,
+                       (unsigned long long)(first + n), (unsigned long long)arr->n_elems);
     const fp_st_ref *ref = arr->load_ctx;
     size_t elem = fp_dtype_size(arr->dtype), bytes = (size_t)n * elem;
     void *le = (void *)data;

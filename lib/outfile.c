@@ -283,6 +283,12 @@ int fp_outfile_commit(fp_outfile *out, fp_error *err)
             if (close(out->fd) < 0 && rc == 0)
                 rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
             out->fd = -1;
+        } else if (fp_outfile_want_fsync()) {   /* written by a library (HDF5) through the name */
+            int fd = open(out->tmp_path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+                rc = fp_fail(err, "%s: cannot write: %s", out->target, strerror(errno));
+            if (fd >= 0)
+                close(fd);
         }
         if (rc == 0 && out->special)   /* into the device or FIFO, as cp would */
             rc = copy_bytes(out->tmp_path, out->target, 0, err);

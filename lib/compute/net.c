@@ -267,10 +267,12 @@ static uint64_t predict_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uin
                              const char *knob, fp_error *err)
 {
     const char *forced = getenv(knob);
-    if (net->train_mode || x->rank != 2 || rows < 2)
-        return rows;
-    if (forced && atoll(forced) > 0)
-        return (uint64_t)atoll(forced);
+    char *end;
+    if (net->train_mode || rows < 2 || (x->rank != 2 && !(x->rank == 1 && net->in_features == 1)))
+        return rows;   /* (a vector: one sample, or a batch of scalars) */
+    unsigned long long asked = forced ? strtoull(forced, &end, 10) : 0;
+    if (forced && end != forced && !*end && asked > 0 && forced[0] != '-')
+        return (uint64_t)asked;   /* (anything else: not a row count, ignored) */
     if (plan_batch(net, 1, cols, err) < 0)   /* one row's plan: the bytes a row takes */
         return 0;
     uint64_t per_row = net->planned_elems * fp_dtype_size(net->precision);
@@ -371,9 +373,9 @@ static int gradient_in_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *
                               fp_error *err)
 {
     uint64_t n = net->n_params;
-    double *sum = calloc(n ? n : 1, sizeof *sum), *part = malloc((n ? n : 1) * sizeof *part);
+    double *sum = calloc(n ? n : 1, sizeof *sum), part[1024];
     double total = 0;
-    int rc = sum && part ? 0 : fp_fail(err, "out of memory for the gradient's sum");
+    int rc = sum ? 0 : fp_fail(err, "out of memory for the gradient's sum");
     int mean = loss != FP_LOSS_SUMSQ && loss != FP_LOSS_SSE;
     for (uint64_t at = 0; rc == 0 && at < rows; at += step) {
         uint64_t k = rows - at < step ? rows - at : step;
@@ -382,9 +384,13 @@ static int gradient_in_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *
         if ((rc = run_passes(net, &xs, y ? &ys : NULL, loss, 1, &v, err)) < 0)
             break;
         total += w * v;
-        fp_convert(part, FP_F64, net->grads, net->precision, n, NULL);
-        for (uint64_t i = 0; i < n; i++)
-            sum[i] += w * part[i];
+        size_t elem = fp_dtype_size(net->precision);
+        for (uint64_t i0 = 0; i0 < n; i0 += 1024) {   /* in double, 1024 at a time */
+            size_t m = n - i0 < 1024 ? (size_t)(n - i0) : 1024;
+            fp_convert(part, FP_F64, (char *)net->grads + i0 * elem, net->precision, m, NULL);
+            for (size_t i = 0; i < m; i++)
+                sum[i0 + i] += w * part[i];
+        }
     }
     if (rc == 0 && value)
         *value = total;
@@ -393,7 +399,6 @@ static int gradient_in_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *
     if (rc == 0 && grad_out)
         memcpy(grad_out, net->grads, n * fp_dtype_size(net->precision));
     free(sum);
-    free(part);
     return rc;
 }
 
