@@ -229,6 +229,16 @@ const char *tmpfile_in(const char *name)
     return ring_path(current, name);
 }
 
+void assert_same_bytes(const char *a, const char *b)
+{
+    size_t len_a = 0, len_b = 0;
+    char *x = read_file(a, &len_a), *y = read_file(b, &len_b);
+    ck_assert_msg(x && y, "cannot read %s or %s", a, b);
+    ck_assert_msg(len_a == len_b && !memcmp(x, y, len_a), "%s and %s differ", a, b);
+    free(x);
+    free(y);
+}
+
 const char *write_tmp(const char *name, const char *text)
 {
     const char *path = tmpfile_in(name);

@@ -39,6 +39,8 @@ const char *tmpfile_in(const char *name); /* tmpdir()/name */
 /* Whole file into a malloc'd buffer (NUL-terminated); NULL if missing. */
 char *read_file(const char *path, size_t *len);
 int write_file(const char *path, const void *data, size_t len);
+/* The two files hold the same bytes (asserted). */
+void assert_same_bytes(const char *a, const char *b);
 /* text into tmpfile_in(name) (asserted); its path. */
 const char *write_tmp(const char *name, const char *text);
 int file_exists(const char *path);

@@ -780,13 +780,7 @@ START_TEST(hdf5_rebuild_streams)
     r = run_fpv(NULL, "flatten", out, "-o", again, "--dtype", "f32", NULL);
     assert_ok(&r);
     run_free(&r);
-    size_t len_a, len_b;
-    char *a = read_file(vec, &len_a), *b = read_file(again, &len_b);
-    ck_assert_uint_eq(len_a, (size_t)R * C * 4);
-    ck_assert_uint_eq(len_a, len_b);
-    ck_assert(!memcmp(a, b, len_a));
-    free(a);
-    free(b);
+    assert_same_bytes(vec, again);
 }
 END_TEST
 
@@ -857,12 +851,7 @@ START_TEST(bfloat16_streams_both_ways)
     assert_ok(&r);
     ck_assert_msg(r.max_rss_kb < limit_kb, "rebuild: peak %ld KiB", r.max_rss_kb);
     run_free(&r);
-    size_t len_a, len_b;
-    char *a = read_file(model, &len_a), *b = read_file(back, &len_b);
-    ck_assert_uint_eq(len_a, len_b);
-    ck_assert(!memcmp(a, b, len_a));
-    free(a);
-    free(b);
+    assert_same_bytes(model, back);
 }
 END_TEST
 

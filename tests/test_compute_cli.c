@@ -163,29 +163,45 @@ START_TEST(device_cuda_answers_or_is_one_line)
 }
 END_TEST
 
+/* ROWS x 784 numbers of a smooth pattern (mlp_bn.json's input), written to name. */
+enum { ROWS = 11, IN = 784 };
+static const char *write_x784(const char *name, double (*wave)(double), double per_row,
+                              double per_col)
+{
+    char *text = malloc(ROWS * IN * 12 + 1), *p = text;
+    for (int r = 0; r < ROWS; r++)
+        for (int c = 0; c < IN; c++)
+            p += sprintf(p, "%.4f%c", wave(per_row * r + per_col * c), c + 1 < IN ? ' ' : '\n');
+    const char *path = write_tmp(name, text);
+    free(text);
+    return path;
+}
+
+/* argv run as it is, and with knob (a FLATPARAMS_*_ROWS) forcing blocks of 4 rows. */
+static void run_whole_and_in_blocks(const char *knob, const char *const *argv,
+                                    run_result *whole, run_result *blocks)
+{
+    *whole = run_fp(NULL, 0, argv);
+    setenv(knob, "4", 1);
+    *blocks = run_fp(NULL, 0, argv);
+    unsetenv(knob);
+    assert_ok(whole);
+    assert_ok(blocks);
+}
+
 /* predict takes a big X a block of rows at a time (FLATPARAMS_PREDICT_ROWS
  * forces small blocks): the same rows come out, to rounding, in order, with a
  * last block shorter than the rest; in train mode BatchNorm needs the whole
  * batch, so there it is one block whatever the setting. */
 START_TEST(predict_in_blocks_of_rows)
 {
-    enum { ROWS = 11, IN = 784 };
-    char *text = malloc(ROWS * IN * 12 + 1), *p = text;
-    for (int r = 0; r < ROWS; r++)
-        for (int c = 0; c < IN; c++)
-            p += sprintf(p, "%.4f%c", sin(0.37 * r + 0.011 * c), c + 1 < IN ? ' ' : '\n');
-    const char *x = write_tmp("x784.txt", text);
-    free(text);
+    const char *x = write_x784("x784.txt", sin, 0.37, 0.011);
     const char *model = testdata("mlp_bn.json");
     for (int train = 0; train < 2; train++) {
         const char *argv[] = { "predict", model, "-x", x, "--precision", "f64",
                                train ? "--train-mode" : NULL, NULL };
-        run_result whole = run_fp(NULL, 0, argv);
-        setenv("FLATPARAMS_PREDICT_ROWS", "4", 1);
-        run_result blocks = run_fp(NULL, 0, argv);
-        unsetenv("FLATPARAMS_PREDICT_ROWS");
-        assert_ok(&whole);
-        assert_ok(&blocks);
+        run_result whole, blocks;
+        run_whole_and_in_blocks("FLATPARAMS_PREDICT_ROWS", argv, &whole, &blocks);
         if (train)   /* one block: the same bytes */
             ck_assert_str_eq(blocks.out, whole.out);
         double *a, *b;
@@ -207,13 +223,8 @@ END_TEST
  * with blocks of 1 and 3 rows forced. */
 START_TEST(gradient_in_blocks_of_rows)
 {
-    enum { ROWS = 11, IN = 784 };
-    char *text = malloc(ROWS * IN * 12 + 1), *p = text;
-    for (int r = 0; r < ROWS; r++)
-        for (int c = 0; c < IN; c++)
-            p += sprintf(p, "%.4f%c", cos(0.29 * r + 0.013 * c), c + 1 < IN ? ' ' : '\n');
-    const char *x = write_tmp("gx784.txt", text);
-    p = text;
+    const char *x = write_x784("gx784.txt", cos, 0.29, 0.013);
+    char *text = malloc(ROWS * 10 * 12 + 1), *p = text;
     for (int r = 0; r < ROWS; r++)
         for (int c = 0; c < 10; c++)
             p += sprintf(p, "%.3f%c", sin(r + 0.5 * c), c + 1 < 10 ? ' ' : '\n');
@@ -227,12 +238,8 @@ START_TEST(gradient_in_blocks_of_rows)
         const char *target = i == 2 ? labels : y;
         const char *argv[] = { "gradient", model, "-x", x, "--precision", "f64", "--loss",
                                cases[i][2], cases[i][0] ? "-y" : NULL, target, NULL };
-        run_result whole = run_fp(NULL, 0, argv);
-        setenv("FLATPARAMS_GRADIENT_ROWS", "4", 1);
-        run_result blocks = run_fp(NULL, 0, argv);
-        unsetenv("FLATPARAMS_GRADIENT_ROWS");
-        assert_ok(&whole);
-        assert_ok(&blocks);
+        run_result whole, blocks;
+        run_whole_and_in_blocks("FLATPARAMS_GRADIENT_ROWS", argv, &whole, &blocks);
         double *a, *b;
         size_t na = parse_numbers(whole.out, &a), nb = parse_numbers(blocks.out, &b);
         ck_assert_uint_eq(na, nb);

@@ -212,16 +212,25 @@ static int plan_batch(fp_net *net, uint64_t rows, uint64_t width, fp_error *err)
 
 /* Checks X (and Y), plans the batch, and returns X in the compute dtype
  * (*owned is the converted copy to free, or NULL). */
+/* X (and with with_target, Y) fit the net; messages say which. */
+static int check_batch(const fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                       int with_target, fp_error *err)
+{
+    if (fp_net_check_input(net, x, err) < 0)
+        return fp_fail_prefix(err, "X");
+    if (with_target && fp_net_check_target(net, x, y, loss, err) < 0)
+        return fp_fail_prefix(err, "Y");
+    return 0;
+}
+
 static int prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                    int with_target, const void **x_data, void **owned, fp_error *err)
 {
     *owned = NULL;
     uint64_t rows, cols;
     input_shape(net, x, &rows, &cols);
-    if (fp_net_check_input(net, x, err) < 0)
-        return fp_fail_prefix(err, "X");
-    if (with_target && fp_net_check_target(net, x, y, loss, err) < 0)
-        return fp_fail_prefix(err, "Y");
+    if (check_batch(net, x, y, loss, with_target, err) < 0)
+        return -1;
     if (plan_batch(net, rows, cols, err) < 0)
         return -1;
     size_t elem = fp_dtype_size(net->precision);
@@ -407,10 +416,8 @@ int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss los
 {
     uint64_t rows, cols;
     input_shape(net, x, &rows, &cols);
-    if (fp_net_check_input(net, x, err) < 0)
-        return fp_fail_prefix(err, "X");
-    if (y && fp_net_check_target(net, x, y, loss, err) < 0)
-        return fp_fail_prefix(err, "Y");
+    if (check_batch(net, x, y, loss, 1, err) < 0)   /* (the whole batch, before blocks) */
+        return -1;
     uint64_t step = predict_rows(net, x, rows, cols, "FLATPARAMS_GRADIENT_ROWS", err);
     if (step == 0 && rows > 0)
         return -1;
