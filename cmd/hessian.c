@@ -291,10 +291,9 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
     uint64_t n = fp_net_n_params(rs->j->s->net);
     size_t elem = fp_dtype_size(fp_net_precision(rs->j->s->net));
     int rc = 0;
-    if (!rs->sc) {   /* rows straight to the output (a GPU's whole matrix: the */
-        if (!rs->w)    /* conversion buffer for `wide` rows made here) */
-            rc = open_writer(rs->j, &rs->w, rs->end - rs->begin, n, err);
-        if (rc == 0 && !rs->conv && !(rs->conv = malloc(rs->wide * n * 8 + 1)))
+    if (!rs->sc) {   /* rows straight to the output (opened by write_rows, or run for the
+                        full matrix; a GPU's whole matrix: the conversion buffer made here) */
+        if (!rs->conv && !(rs->conv = malloc(rs->wide * n * 8 + 1)))
             rc = fp_fail(err, "out of memory for %zu rows", rs->wide);
         if (rc == 0)
             rc = write_converted(rs->j, rs->w, rows, (stop - at) * n, rs->conv, err);
@@ -380,8 +379,6 @@ static int write_full(job *j, fp_error *err)
         rc = fp_hessian_row_blocks(j->s->net, &j->s->x, j->y, j->loss, 0, n, block, FP_ROWS_UPPER,
                                    &sink, err);
     phase_time("rows", &clock);
-    if (rc == 0 && !w)
-        rc = open_writer(j, &w, n, n, err);
     if (rc == 0 && sc.mem) {
         if (elem == 4)
             SYMMETRISE_IN_PLACE(float, sc.mem, n, (uint64_t)block);
