@@ -21,17 +21,15 @@ static int length_error(rebuild_ctx *ctx, uint64_t got, fp_error *err)
                    (unsigned long long)ctx->layout->n_elems, (unsigned long long)got);
 }
 
-/* Reads the next parameter's slice, converted to the array's own dtype. */
-static int read_slice(rebuild_ctx *ctx, const fp_param *p, void *dst, fp_error *err)
+/* Reads the next n elements of parameter p's slice (all of it, or a piece),
+ * converted to the array's own dtype. */
+static int read_slice(rebuild_ctx *ctx, const fp_param *p, void *dst, uint64_t n, fp_error *err)
 {
     uint64_t got = 0;
-    if (fp_vec_reader_read(ctx->reader, dst, p->node->dtype, p->n_elems, &got, err) < 0) {
-        char where[4096];
-        snprintf(where, sizeof where, "%s", p->path);
-        return fp_fail_prefix(err, where);
-    }
+    if (fp_vec_reader_read(ctx->reader, dst, p->node->dtype, n, &got, err) < 0)
+        return fp_fail_prefix(err, p->path);
     ctx->consumed += got;
-    if (got < p->n_elems)
+    if (got < n)
         return length_error(ctx, ctx->consumed, err);
     return 0;
 }
@@ -55,8 +53,10 @@ static int fill_from_vector(void *vctx, const fp_node *arr, void *dst, fp_error 
 {
     rebuild_ctx *ctx = vctx;
     const fp_layout *layout = ctx->layout;
-    if (ctx->next_param < layout->n_params && layout->params[ctx->next_param].node == arr)
-        return read_slice(ctx, &layout->params[ctx->next_param++], dst, err);
+    if (ctx->next_param < layout->n_params && layout->params[ctx->next_param].node == arr) {
+        const fp_param *p = &layout->params[ctx->next_param++];
+        return read_slice(ctx, p, dst, p->n_elems, err);
+    }
     if (fp_layout_find(layout, arr))
         return fp_fail(err, "internal error: writer visited parameters out of flat order");
     return fp_array_read(arr, dst, arr->dtype, err);
@@ -74,13 +74,9 @@ static int patch_in_pieces(rebuild_ctx *ctx, const fp_format *fmt, void *patch,
 {
     uint64_t per = PIECE_BYTES / fp_dtype_size(p->node->dtype);
     for (uint64_t at = 0; at < p->n_elems; at += per) {
-        uint64_t k = p->n_elems - at < per ? p->n_elems - at : per, got = 0;
-        if (fp_vec_reader_read(ctx->reader, piece, p->node->dtype, k, &got, err) < 0)
-            return fp_fail_prefix(err, p->path);
-        ctx->consumed += got;
-        if (got < k)
-            return length_error(ctx, ctx->consumed, err);
-        if (fmt->patch_piece(patch, p->node, at, piece, k, err) < 0)
+        uint64_t k = p->n_elems - at < per ? p->n_elems - at : per;
+        if (read_slice(ctx, p, piece, k, err) < 0
+            || fmt->patch_piece(patch, p->node, at, piece, k, err) < 0)
             return -1;
     }
     return 0;
@@ -112,7 +108,7 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
             rc = patch_in_pieces(ctx, fmt, patch, p, buf, err);
             continue;
         }
-        rc = read_slice(ctx, p, buf, err);
+        rc = read_slice(ctx, p, buf, p->n_elems, err);
         if (rc == 0)
             rc = fmt->patch_array(patch, p->node, buf, err);
     }

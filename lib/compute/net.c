@@ -265,6 +265,15 @@ int fp_net_device_failed(fp_net *net, fp_error *err)
     return 0;
 }
 
+/* Rows [at, at + k) of a batch matrix (X, or Y: a target row or label per sample). */
+static fp_matrix rows_of(const fp_matrix *m, uint64_t at, uint64_t k)
+{
+    fp_matrix part = *m;
+    part.rows = k;
+    part.data = (char *)m->data + at * m->cols * fp_dtype_size(m->dtype);
+    return part;
+}
+
 /* A batch's activations grow with its rows (for an MLP 64-128-96-8 in f32, 17
  * times X's bytes), so predict and gradient take a big X this many bytes of
  * activations at a time (knob, FLATPARAMS_PREDICT_ROWS or _GRADIENT_ROWS: tests,
@@ -272,7 +281,7 @@ int fp_net_device_failed(fp_net *net, fp_error *err)
  * batch's statistics. */
 #define PREDICT_WORK_BYTES ((uint64_t)64 << 20)
 
-static uint64_t predict_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uint64_t cols,
+static uint64_t block_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uint64_t cols,
                              const char *knob, fp_error *err)
 {
     const char *forced = getenv(knob);
@@ -294,23 +303,19 @@ int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
     memset(out, 0, sizeof *out);
     uint64_t rows, cols;
     input_shape(net, x, &rows, &cols);
-    if (fp_net_check_input(net, x, err) < 0)
-        return fp_fail_prefix(err, "X");
-    uint64_t step = predict_rows(net, x, rows, cols, "FLATPARAMS_PREDICT_ROWS", err);
+    if (check_batch(net, x, NULL, FP_LOSS_SUMSQ, 0, err) < 0)
+        return -1;
+    uint64_t step = block_rows(net, x, rows, cols, "FLATPARAMS_PREDICT_ROWS", err);
     if (step == 0 && rows > 0)
         return -1;
     step = step ? step : 1;   /* (no rows: one empty pass, as before) */
-    size_t elem = fp_dtype_size(net->precision), in_elem = fp_dtype_size(x->dtype);
+    size_t elem = fp_dtype_size(net->precision);
     uint64_t out_cols = fp_net_out_features(net, cols), bytes = rows * out_cols * elem;
     if (!(out->data = malloc(bytes > 0 ? bytes : 1)))
         return fp_fail(err, "out of memory for the output");
     for (uint64_t at = 0; at < rows || at == 0; at += step) {
-        fp_matrix part = *x;   /* rows [at, at + k) */
         uint64_t k = rows - at < step ? rows - at : step;
-        if (step < rows) {
-            part.rows = k;
-            part.data = (char *)x->data + at * cols * in_elem;
-        }
+        fp_matrix part = step < rows ? rows_of(x, at, k) : *x;
         const void *x_data = NULL;
         void *owned = NULL;
         if (prepare(net, &part, NULL, FP_LOSS_SUMSQ, 0, &x_data, &owned, err) < 0)
@@ -364,15 +369,6 @@ int fp_loss_value(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss l
     return run_passes(net, x, y, loss, 0, value, err);
 }
 
-/* Rows [at, at + k) of a batch matrix (X, or Y: a target row or label per sample). */
-static fp_matrix rows_of(const fp_matrix *m, uint64_t at, uint64_t k)
-{
-    fp_matrix part = *m;
-    part.rows = k;
-    part.data = (char *)m->data + at * m->cols * fp_dtype_size(m->dtype);
-    return part;
-}
-
 /* The gradient of a big batch, a block of rows at a time like predict (a
  * loss is a sum over rows, or a mean, which is the blocks' means weighted by
  * their share of the rows), summed in double. Not in train mode (BatchNorm's
@@ -418,7 +414,7 @@ int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss los
     input_shape(net, x, &rows, &cols);
     if (check_batch(net, x, y, loss, 1, err) < 0)   /* (the whole batch, before blocks) */
         return -1;
-    uint64_t step = predict_rows(net, x, rows, cols, "FLATPARAMS_GRADIENT_ROWS", err);
+    uint64_t step = block_rows(net, x, rows, cols, "FLATPARAMS_GRADIENT_ROWS", err);
     if (step == 0 && rows > 0)
         return -1;
     if (step > 0 && step < rows && (!y || y->rows == rows))
