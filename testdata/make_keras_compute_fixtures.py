@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
-corpus = os.path.join(here, "..", "..", "shared", "corpus", "keras")
+corpus = os.path.join(here, "corpus", "keras")
 out = os.path.join(here, "keras", "predict")
 os.makedirs(out, exist_ok=True)
 

@@ -5,7 +5,7 @@ Run from anywhere:
 
     python3 testdata/make_keras_fixtures.py
 
-For every Keras file of ../shared/corpus/keras (the .h5 ones and the .keras
+For every Keras file of testdata/corpus/keras (the .h5 ones and the .keras
 one) and for the synthetic files below, it walks the file the way Keras
 loads it and writes
 
@@ -58,7 +58,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "keras")
-CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus", "keras")
+CORPUS = os.path.join(HERE, "corpus", "keras")
 STATISTICS = ("moving_mean", "moving_variance")
 
 

@@ -45,7 +45,7 @@ sys.path.insert(0, HERE)
 import make_compute_fixtures as mcf  # noqa: E402  (Flux's losses, in torch)
 import make_keras_fixtures as mkf  # noqa: E402  (names_attr, frozen_layers)
 
-CORPUS = os.path.join(HERE, "..", "..", "shared", "corpus", "keras")
+CORPUS = os.path.join(HERE, "corpus", "keras")
 OUT = os.path.join(HERE, "keras", "grad")
 STATISTICS = ("moving_mean", "moving_variance")
 

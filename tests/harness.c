@@ -170,7 +170,7 @@ static const char *ring_path(const char *dir, const char *name)
 }
 
 const char *testdata(const char *name) { return ring_path(env_or("FP_TESTDATA", "testdata"), name); }
-const char *corpus(const char *name) { return ring_path(env_or("FP_CORPUS", "../shared/corpus"), name); }
+const char *corpus(const char *name) { return ring_path(env_or("FP_CORPUS", "testdata/corpus"), name); }
 
 static char tmp_root[256];
 

@@ -1,6 +1,6 @@
 /* Shared helpers for the Check suites: run the flatparams binary, make temporary
  * directories, read files back. Paths come from the environment that meson sets:
- * FP_BIN (the executable), FP_TESTDATA (testdata/), FP_CORPUS (../shared/corpus). */
+ * FP_BIN (the executable), FP_TESTDATA (testdata/), FP_CORPUS (testdata/corpus: files written by other projects). */
 #ifndef FP_TEST_HARNESS_H
 #define FP_TEST_HARNESS_H
 

@@ -1,7 +1,7 @@
 /* formats/hdf5*.c, reading: the fixtures of testdata/make_hdf5_fixtures.py
  * against the layouts and flat vectors numpy computed, the tree's settings,
  * links and sharing, and the corpus of real and hostile files
- * (../shared/corpus). Writing and patching are in test_hdf5_write.c. */
+ * (testdata/corpus). Writing and patching are in test_hdf5_write.c. */
 #define H5_USE_110_API
 #include <hdf5.h>
 

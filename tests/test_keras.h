@@ -11,7 +11,7 @@
  * ones, each with NAME.flat.npy and NAME.paths.txt from make_keras_fixtures.py. */
 typedef struct keras_file {
     const char *name;
-    int in_corpus;          /* ../shared/corpus/keras, else testdata/keras */
+    int in_corpus;          /* testdata/corpus/keras, else testdata/keras */
 } keras_file;
 extern const keras_file keras_files[];
 extern const int n_keras_files;

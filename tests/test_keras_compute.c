@@ -19,7 +19,7 @@ typedef struct grad_case {
 
 static double worst_relative;   /* reported once at the end: how close, not just "within" */
 
-/* "corpus:NAME" is ../shared/corpus/keras/NAME, "testdata:REL" testdata/REL; "-" none. */
+/* "corpus:NAME" is testdata/corpus/keras/NAME, "testdata:REL" testdata/REL; "-" none. */
 static const char *resolve(const char *ref, char *buf, size_t size)
 {
     if (!strcmp(ref, "-"))

@@ -40,7 +40,7 @@ except Exception as e:  # noqa: BLE001 - any import failure means "skip"
     sys.exit(77)
 
 fp, src, work = sys.argv[1:4]
-corpus = os.path.join(src, "..", "shared", "corpus", "keras")
+corpus = os.path.join(src, "testdata", "corpus", "keras")
 passed = failed = 0
 
 
