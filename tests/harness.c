@@ -34,7 +34,48 @@ static void append(char **buf, size_t *len, size_t *cap, const char *data, size_
     (*buf)[*len] = 0;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HARNESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HARNESS_ASAN 1
+#endif
+#endif
+
+/* In the child, before exec: hold it to memory_mib. An address-space limit
+ * where it works; under AddressSanitizer, whose shadow memory alone takes
+ * terabytes of address space, its own limits: an allocation past memory_mib
+ * fails (the program sees NULL, as it would under the address-space limit),
+ * and a process whose resident memory passes twice that is killed. */
+static void limit_memory(size_t memory_mib)
+{
+#ifdef HARNESS_ASAN
+    const char *old = getenv("ASAN_OPTIONS");
+    char options[1024];
+    snprintf(options, sizeof options,
+             "%s%sallocator_may_return_null=1:max_allocation_size_mb=%zu:"
+             "soft_rss_limit_mb=%zu:hard_rss_limit_mb=%zu",
+             old ? old : "", old && *old ? ":" : "", memory_mib, memory_mib, 2 * memory_mib);
+    setenv("ASAN_OPTIONS", options, 1);
+#else
+    struct rlimit limit = { (rlim_t)memory_mib << 20, (rlim_t)memory_mib << 20 };
+    setrlimit(RLIMIT_AS, &limit);
+#endif
+}
+
+size_t harness_memory_mib(void)
+{
+    const char *v = getenv("FP_TEST_MEMORY_MIB");
+    return v && *v ? (size_t)strtoull(v, NULL, 10) : 0;
+}
+
 run_result run_fp(const char *stdin_data, size_t stdin_len, const char *const *argv)
+{
+    return run_fp_memory(harness_memory_mib(), stdin_data, stdin_len, argv);
+}
+
+run_result run_fp_memory(size_t memory_mib, const char *stdin_data, size_t stdin_len,
+                         const char *const *argv)
 {
     run_result r = { 0 };
     int in_pipe[2], out_pipe[2], err_pipe[2];
@@ -54,6 +95,8 @@ run_result run_fp(const char *stdin_data, size_t stdin_len, const char *const *a
         dup2(out_pipe[1], 1);
         dup2(err_pipe[1], 2);
         close(in_pipe[1]); close(out_pipe[0]); close(err_pipe[0]);
+        if (memory_mib)
+            limit_memory(memory_mib);
         execv(full[0], (char *const *)full);
         _exit(127);
     }

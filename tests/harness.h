@@ -20,6 +20,13 @@ typedef struct run_result {
 /* Runs FP_BIN with argv (NULL-terminated, without argv[0]); stdin_data may be NULL.
  * Times out after 60 s (status 128 + SIGKILL). */
 run_result run_fp(const char *stdin_data, size_t stdin_len, const char *const *argv);
+/* run_fp with the child held to memory_mib MiB (0: no limit): an address-space
+ * limit, or AddressSanitizer's allocation limits in a sanitizer build, so a
+ * blow-up fails the test (an allocation fails, or the child is killed) instead
+ * of the machine. run_fp uses FP_TEST_MEMORY_MIB (harness_memory_mib) when set. */
+run_result run_fp_memory(size_t memory_mib, const char *stdin_data, size_t stdin_len,
+                         const char *const *argv);
+size_t harness_memory_mib(void);
 /* Convenience: run_fpv(NULL, "flatten", path, NULL). */
 run_result run_fpv(const char *stdin_data, ...);
 void run_free(run_result *r);
