@@ -26,8 +26,8 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 # Every Check suite prints "NN%: Checks: C, Failures: F, Errors: E"; the
 # valgrind and interop scripts print "NAME: P passed, F failed".
 cat build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
-    grep -hoE 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+|^(valgrind|interop|standalone): [0-9]+ passed, [0-9]+ failed' |
+    grep -hoE 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+|^(valgrind|interop|standalone|readme): [0-9]+ passed, [0-9]+ failed' |
     awk -F'[:,] *' '/^Checks/ {c += $2; f += $4 + $6}
-                    /^(valgrind|interop|standalone)/ {split($0, w, " "); c += w[2] + w[4]; f += w[4]}
+                    /^(valgrind|interop|standalone|readme)/ {split($0, w, " "); c += w[2] + w[4]; f += w[4]}
                     END {printf "checks: %d passed, %d failed\n", c - f, f}'
 exit $status

@@ -154,7 +154,7 @@ fi
 # Every FLATPARAMS_* variable the code reads is documented in the man page and
 # in doc/contract.md. (Variables are read with getenv, some through a name
 # passed along, so every such string literal counts.)
-variables=$(cd "${VARS_SRC:-$src}" && grep -rhoE --include='*.c' --include='*.h' --include='*.cu' --include='*.cuh' \
+variables=$(cd "$src" && grep -rhoE --include='*.c' --include='*.h' --include='*.cu' --include='*.cuh' \
                 '"FLATPARAMS_[A-Z0-9_]+"' lib cmd formats | tr -d '"' | sort -u)
 environment=$(sed -n '/^\.SH ENVIRONMENT/,/^\.SH /p' "$man_page")
 for variable in $variables; do
