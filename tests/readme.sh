@@ -13,7 +13,8 @@
 #
 # Also: no "$ " example hides in an indented block, where it would not run;
 # every command of the man page's EXAMPLES is one of the README's (so it runs
-# too); and every FLATPARAMS_* variable the code reads is in the man page's
+# too); groff reads the man page without a warning (skipped without groff);
+# and every FLATPARAMS_* variable the code reads is in the man page's
 # ENVIRONMENT section and in doc/contract.md.
 #
 # Prints "readme: P passed, F failed". Needs no Python.
@@ -151,6 +152,18 @@ else
     done <<< "$examples"
 fi
 
+# The man page is well-formed roff: groff reads it without a warning.
+if command -v groff >/dev/null 2>&1; then
+    if groff -man -ww -z "$man_page" > "$work/why" 2>&1 && [ ! -s "$work/why" ]; then
+        passed=$((passed + 1))
+    else
+        fail "man page: groff warns" "$work/why"
+    fi
+else
+    echo "skipped (this machine lacks groff): the man page's roff check"
+    skipped=$((skipped + 1))
+fi
+
 # Every FLATPARAMS_* variable the code reads is documented in the man page and
 # in doc/contract.md. (Variables are read with getenv, some through a name
 # passed along, so every such string literal counts.)
@@ -172,6 +185,6 @@ for variable in $variables; do
     done
 done
 
-[ $skipped = 0 ] || echo "readme: $skipped examples skipped (see above)"
+[ $skipped = 0 ] || echo "readme: $skipped checks skipped (see above)"
 echo "readme: $passed passed, $failed failed"
 [ $failed = 0 ]
