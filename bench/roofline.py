@@ -17,7 +17,7 @@ The matrix-product flops are the ones bench/gpu_check.py reports TFLOP/s over.
 
 Usage: python3 bench/roofline.py [--sizes 64,128,96,8] [--batch 1024]
        [--sgemm 51.2] [--bandwidth 4.8] [--reference TFLOPS] [--steps]
-(--sgemm in TFLOP/s, --bandwidth in TB/s; the defaults are the H200 of the
+(--sgemm in TFLOP/s, --bandwidth in TB/s; the defaults are the H200 of
 bench/README.md's table: SGEMM measured there, bandwidth the card's nominal figure.)
 """
 import argparse
