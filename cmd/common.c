@@ -124,7 +124,7 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
         const char *value;
         const option_def *def = find_option(arg, &value);
         if (!def || !accepts(c, def->name))
-            return cmd_usage_error(c, "'%s %s' has no option '%s'", "flatparams", c->name, arg);
+            return cmd_usage_error(c, "no option '%s'", arg);
         if (def->arg == ARG_NONE && value)
             return cmd_usage_error(c, "option '--%s' takes no value", def->name);
         if (def->arg != ARG_NONE && !value) {

@@ -12,7 +12,7 @@ static int fill_from_model(void *ctx, const fp_node *arr, void *dst, fp_error *e
 static int run(cmd_opts *opts)
 {
     if (!opts->output)
-        return cmd_usage_error(&cmd_convert, "convert needs -o OUT");
+        return cmd_usage_error(&cmd_convert, "missing -o OUT");
     const fp_format *out_fmt = fp_format_for_output(opts->output, opts->format);
     if (!out_fmt && opts->format)
         return cmd_usage_error(&cmd_convert, "unknown --format '%s' (json, hdf5)", opts->format);

@@ -127,9 +127,9 @@ static int run(cmd_opts *opts)
 {
     const char *model = opts->args[0], *vec_path = opts->args[1];
     if (!opts->output)
-        return cmd_usage_error(&cmd_rebuild, "rebuild needs -o OUT");
+        return cmd_usage_error(&cmd_rebuild, "missing -o OUT");
     if (!strcmp(opts->output, "-"))
-        return cmd_usage_error(&cmd_rebuild, "rebuild writes a model file: -o - is not supported");
+        return cmd_usage_error(&cmd_rebuild, "-o - is not supported: the output is a model file");
     int usage = cmd_check_vec_format(&cmd_rebuild, "in-format", opts->in_format);
     if (usage)
         return usage;

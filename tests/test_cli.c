@@ -1102,6 +1102,8 @@ START_TEST(outputs_into_what_exists)
 }
 END_TEST
 
+void cli_add_message_tests(Suite *s);   /* test_cli_messages.c */
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -1130,5 +1132,6 @@ int main(void)
     tcase_add_test(tc, killed_rebuild_leaves_old_target);
     tcase_add_test(tc, outputs_into_what_exists);
     suite_add_tcase(s, tc);
+    cli_add_message_tests(s);
     return run_suite(s);
 }
