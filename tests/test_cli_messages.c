@@ -57,10 +57,68 @@ START_TEST(usage_lines_name_the_command_once)
 }
 END_TEST
 
+/* A node without a layer type says so: "type": null beside its kind, in every
+ * format (safetensors has no types at all; JSON and HDF5 lists and untyped
+ * maps; Keras layers without an architecture), and "(map)"/"(list)" in the
+ * table, so a check on layer types cannot pass on a kind. */
+START_TEST(modules_say_when_a_node_has_no_type)
+{
+    struct { const char *model, *path, *type, *kind; } cases[] = {
+        { testdata("safetensors/mixed.safetensors"), "/", NULL, "map" },
+        { testdata("safetensors/mixed.safetensors"), "/layers", NULL, "list" },
+        { testdata("safetensors/mixed.safetensors"), "/layers/0", NULL, "map" },
+        { testdata("mlp_bn.json"), "/", "Chain", "map" },
+        { testdata("mlp_bn.json"), "/layers", NULL, "list" },
+        { testdata("mlp_bn.json"), "/layers/0/layers/1", "BatchNorm", "map" },
+        { testdata("keras/synthetic.h5"), "/", "Functional", "map" },
+        { testdata("keras/synthetic.h5"), "/bn", "BatchNormalization", "map" },
+        { corpus("keras/KERAS_3layer_weights.h5"), "/", "Keras", "map" },
+        { corpus("keras/KERAS_3layer_weights.h5"), "/fc1_relu", NULL, "map" },
+        { corpus("hdf5/types_dset.h5"), "/", NULL, "map" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        run_result r = run_fpv(NULL, "modules", cases[i].model, "--json", NULL);
+        ck_assert_msg(r.status == 0, "%s: %s", cases[i].model, r.err);
+        cJSON *doc = cJSON_Parse(r.out), *m, *found = NULL;
+        ck_assert_msg(cJSON_IsArray(doc), "%s", r.out);
+        cJSON_ArrayForEach(m, doc)
+            if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "path")), cases[i].path))
+                found = m;
+        ck_assert_msg(found, "%s: no module %s", cases[i].model, cases[i].path);
+        cJSON *type = cJSON_GetObjectItem(found, "type");
+        if (cases[i].type)
+            ck_assert_msg(cJSON_IsString(type) && !strcmp(type->valuestring, cases[i].type),
+                          "%s %s: %s", cases[i].model, cases[i].path, r.out);
+        else
+            ck_assert_msg(cJSON_IsNull(type), "%s %s: type is not null: %s", cases[i].model,
+                          cases[i].path, r.out);
+        ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(found, "kind")), cases[i].kind);
+        cJSON_Delete(doc);
+        run_free(&r);
+    }
+    run_result r = run_fpv(NULL, "modules", testdata("mlp_bn.json"), NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out,
+        "path                             type                    trainable  non-trainable  arrays\n"
+        "/                                Chain                       51018            128       8\n"
+        "/layers                          (list)                      51018            128       8\n"
+        "/layers/0                        Chain                       50368            128       6\n"
+        "/layers/0/layers                 (list)                      50368            128       6\n"
+        "/layers/0/layers/0               Dense                       50240              0       2\n"
+        "/layers/0/layers/1               BatchNorm                     128            128       4\n"
+        "/layers/1                        Dense                         650              0       2\n");
+    run_free(&r);
+    r = run_fpv(NULL, "modules", testdata("safetensors/mixed.safetensors"), NULL);
+    ck_assert_msg(strstr(r.out, "\n/                                (map)    "), "%s", r.out);
+    run_free(&r);
+}
+END_TEST
+
 void cli_add_message_tests(Suite *s)
 {
     TCase *tc = tcase_create("messages");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, usage_lines_name_the_command_once);
+    tcase_add_test(tc, modules_say_when_a_node_has_no_type);
     suite_add_tcase(s, tc);
 }
