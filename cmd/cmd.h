@@ -47,15 +47,18 @@ int cmd_check_vec_format(const cmd *c, const char *option, const char *format);
 int cmd_usage_error(const cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Opens a model with the options that govern reading (--allow-external, --arch:
- * cmd_parse sets them process-wide). */
+ * cmd_parse sets them process-wide). Refuses, naming what it is and what to
+ * do, a file whose vector would not be the model's (fp_keras_kind): a Keras 3
+ * save_weights file without --arch, an architecture JSON without weights. */
 int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
-/* Opens a model and lists every parameter, trainable or not (modules, summary):
- * on success the caller frees both; on failure it has printed the error and
- * returns EXIT_BAD_INPUT with nothing to free. */
 /* A warning line on stderr (not with -q) for each --include/--exclude glob
  * that matches no parameter path of the tree: a dotted PyTorch name, a missing
  * leading slash, would otherwise select nothing in silence. */
 void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root);
+/* Opens a model and lists every parameter, trainable or not (modules, summary):
+ * on success the caller frees both; on failure it has printed the error and
+ * returns EXIT_BAD_INPUT with nothing to free. What cmd_open_model refuses is
+ * shown as read, after a warning line (not with -q). */
 int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;

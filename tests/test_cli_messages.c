@@ -114,11 +114,58 @@ START_TEST(modules_say_when_a_node_has_no_type)
 }
 END_TEST
 
+/* convert to safetensors changes which values are trainable (no layer types,
+ * no marks there; running_mean and running_var are PyTorch's statistics):
+ * the vector grew from 51,018 to 51,146 without a word. */
+START_TEST(convert_says_when_the_vector_changes)
+{
+    char model[4096], out[4096];
+    snprintf(model, sizeof model, "%s", testdata("mlp_bn.json"));
+    snprintf(out, sizeof out, "%s", tmpfile_in("mlp_bn.safetensors"));
+    run_result r = run_fpv(NULL, "convert", model, "-o", out, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    char want[8192];
+    snprintf(want, sizeof want, "flatparams: warning: %s: its flat vector has 51146 values where "
+             "%s's has 51018: 128 values kept out of the model's (BatchNorm statistics or "
+             "trainable: false; the first: /layers/0/layers/1/mean) are trainable here, as "
+             "safetensors keeps no layer types or trainable marks\n", out, model);
+    ck_assert_str_eq(r.err, want);
+    run_free(&r);
+    r = run_fpv(NULL, "flatten", out, NULL);
+    double *v;
+    ck_assert_uint_eq(parse_numbers(r.out, &v), 51146);
+    free(v);
+    run_free(&r);
+    /* the other way: an untyped map's running_mean was trainable in JSON */
+    snprintf(model, sizeof model, "%s",
+             write_tmp("buffers.json", "{\"bn\": {\"running_mean\": [1.0, 2.0], \"w\": [3.0]}}"));
+    snprintf(out, sizeof out, "%s", tmpfile_in("buffers.safetensors"));
+    r = run_fpv(NULL, "convert", model, "-o", out, NULL);
+    snprintf(want, sizeof want, "flatparams: warning: %s: its flat vector has 1 values where %s's "
+             "has 3: 2 of its values (the first: /bn/running_mean) are not trainable here, as "
+             "safetensors takes running_mean and running_var for PyTorch's BatchNorm statistics\n",
+             out, model);
+    ck_assert_str_eq(r.err, want);
+    run_free(&r);
+    /* -q: none; a conversion that keeps the vector: none */
+    r = run_fpv(NULL, "convert", testdata("mlp_bn.json"), "-o", out, "-q", NULL);
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+    r = run_fpv(NULL, "convert", testdata("safetensors/mixed.safetensors"), "-o", out, NULL);
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+    r = run_fpv(NULL, "convert", testdata("mlp_bn.json"), "-o", tmpfile_in("mlp_bn.h5"), NULL);
+    ck_assert_str_eq(r.err, "");
+    run_free(&r);
+}
+END_TEST
+
 void cli_add_message_tests(Suite *s)
 {
     TCase *tc = tcase_create("messages");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, usage_lines_name_the_command_once);
     tcase_add_test(tc, modules_say_when_a_node_has_no_type);
+    tcase_add_test(tc, convert_says_when_the_vector_changes);
     suite_add_tcase(s, tc);
 }
