@@ -22,6 +22,7 @@ typedef struct cmd_opts {
     fp_dtype dtype;             /* --dtype, FP_DT_NONE when absent */
     long eigs, hutchinson;
     int quiet, json, nested, diag, trace, train_mode;
+    int progress;               /* --progress: progress lines also when stderr is no terminal */
 } cmd_opts;
 
 typedef struct cmd {
@@ -60,6 +61,30 @@ void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root);
  * returns EXIT_BAD_INPUT with nothing to free. What cmd_open_model refuses is
  * shown as read, after a warning line (not with -q). */
 int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all);
+
+/* Progress on stderr (progress.c): on a terminal one line rewritten in place;
+ * with --progress on any other stderr a line every FLATPARAMS_PROGRESS_SECONDS
+ * (default 5) and one at the end; nothing with -q. A line reads "COMMAND: WHAT
+ * DONE/TOTAL (P%), R/s, S s left", the last "..., done in S s"; a count whose
+ * total is not known in advance (0: Lanczos iterations) has no share and no
+ * time left. */
+typedef struct cmd_progress {
+    int mode;
+    const char *command, *what;
+    double start, last_line, every;
+    uint64_t done, total;
+    int unfinished;             /* a count is under way: its last line is due */
+} cmd_progress;
+void cmd_progress_init(cmd_progress *p, const cmd_opts *opts, const char *command);
+int cmd_progress_on(const cmd_progress *p);
+/* Starts a count (what: "rows"), its clock from now. */
+void cmd_progress_begin(cmd_progress *p, const char *what);
+/* done of total (0: unknown) so far: an fp_progress_fn, ctx the cmd_progress.
+ * Reaching total prints the last line. */
+void cmd_progress_show(void *ctx, uint64_t done, uint64_t total);
+/* Ends a count that did not reach a known total: the last line when finished,
+ * else (an error follows) only the terminal's line closed. */
+void cmd_progress_end(cmd_progress *p, int finished);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;
 extern const cmd cmd_predict, cmd_gradient, cmd_hessian;

@@ -39,6 +39,7 @@ static const option_def option_defs[] = {
     { "diag", 0, FLAG(diag) },
     { "trace", 0, FLAG(trace) },
     { "train-mode", 0, FLAG(train_mode) },
+    { "progress", 0, FLAG(progress) },
     /* handled specially below */
     { "arch", 0, ARG_STRING, 0 },
     { "include", 0, ARG_STRING, 0 },
