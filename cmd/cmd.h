@@ -22,6 +22,7 @@ typedef struct cmd_opts {
     fp_dtype dtype;             /* --dtype, FP_DT_NONE when absent */
     long eigs, hutchinson;
     int quiet, json, nested, diag, trace, train_mode;
+    int progress;               /* --progress: progress lines also when stderr is no terminal */
 } cmd_opts;
 
 typedef struct cmd {
@@ -47,16 +48,43 @@ int cmd_check_vec_format(const cmd *c, const char *option, const char *format);
 int cmd_usage_error(const cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Opens a model with the options that govern reading (--allow-external, --arch:
- * cmd_parse sets them process-wide). */
+ * cmd_parse sets them process-wide). Refuses, naming what it is and what to
+ * do, a file whose vector would not be the model's (fp_keras_kind): a Keras 3
+ * save_weights file without --arch, an architecture JSON without weights. */
 int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
-/* Opens a model and lists every parameter, trainable or not (modules, summary):
- * on success the caller frees both; on failure it has printed the error and
- * returns EXIT_BAD_INPUT with nothing to free. */
 /* A warning line on stderr (not with -q) for each --include/--exclude glob
  * that matches no parameter path of the tree: a dotted PyTorch name, a missing
  * leading slash, would otherwise select nothing in silence. */
 void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root);
+/* Opens a model and lists every parameter, trainable or not (modules, summary):
+ * on success the caller frees both; on failure it has printed the error and
+ * returns EXIT_BAD_INPUT with nothing to free. What cmd_open_model refuses is
+ * shown as read, after a warning line (not with -q). */
 int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all);
+
+/* Progress on stderr (progress.c): on a terminal one line rewritten in place;
+ * with --progress on any other stderr a line every FLATPARAMS_PROGRESS_SECONDS
+ * (default 5) and one at the end; nothing with -q. A line reads "COMMAND: WHAT
+ * DONE/TOTAL (P%), R/s, S s left", the last "..., done in S s"; a count whose
+ * total is not known in advance (0: Lanczos iterations) has no share and no
+ * time left. */
+typedef struct cmd_progress {
+    int mode;
+    const char *command, *what;
+    double start, last_line, every;
+    uint64_t done, total;
+    int unfinished;             /* a count is under way: its last line is due */
+} cmd_progress;
+void cmd_progress_init(cmd_progress *p, const cmd_opts *opts, const char *command);
+int cmd_progress_on(const cmd_progress *p);
+/* Starts a count (what: "rows"), its clock from now. */
+void cmd_progress_begin(cmd_progress *p, const char *what);
+/* done of total (0: unknown) so far: an fp_progress_fn, ctx the cmd_progress.
+ * Reaching total prints the last line. */
+void cmd_progress_show(void *ctx, uint64_t done, uint64_t total);
+/* Ends a count that did not reach a known total: the last line when finished,
+ * else (an error follows) only the terminal's line closed. */
+void cmd_progress_end(cmd_progress *p, int finished);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;
 extern const cmd cmd_predict, cmd_gradient, cmd_hessian;

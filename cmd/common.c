@@ -39,6 +39,7 @@ static const option_def option_defs[] = {
     { "diag", 0, FLAG(diag) },
     { "trace", 0, FLAG(trace) },
     { "train-mode", 0, FLAG(train_mode) },
+    { "progress", 0, FLAG(progress) },
     /* handled specially below */
     { "arch", 0, ARG_STRING, 0 },
     { "include", 0, ARG_STRING, 0 },
@@ -47,6 +48,9 @@ static const option_def option_defs[] = {
     { "dtype", 0, ARG_STRING, 0 },
     { "allow-external", 0, ARG_NONE, 0 },
 };
+
+/* -q of the command line, for the warnings of cmd_open_all_params. */
+static int quiet;
 
 static int accepts(const cmd *c, const char *name)
 {
@@ -124,7 +128,7 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
         const char *value;
         const option_def *def = find_option(arg, &value);
         if (!def || !accepts(c, def->name))
-            return cmd_usage_error(c, "'%s %s' has no option '%s'", "flatparams", c->name, arg);
+            return cmd_usage_error(c, "no option '%s'", arg);
         if (def->arg == ARG_NONE && value)
             return cmd_usage_error(c, "option '--%s' takes no value", def->name);
         if (def->arg != ARG_NONE && !value) {
@@ -165,6 +169,7 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
             *(int *)((char *)opts + def->offset) = 1;
         }
     }
+    quiet = opts->quiet;
     /* the common options' values, checked on every command (SPEC §2), used or not */
     if (opts->precision && fp_dtype_parse(opts->precision) != FP_F32
         && fp_dtype_parse(opts->precision) != FP_F64)
@@ -216,9 +221,36 @@ int cmd_errorf(const char *fmt, ...)
     return cmd_error(&err);
 }
 
+/* Files that read without error but whose vector is not the model's: what
+ * each is, and what to do instead. */
+static const struct keras_mixup {
+    fp_keras_kind kind;
+    const char *what, *shown_as, *instead;
+} keras_mixups[] = {
+    { FP_KERAS3_WEIGHTS_RAW, "a Keras 3 save_weights file, whose layers only its architecture names",
+      "plain HDF5", "give --arch model.json (model.to_json())" },
+    { FP_KERAS_ARCH_ONLY, "a Keras architecture (model.to_json()) without weights", "plain JSON",
+      "pass the weights file as MODEL and this file with --arch" },
+};
+
+static const struct keras_mixup *keras_mixup(const fp_tree *tree)
+{
+    for (size_t i = 0; i < sizeof keras_mixups / sizeof *keras_mixups; i++)
+        if (keras_mixups[i].kind == tree->keras)
+            return &keras_mixups[i];
+    return NULL;
+}
+
 int cmd_open_model(const char *path, fp_tree *tree, fp_error *err)
 {
-    return fp_tree_open(path, tree, err);
+    if (fp_tree_open(path, tree, err) < 0)
+        return -1;
+    const struct keras_mixup *m = keras_mixup(tree);
+    if (!m)
+        return 0;
+    fp_fail(err, "%s: %s: %s", path, m->what, m->instead);
+    fp_tree_free(tree);
+    return -1;
 }
 
 void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root)
@@ -248,8 +280,12 @@ int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all)
 {
     fp_error err;
     fp_select every = { .all = 1 };
-    if (cmd_open_model(path, tree, &err) < 0)
+    if (fp_tree_open(path, tree, &err) < 0)
         return cmd_error(&err);
+    const struct keras_mixup *m = keras_mixup(tree);
+    if (m && !quiet)
+        fprintf(stderr, "flatparams: warning: %s: %s, shown as %s: %s\n", path, m->what,
+                m->shown_as, m->instead);
     if (fp_layout_build(tree->root, &every, all, &err) < 0) {
         fp_tree_free(tree);
         return cmd_error(&err);

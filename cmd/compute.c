@@ -100,7 +100,7 @@ int compute_parse_loss(const cmd *c, const cmd_opts *opts, fp_loss *loss)
 static int check_options(const cmd *c, const cmd_opts *opts, fp_net_options *net_opts)
 {
     if (!opts->x)
-        return cmd_usage_error(c, "%s needs -x X (one sample per row)", c->name);
+        return cmd_usage_error(c, "missing -x X (one sample per row)");
     int usage = cmd_check_vec_format(c, "in-format", opts->in_format);
     if (!usage && !opts->nested)   /* (--nested: a model format, gradient's to check) */
         usage = cmd_check_vec_format(c, "format", opts->format);

@@ -23,26 +23,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-typedef struct progress {
-    int on;
-    const char *what;
-    double start;
-} progress;
-
-static void progress_show(void *ctx, uint64_t done, uint64_t total)
-{
-    progress *p = ctx;
-    if (!p->on)
-        return;
-    double elapsed = compute_now() - p->start, rate = elapsed > 0 ? (double)done / elapsed : 0;
-    fprintf(stderr, "\rhessian: %s %llu/%llu (%.1f%%), %.1f/s, %.0f s left   ", p->what,
-            (unsigned long long)done, (unsigned long long)total,
-            total ? 100.0 * (double)done / (double)total : 100.0, rate,
-            rate > 0 ? (double)(total - done) / rate : 0.0);
-    if (done >= total)
-        fputc('\n', stderr);
-}
-
 static size_t block_rows(compute_session *s, uint64_t n)
 {
     const char *env = getenv("FLATPARAMS_BLOCK_ROWS");   /* tests: force many blocks */
@@ -86,7 +66,7 @@ typedef struct job {
     compute_session *s;
     const fp_matrix *y;
     fp_loss loss;
-    progress prog;
+    cmd_progress prog;
     double *diag;   /* --diag, --trace: the diagonal's buffer */
     fp_vec_writer *full;   /* the full matrix's output, opened before the net (run) */
 } job;
@@ -303,7 +283,7 @@ static int rows_ready(void *ctx, uint64_t at, uint64_t stop, void *rows, fp_erro
         tile_rows(rs->tiled, rows, stop - at, n, rs->wide, elem);
         rc = io_all(rs->sc, rs->tiled, (stop - at) * n * elem, (off_t)(at * n * elem), 1, err);
     }
-    progress_show(&rs->j->prog, stop - rs->begin, rs->end - rs->begin);
+    cmd_progress_show(&rs->j->prog, stop - rs->begin, rs->end - rs->begin);
     return rc;
 }
 
@@ -392,8 +372,7 @@ static int write_full(job *j, fp_error *err)
         phase_time("write", &clock);
         goto done;
     }
-    j->prog.what = "symmetrised rows";
-    j->prog.start = compute_now();
+    cmd_progress_begin(&j->prog, "symmetrised rows");
     for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
         size_t W = n - at < wide ? (size_t)(n - at) : wide;
         /* the rows, their blocks tiled (into conv, free until the writing) */
@@ -413,7 +392,7 @@ static int write_full(job *j, fp_error *err)
         else
             SYMMETRISE(double, rows, strip, W, block, n, at);
         rc = write_converted(j, w, rows, W * n, conv, err);
-        progress_show(&j->prog, at + W, n);
+        cmd_progress_show(&j->prog, at + W, n);
     }
     phase_time("second pass (read back, symmetrise, write)", &clock);
 done:
@@ -465,8 +444,8 @@ static int write_hvp(job *j, fp_error *err)
 static int diag_once(void *ctx, fp_error *err)
 {
     job *j = ctx;
-    return fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, j->diag, progress_show, &j->prog,
-                           err);
+    return fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, j->diag, cmd_progress_show,
+                           &j->prog, err);
 }
 
 static int write_spectral(job *j, fp_error *err)
@@ -481,12 +460,11 @@ static int write_spectral(job *j, fp_error *err)
         fp_eig_which which = !o->which || !strcmp(o->which, "LM") ? FP_EIG_LM
                              : !strcmp(o->which, "LA")            ? FP_EIG_LA : FP_EIG_SA;
         double *values = malloc((size_t)o->eigs * sizeof *values);
-        j->prog.what = "Lanczos iterations";
+        cmd_progress_begin(&j->prog, "Lanczos iterations");
         int rc = values ? fp_hessian_eigs(j->s->net, &j->s->x, j->y, j->loss, (size_t)o->eigs,
-                                          which, values, NULL, progress_show, &j->prog, err)
+                                          which, values, NULL, cmd_progress_show, &j->prog, err)
                         : fp_fail(err, "out of memory");
-        if (j->prog.on)
-            fputc('\n', stderr);
+        cmd_progress_end(&j->prog, rc == 0);
         if (rc == 0)
             rc = write_doubles(j, values, (uint64_t)o->eigs, err);
         free(values);
@@ -497,7 +475,7 @@ static int write_spectral(job *j, fp_error *err)
         if (fp_hessian_hutchinson(j->s->net, &j->s->x, j->y, j->loss, (uint64_t)o->hutchinson,
                                   0x5EED, &estimate, &std_error, err) < 0)
             return -1;
-        if (j->prog.on)
+        if (cmd_progress_on(&j->prog))
             fprintf(stderr, "hessian: trace estimate %.10g ± %.3g (standard error, %ld probes)\n",
                     estimate, std_error, o->hutchinson);
         return write_doubles(j, &estimate, 1, err);
@@ -570,8 +548,8 @@ static int run(cmd_opts *opts)
         return rc;
     fp_error err;
     fp_matrix y_data = { 0 };
-    job j = { opts, &s, opts->y ? &y_data : NULL, loss,
-              { !opts->quiet && isatty(STDERR_FILENO), "rows", compute_now() }, NULL, NULL };
+    job j = { opts, &s, opts->y ? &y_data : NULL, loss, { 0 }, NULL, NULL };
+    cmd_progress_init(&j.prog, opts, "hessian");
     if ((rc = open_full_early(&j, &err)) < 0) {
         compute_close(&s);
         return cmd_error(&err);
@@ -586,7 +564,7 @@ static int run(cmd_opts *opts)
         if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y_data, loss, &err)) < 0)
             fp_fail_prefix(&err, opts->y);
     }
-    j.prog.start = compute_now();   /* (the rate: from the work on) */
+    cmd_progress_begin(&j.prog, "rows");   /* (the rate: from the work on) */
     uint64_t n = fp_net_n_params(s.net), begin = 0, end = 0;
     if (rc == 0 && opts->rows) {
         if ((rc = parse_rows(opts->rows, &begin, &end, &err)) == 0
@@ -601,6 +579,7 @@ static int run(cmd_opts *opts)
     } else if (rc == 0) {
         rc = write_full(&j, &err);
     }
+    cmd_progress_end(&j.prog, rc == 0);
     if (j.full)   /* (an error before write_full) */
         fp_vec_writer_abort(j.full);
     free(y_data.data);
@@ -613,7 +592,7 @@ const cmd cmd_hessian = {
     .run = run,
     .min_args = 1, .max_args = 1,
     .options = "output,x,y,loss,rows,diag,hvp,eigs,which,trace,hutchinson,include,exclude,all,"
-               "dtype,format,precision,device,quiet,train-mode,in-format,allow-external,arch",
+               "dtype,format,precision,device,quiet,train-mode,in-format,allow-external,arch,progress",
     .usage =
         "hessian MODEL -x X [-y Y] [--loss L] [-o OUT] [--rows A:B | --diag | --hvp V |\n"
         "        --eigs K [--which LM|LA|SA] | --trace | --hutchinson N] [--precision f32|f64]\n"
@@ -644,5 +623,8 @@ const cmd cmd_hessian = {
         "  --device D      cpu (default), cuda (one error line without a usable GPU),\n"
         "                  or auto (the GPU for large jobs when one is usable)\n"
         "  --allow-external, --arch JSON   as for gradient\n"
-        "  -q, --quiet     no progress line (shown only when stderr is a terminal)\n",
+        "  --progress      progress also when stderr is not a terminal (a log, a pipe): a\n"
+        "                  line every 5 s (FLATPARAMS_PROGRESS_SECONDS) and one at the end\n"
+        "                  (on a terminal one line is updated in place, without it too)\n"
+        "  -q, --quiet     no progress, not even with --progress\n",
 };

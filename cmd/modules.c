@@ -63,19 +63,28 @@ static int visit(const fp_node *node, const char *path, int depth, int first, in
             a_frozen++;
         }
     }
-    const char *type = node->type ? node->type : node->kind == FP_LIST ? "list" : "map";
+    /* A node without a layer type (every safetensors node, lists, untyped maps)
+     * says so: null in JSON, its kind in parentheses in the table; never its
+     * kind where a type goes, which a check on layer types would take for one. */
+    const char *kind = node->kind == FP_LIST ? "list" : "map";
     if (ctx->json) {
         printf("%s\n  {\"path\": ", ctx->n_printed ? "," : "[");
         json_string(path);
         printf(", \"type\": ");
-        json_string(type);
+        if (node->type)
+            json_string(node->type);
+        else
+            fputs("null", stdout);
         printf(", \"kind\": \"%s\", \"trainable\": %llu, \"non_trainable\": %llu, "
                "\"arrays\": %llu, \"trainable_arrays\": %llu, \"non_trainable_arrays\": %llu}",
-               node->kind == FP_LIST ? "list" : "map", (unsigned long long)n_train,
+               kind, (unsigned long long)n_train,
                (unsigned long long)n_frozen, (unsigned long long)(a_train + a_frozen),
                (unsigned long long)a_train, (unsigned long long)a_frozen);
     } else {
-        printf("%-32s %-20s %12llu %14llu %7llu\n", path, type, (unsigned long long)n_train,
+        char untyped[8];
+        snprintf(untyped, sizeof untyped, "(%s)", kind);
+        printf("%-32s %-20s %12llu %14llu %7llu\n", path, node->type ? node->type : untyped,
+               (unsigned long long)n_train,
                (unsigned long long)n_frozen, (unsigned long long)(a_train + a_frozen));
     }
     ctx->n_printed++;
@@ -119,8 +128,11 @@ const cmd cmd_modules = {
         "Lists every module (every map and list of the model tree, like Flux.modules),\n"
         "depth-first, with the number of trainable and non-trainable parameter elements\n"
         "and parameter arrays below it. Reads metadata only, never parameter data.\n"
+        "A module without a layer type (a list, any safetensors module) shows its kind\n"
+        "in parentheses, (list) or (map), where the type goes.\n"
         "\n"
-        "  --json          one JSON object per module: path, type, kind, trainable,\n"
+        "  --json          one JSON object per module: path, type (the layer type, or null\n"
+        "                  when the file gives none), kind (map or list), trainable,\n"
         "                  non_trainable, arrays, trainable_arrays, non_trainable_arrays\n"
         "  --format F      json (as --json) or text (the table)\n"
         "  --include/--exclude GLOB   parameters deselected count as non-trainable\n"

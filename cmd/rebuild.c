@@ -123,13 +123,30 @@ static int patch_copy(rebuild_ctx *ctx, const fp_tree *tree, const char *tmp_pat
     return rc;
 }
 
+/* A Keras model rebuilt into another format would be a file Keras cannot
+ * load (the generic writers know nothing of Keras' layout), so rebuild keeps
+ * its format, as it patches it in place; convert makes other formats of the
+ * result. -1 with the reason when out_fmt is not the model's own. */
+static int check_keras_output(const fp_tree *tree, const fp_format *out_fmt, const char *output,
+                              fp_error *err)
+{
+    int keras = tree->keras == FP_KERAS_H5 || tree->keras == FP_KERAS_ZIP
+             || tree->keras == FP_KERAS3_WEIGHTS;
+    if (!keras || out_fmt == tree->format)
+        return 0;
+    int zip = tree->keras == FP_KERAS_ZIP;
+    return fp_fail(err, "%s: rebuild writes a Keras model only as %s, which Keras loads: give -o "
+                   "NAME%s (and convert that for another format)", output, zip ? ".keras" : "HDF5",
+                   zip ? ".keras" : ".h5");
+}
+
 static int run(cmd_opts *opts)
 {
     const char *model = opts->args[0], *vec_path = opts->args[1];
     if (!opts->output)
-        return cmd_usage_error(&cmd_rebuild, "rebuild needs -o OUT");
+        return cmd_usage_error(&cmd_rebuild, "missing -o OUT");
     if (!strcmp(opts->output, "-"))
-        return cmd_usage_error(&cmd_rebuild, "rebuild writes a model file: -o - is not supported");
+        return cmd_usage_error(&cmd_rebuild, "-o - is not supported: the output is a model file");
     int usage = cmd_check_vec_format(&cmd_rebuild, "in-format", opts->in_format);
     if (usage)
         return usage;
@@ -144,6 +161,10 @@ static int run(cmd_opts *opts)
     }
     if (!out_fmt)
         out_fmt = tree.format;   /* an unknown extension keeps the input's format */
+    if (check_keras_output(&tree, out_fmt, opts->output, &err) < 0) {
+        fp_tree_free(&tree);
+        return cmd_error(&err);
+    }
 
     fp_layout layout;
     rebuild_ctx ctx = { .vec_path = strcmp(vec_path, "-") ? vec_path : "<stdin>", .layout = &layout };
@@ -198,7 +219,9 @@ const cmd cmd_rebuild = {
         "\n"
         "  -o OUT          the new model file (written to a temporary file, then renamed);\n"
         "                  its format follows the extension (.h5 .hdf5 .json .safetensors;\n"
-        "                  .keras from a .keras MODEL), else MODEL's\n"
+        "                  .keras from a .keras MODEL), else MODEL's. A Keras MODEL is\n"
+        "                  written in its own format only (.keras, or HDF5 for a Keras .h5),\n"
+        "                  so that Keras loads the result: convert it for another format\n"
         "  --include/--exclude/--all   the same selection that made the vector\n"
         "  --dtype T       element type of a raw .bin VEC\n"
         "  --format F      force the output model format (hdf5, json, safetensors)\n"

@@ -114,7 +114,8 @@ fp_node *keras_h5_read(h5_state *state, hid_t root, fp_error *err);
 /* Keras 3 weights files (model.save_weights("m.weights.h5"), the
  * model.weights.h5 of a .keras zip; keras3_tree.c): 1 when the root holds the
  * groups layers and vars (hard links), 0 when not, -1 on HDF5 errors. Read as
- * Keras (keras3_read_tree) only with an architecture, --arch. */
+ * Keras (keras3_read_tree) only with an architecture, --arch; without one as
+ * plain HDF5, the tree marked FP_KERAS3_WEIGHTS_RAW. */
 int keras3_weights_detect(hid_t root);
 
 int h5_read(fp_tree *tree, fp_error *err);

@@ -658,20 +658,23 @@ int h5_read(fp_tree *tree, fp_error *err)
         fp_fail(err, "%s: /: cannot open the root group: %s", tree->path, why);
     } else if (keras) {
         /* Keras' own order and names (layer_names x weight_names), SPEC §4. */
+        tree->keras = FP_KERAS_H5;
         if ((tree->root = keras_h5_read(state, root, err)))
             rc = 0;
-    } else if (fp_keras_arch && (keras = keras3_weights_detect(root)) != 0) {
+    } else if ((keras = keras3_weights_detect(root)) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: /: cannot inspect the root group: %s", tree->path, why);
+    } else if (keras && fp_keras_arch) {
         /* a Keras 3 save_weights file and its architecture: as in a .keras zip */
         cJSON *model = NULL;
-        if (keras < 0) {
-            h5_reason(why, sizeof why);
-            fp_fail(err, "%s: /: cannot inspect the root group: %s", tree->path, why);
-        } else if (keras_config_load(NULL, tree->path, NULL, &model, err) == 0
-                   && (tree->root = keras3_read_tree(state, model, err))) {
+        tree->keras = FP_KERAS3_WEIGHTS;
+        if (keras_config_load(NULL, tree->path, NULL, &model, err) == 0
+            && (tree->root = keras3_read_tree(state, model, err)))
             rc = 0;
-        }
         cJSON_Delete(model);
     } else {
+        /* (without --arch a Keras 3 weights file reads as plain HDF5, marked) */
+        tree->keras = keras ? FP_KERAS3_WEIGHTS_RAW : FP_KERAS_NONE;
         r.stack[r.depth++] = (object_id){ info.fileno, info.addr };
         if ((tree->root = read_group(&r, root)))
             rc = 0;

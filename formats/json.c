@@ -14,6 +14,7 @@
  * "NaN", "Infinity" and "-Infinity". Reading is json_read.c, writing json_write.c;
  * this file holds the format entry and the helpers both use. */
 #include "json_internal.h"
+#include "keras_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,17 @@ static int probe(const unsigned char *head, size_t n_head)
     return i < n_head && (head[i] == '{' || head[i] == '[');
 }
 
+/* A Keras architecture (model.to_json()) reads as any JSON does; marked, so
+ * that commands say what it is instead of flattening it to nothing. */
+static int read_model(fp_tree *tree, fp_error *err)
+{
+    if (fp_json_read(tree, err) < 0)
+        return -1;
+    if (keras_tree_is_architecture(tree->root))
+        tree->keras = FP_KERAS_ARCH_ONLY;
+    return 0;
+}
+
 static const char *const extensions[] = { ".json", NULL };
 
 /* No patch functions: a JSON rebuild rewrites the whole document. */
@@ -37,7 +49,7 @@ const fp_format fp_format_json = {
     .name = "json",
     .extensions = extensions,
     .probe = probe,
-    .read = fp_json_read,
+    .read = read_model,
     .write = fp_json_write,
 };
 

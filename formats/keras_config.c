@@ -107,6 +107,26 @@ const cJSON *keras_find_layer(const cJSON *layers, const char *name)
     return NULL;
 }
 
+static int is_string(const fp_node *node)
+{
+    return node && node->kind == FP_STRING;
+}
+
+int keras_tree_is_architecture(const fp_node *root)
+{
+    if (!root || root->kind != FP_MAP || root->type || !is_string(fp_map_get(root, "class_name")))
+        return 0;
+    const fp_node *config = fp_map_get(root, "config");
+    const fp_node *layers = config && config->kind == FP_MAP ? fp_map_get(config, "layers") : config;
+    if (!layers || layers->kind != FP_LIST)
+        return 0;
+    for (size_t i = 0; i < layers->n_children; i++)
+        if (layers->children[i]->kind != FP_MAP
+            || !is_string(fp_map_get(layers->children[i], "class_name")))
+            return 0;
+    return 1;
+}
+
 static fp_node *typed_map(const char *type, fp_error *err)
 {
     fp_node *map = fp_node_new(FP_MAP);

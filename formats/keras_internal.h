@@ -31,6 +31,11 @@ const char *keras_layer_class(const cJSON *layer);
 /* The entry of layers whose name is name, or NULL. */
 const cJSON *keras_find_layer(const cJSON *layers, const char *name);
 
+/* Whether a tree read as JSON is a Keras architecture (model.to_json()): a
+ * root with a string class_name and a config whose layers (config.layers, or
+ * config itself as a list) are all maps with a string class_name. */
+int keras_tree_is_architecture(const fp_node *root);
+
 /* The root map: type from model's class_name, or "Keras" when model is NULL. */
 fp_node *keras_new_root(const cJSON *model, fp_error *err);
 /* A layer map: type = class_name and trainable = 0 for `trainable: false`;

@@ -211,6 +211,7 @@ static int keras_read(fp_tree *tree, fp_error *err)
         rc = fp_fail(err, "%s: %s is empty", tree->path, CONFIG_ENTRY);
     if (rc == 0 && !(tree->root = keras3_read_tree(state, model, err)))
         rc = -1;
+    tree->keras = FP_KERAS_ZIP;
     cJSON_Delete(model);
     free(config);
     return rc;

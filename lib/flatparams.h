@@ -128,6 +128,19 @@ int fp_array_read(const fp_node *arr, void *dst, fp_dtype as, fp_error *err);
 /* Makes arr->data present (loading it if lazy); the tree keeps it. */
 int fp_array_materialize(fp_node *arr, fp_error *err);
 
+/* Which Keras file a tree was read from. The last two read without error as
+ * plain HDF5 or JSON, but their vector is not the model's: commands refuse
+ * them (flatten, rebuild, convert, compute) or show them with a warning. */
+typedef enum fp_keras_kind {
+    FP_KERAS_NONE = 0,       /* not a Keras file */
+    FP_KERAS_H5,             /* legacy HDF5: model.save("m.h5"), save_weights with layer_names */
+    FP_KERAS_ZIP,            /* a Keras 3 .keras zip */
+    FP_KERAS3_WEIGHTS,       /* a Keras 3 save_weights file read with --arch */
+    FP_KERAS3_WEIGHTS_RAW,   /* the same without --arch: plain HDF5 groups layers/<class>/vars/N,
+                                optimizer state and BatchNorm statistics among the arrays */
+    FP_KERAS_ARCH_ONLY,      /* model.to_json(): an architecture without weights, as plain JSON */
+} fp_keras_kind;
+
 /* A tree read from a file; owns its root and any open handle of the format. */
 typedef struct fp_tree {
     fp_node *root;
@@ -135,6 +148,7 @@ typedef struct fp_tree {
     char *path;                       /* the file it was read from */
     void *state;                      /* the format's open handle, or NULL */
     void (*close_state)(void *state);
+    fp_keras_kind keras;              /* set by the reader */
 } fp_tree;
 
 void fp_tree_free(fp_tree *tree);

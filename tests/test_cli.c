@@ -122,11 +122,15 @@ START_TEST(mlp_bn_modules)
     ck_assert_int_eq(cJSON_GetObjectItem(root, "trainable")->valuedouble, 51018);
     ck_assert_int_eq(cJSON_GetObjectItem(root, "non_trainable")->valuedouble, 128);
     ck_assert_int_eq(cJSON_GetObjectItem(root, "arrays")->valuedouble, 8);
-    const char *types[7] = { "Chain", "list", "Chain", "list", "Dense", "BatchNorm", "Dense" };
+    const char *types[7] = { "Chain", NULL, "Chain", NULL, "Dense", "BatchNorm", "Dense" };
     const double trainable[7] = { 51018, 51018, 50368, 50368, 50240, 128, 650 };
     for (int i = 0; i < 7; i++) {
         cJSON *m = cJSON_GetArrayItem(doc, i);
-        ck_assert_str_eq(cJSON_GetObjectItem(m, "type")->valuestring, types[i]);
+        if (types[i])
+            ck_assert_str_eq(cJSON_GetObjectItem(m, "type")->valuestring, types[i]);
+        else   /* the lists: no layer type, kind "list" */
+            ck_assert(cJSON_IsNull(cJSON_GetObjectItem(m, "type")));
+        ck_assert_str_eq(cJSON_GetObjectItem(m, "kind")->valuestring, types[i] ? "map" : "list");
         ck_assert_int_eq(cJSON_GetObjectItem(m, "trainable")->valuedouble, trainable[i]);
     }
     ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(doc, 5), "path")->valuestring,
@@ -1102,6 +1106,8 @@ START_TEST(outputs_into_what_exists)
 }
 END_TEST
 
+void cli_add_message_tests(Suite *s);   /* test_cli_messages.c */
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -1130,5 +1136,6 @@ int main(void)
     tcase_add_test(tc, killed_rebuild_leaves_old_target);
     tcase_add_test(tc, outputs_into_what_exists);
     suite_add_tcase(s, tc);
+    cli_add_message_tests(s);
     return run_suite(s);
 }

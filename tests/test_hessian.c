@@ -479,5 +479,6 @@ int main(void)
     suite_add_tcase(s, whole);
     suite_add_tcase(s, hessian_fixtures_tcase());
     suite_add_tcase(s, hessian_cli_tcase());
+    suite_add_tcase(s, hessian_progress_tcase());
     return run_suite(s);
 }

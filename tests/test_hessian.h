@@ -10,5 +10,6 @@ void t_jacobi_eigenvalues(double *A, uint64_t n, double *values);
 
 TCase *hessian_fixtures_tcase(void);
 TCase *hessian_cli_tcase(void);
+TCase *hessian_progress_tcase(void);   /* test_hessian_progress.c */
 
 #endif

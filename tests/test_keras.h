@@ -27,5 +27,6 @@ char *kt_flatten_text(const char *model, const char *extra);
 
 void kt_add_rebuild_tests(Suite *s);
 void kt_add_compute_tests(Suite *s);   /* test_keras_compute.c: against PyTorch */
+void kt_add_mixup_tests(Suite *s);     /* test_keras_mixups.c: files taken for others */
 
 #endif

@@ -50,5 +50,13 @@ check 1 flatten "$corpus/hdf5/notahdf5file.h5"
 check 1 flatten "$corpus/hdf5/tall.h5"
 check 1 predict "$data/seed.json" -x "$work/short.txt"
 check 2 flatten --no-such-option
+# Keras files taken for others: refused, or shown with a warning; convert's
+# read-back of what it wrote; progress lines to a pipe
+check 1 flatten "$data/keras/synthetic3.weights.h5"
+check 0 modules "$data/keras/synthetic3.weights.h5"
+check 1 flatten "$data/keras/synthetic3.arch.json"
+check 1 rebuild "$data/keras/synthetic3.keras" "$work/v.npy" -o "$work/k.h5"
+check 0 convert "$data/mlp_bn.json" -o "$work/mlp_bn.safetensors"
+FLATPARAMS_PROGRESS_SECONDS=0 check 0 hessian "$data/seed.json" -x "$work/x.txt" --eigs 2 --progress
 echo "valgrind: $((ran - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

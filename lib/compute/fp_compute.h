@@ -175,7 +175,8 @@ int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, f
 int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                               size_t block, const fp_row_sink *sink, fp_error *err);
 
-/* Called after each block: done of total rows (or iterations). */
+/* Called after each block: done of total rows, or done iterations with total 0
+ * where the count is not known in advance (Lanczos runs until it converges). */
 typedef void (*fp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 /* The diagonal (n_params doubles): e_i^T H e_i, by blocks of rows; the same
  * passes as the full matrix (no exact shortcut), less the writing. */

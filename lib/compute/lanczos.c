@@ -195,8 +195,8 @@ int fp_hessian_eigs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
         double b = orthogonalise(w, Q, m + 1, n);
         m++;
         beta[m - 1] = b;   /* between m-1 and m */
-        if (progress)
-            progress(ctx, m, m_max);
+        if (progress)   /* iterations until convergence: not known in advance */
+            progress(ctx, m, 0);
         double scale = 0;
         for (size_t i = 0; i < m; i++)
             scale = fmax(scale, fabs(alpha[i]) + fabs(beta[i]));

@@ -249,5 +249,65 @@ except Exception:  # noqa: BLE001
     check("Keras saves its own models", lambda: (_ for _ in ()).throw(RuntimeError(traceback.format_exc())))
 for name, path, load, ext, extra in made:
     check_rebuild(name, path, load, ext, extra)
+
+
+def run_fp_status(*args):
+    r = subprocess.run([fp, *args], capture_output=True, text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+def check_mixups():
+    """Files Keras writes, given to flatparams the wrong way round: each is
+    refused (or warned about) with one line, never a silent wrong vector."""
+    rng = np.random.default_rng(7)
+    m = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(5, name="d"),
+                          keras.layers.BatchNormalization(name="bn"),
+                          keras.layers.Dense(2, name="out")])
+    m.compile(optimizer="adam", loss="mse")
+    m.fit(rng.standard_normal((8, 4)), rng.standard_normal((8, 2)), epochs=1, verbose=0)
+    weights, arch = os.path.join(work, "mix.weights.h5"), os.path.join(work, "mix.json")
+    zipped = os.path.join(work, "mix.keras")
+    m.save_weights(weights)   # with the optimizer's state: Adam's moments
+    m.save(zipped)
+    with open(arch, "w") as f:
+        f.write(m.to_json())
+    n_trainable = sum(int(np.prod(w.shape)) for w in m.trainable_weights)
+    n_statistics = sum(int(np.prod(w.shape)) for w in m.non_trainable_weights)
+
+    def weights_without_arch():
+        with h5py.File(weights, "r") as f:
+            assert "optimizer" in f, list(f)   # what a plain HDF5 read would flatten
+        code, out, err = run_fp_status("flatten", weights)
+        assert code == 1 and out == "" and err.count("\n") == 1, (code, err)
+        assert "a Keras 3 save_weights file" in err and "--arch" in err, err
+        run_fp("flatten", weights, "--arch", arch, "-o", os.path.join(work, "mix.npy"))
+        assert np.load(os.path.join(work, "mix.npy")).size == n_trainable
+
+    def arch_as_model():
+        code, out, err = run_fp_status("flatten", arch)
+        assert code == 1 and out == "", (code, out, err)
+        assert "a Keras architecture (model.to_json()) without weights" in err, err
+
+    def rebuild_keeps_keras_format():
+        vec = os.path.join(work, "mix.zip.npy")
+        run_fp("flatten", zipped, "-o", vec)
+        out = os.path.join(work, "mix.rebuilt.h5")
+        code, _, err = run_fp_status("rebuild", zipped, vec, "-o", out)
+        assert code == 1 and "only as .keras" in err and not os.path.exists(out), (code, err)
+
+    def convert_warns():
+        out = os.path.join(work, "mix.safetensors")
+        code, _, err = run_fp_status("convert", zipped, "-o", out)
+        assert code == 0, err
+        want = f"its flat vector has {n_trainable + n_statistics} values where"
+        assert want in err and f"{n_statistics} values kept out" in err, err
+
+    check("a Keras 3 save_weights file without --arch is refused", weights_without_arch)
+    check("model.to_json() given as the model is refused", arch_as_model)
+    check("rebuild of a .keras into .h5 is refused", rebuild_keeps_keras_format)
+    check("convert to safetensors warns of trainable BatchNorm statistics", convert_warns)
+
+
+check_mixups()
 print(f"keras: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
