@@ -16,6 +16,7 @@ TMPDIR	where temporary files go that cannot live beside their target: a .keras m
 OPENBLAS_NUM_THREADS	the CPU threads the compute commands use (OpenBLAS's own variable).
 HDF5_VDS_PREFIX	where the source files of a virtual dataset are looked for first (with --allow-external; HDF5's own variable).
 FLATPARAMS_NEURON_ROWS	0 or 1: the Hessian's neuron rows (a faster algebra for the rows of Dense weights) off or on; default on for the CPU, off for the GPU.
+FLATPARAMS_PROGRESS_SECONDS	seconds between hessian --progress lines on a standard error that is not a terminal (default 5; 0: every step).
 FLATPARAMS_CUDA_MODULE	the path of the CUDA backend module, instead of libflatparams_cuda.so beside the library.
 FLATPARAMS_BLOCK_ROWS	N (tests): compute the full Hessian in blocks of N rows.
 FLATPARAMS_SCRATCH_FILE	N (tests): write the full Hessian through its scratch file, N blocks wide, even when it would fit in memory.
