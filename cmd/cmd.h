@@ -13,6 +13,7 @@ typedef struct cmd_opts {
     const char *args[8];        /* positional arguments */
     int n_args;
     const char *output;         /* -o */
+    const char *index;          /* --index: flatten's params index */
     const char *x, *y, *loss, *hvp, *rows, *arch, *which;
     const char *format;         /* --format: output format */
     const char *in_format;      /* --in-format (hidden): force input vector format */
@@ -58,7 +59,7 @@ int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
 void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root);
 int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all);
 
-extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;
+extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_params, cmd_summary, cmd_convert;
 extern const cmd cmd_predict, cmd_gradient, cmd_hessian;
 
 #endif
