@@ -29,7 +29,7 @@ void open_ok(const char *path, fp_tree *tree)
 }
 
 /* A file from a header and data bytes (8-byte length prepended). */
-static const char *make_file(const char *name, const char *header, const void *data, size_t n_data)
+const char *make_file(const char *name, const char *header, const void *data, size_t n_data)
 {
     size_t n_header = strlen(header), len = 8 + n_header + n_data;
     unsigned char *bytes = malloc(len);
@@ -462,5 +462,6 @@ int main(void)
     tcase_add_test(read, mutated_headers_fail_cleanly);
     suite_add_tcase(s, read);
     suite_add_tcase(s, safetensors_write_tcase());
+    suite_add_tcase(s, safetensors_order_tcase());
     return run_suite(s);
 }
