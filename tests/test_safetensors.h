@@ -17,9 +17,6 @@ fp_layout layout_of(const fp_node *root, int all);
 double *flatten(const fp_layout *layout);
 /* The header length in a file's first 8 bytes. */
 uint64_t header_length(const char *bytes);
-/* A file from a header and data bytes (the 8-byte length prepended), in the
- * test's temporary directory; its path. */
-const char *make_file(const char *name, const char *header, const void *data, size_t n_data);
 /* The writing and patching tests (test_safetensors_write.c). */
 TCase *safetensors_write_tcase(void);
 /* The order recorded in __metadata__ (test_safetensors_order.c). */

@@ -24,7 +24,7 @@ static const char *abc_file(const char *name, const char *order)
              "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
              order ? "\"__metadata__\":{\"flatparams.order\":\"" : "", order ? order : "",
              order ? "\"}," : "");
-    return make_file(name, header, data, sizeof data);
+    return write_safetensors(name, header, data, sizeof data);
 }
 
 /* The paths of the flat vector, space-separated (a static buffer). */
@@ -95,7 +95,7 @@ START_TEST(listed_order_and_the_rest)
     ck_assert_str_eq(flat_paths(abc_file("empty.safetensors", "[]"), 0), "/a /b /c");
     /* other metadata beside it is left alone */
     static const float two[2] = { 5, 6 };
-    const char *escaped = make_file("escaped.safetensors",
+    const char *escaped = write_safetensors("escaped.safetensors",
         "{\"__metadata__\":{\"format\":\"pt\",\"flatparams.order\":"
         "\"[\\\"q\\\\\\\"\\\\u00e9\\\", \\\"\\\\ud83d\\\\ude00\\\"]\"},"
         "\"\xf0\x9f\x98\x80\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
@@ -114,14 +114,14 @@ START_TEST(lists_only_in_index_order)
     char header[512];
     snprintf(header, sizeof header, "{%s", tensors);
     fp_tree tree;
-    open_ok(make_file("plain.safetensors", header, data, sizeof data), &tree);
+    open_ok(write_safetensors("plain.safetensors", header, data, sizeof data), &tree);
     ck_assert_int_eq(tree.root->kind, FP_LIST);   /* as before: a list in index order */
     fp_tree_free(&tree);
     ck_assert_str_eq(flat_paths(tmpfile_in("plain.safetensors"), 0), "/0/w /1/w");
 
     snprintf(header, sizeof header,
              "{\"__metadata__\":{\"flatparams.order\":\"[\\\"1.w\\\",\\\"0.w\\\"]\"},%s", tensors);
-    const char *kept = make_file("kept.safetensors", header, data, sizeof data);
+    const char *kept = write_safetensors("kept.safetensors", header, data, sizeof data);
     open_ok(kept, &tree);
     ck_assert_int_eq(tree.root->kind, FP_MAP);
     fp_tree_free(&tree);
@@ -129,7 +129,7 @@ START_TEST(lists_only_in_index_order)
 
     snprintf(header, sizeof header,
              "{\"__metadata__\":{\"flatparams.order\":\"[\\\"0.w\\\",\\\"1.w\\\"]\"},%s", tensors);
-    open_ok(make_file("indexed.safetensors", header, data, sizeof data), &tree);
+    open_ok(write_safetensors("indexed.safetensors", header, data, sizeof data), &tree);
     ck_assert_int_eq(tree.root->kind, FP_LIST);
     fp_tree_free(&tree);
 }
@@ -170,7 +170,7 @@ END_TEST
 START_TEST(order_given_twice_refused)
 {
     static const float one = 1;
-    const char *path = make_file("twice.safetensors",
+    const char *path = write_safetensors("twice.safetensors",
         "{\"__metadata__\":{\"flatparams.order\":\"[]\",\"flatparams.order\":\"[]\"},"
         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", &one, sizeof one);
     run_result r = run_fpv(NULL, "flatten", path, NULL);
