@@ -13,6 +13,7 @@ typedef struct cmd_opts {
     const char *args[8];        /* positional arguments */
     int n_args;
     const char *output;         /* -o */
+    const char *index;          /* --index: flatten's params index */
     const char *x, *y, *loss, *hvp, *rows, *arch, *which;
     const char *format;         /* --format: output format */
     const char *in_format;      /* --in-format (hidden): force input vector format */
@@ -86,7 +87,7 @@ void cmd_progress_show(void *ctx, uint64_t done, uint64_t total);
  * else (an error follows) only the terminal's line closed. */
 void cmd_progress_end(cmd_progress *p, int finished);
 
-extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_summary, cmd_convert;
+extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_params, cmd_summary, cmd_convert;
 extern const cmd cmd_predict, cmd_gradient, cmd_hessian;
 
 #endif

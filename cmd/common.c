@@ -21,6 +21,7 @@ typedef struct option_def {
 #define FLAG(field) ARG_NONE, offsetof(cmd_opts, field)
 static const option_def option_defs[] = {
     { "output", 'o', STR(output) },
+    { "index", 0, STR(index) },
     { "x", 'x', STR(x) },
     { "y", 'y', STR(y) },
     { "loss", 0, STR(loss) },

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* An array stored in the file as it is in memory (raw_offset) is copied in
@@ -50,6 +51,31 @@ static int copy_raw(int fd, const char *model, const fp_param *p, fp_dtype dtype
     return 0;
 }
 
+/* The params index (--index) into its temporary: JSON when the name ends in
+ * .json, else the text table. Committed after the vector, so that a failure
+ * anywhere leaves neither new file in place. */
+static int write_index(fp_outfile *out, const char *name, const fp_layout *layout,
+                       fp_dtype dtype, fp_error *err)
+{
+    size_t len = strlen(name);
+    int json = len >= 5 && !strcasecmp(name + len - 5, ".json");
+    int fd = out->fd == STDOUT_FILENO ? STDOUT_FILENO : dup(out->fd);
+    FILE *f = fd < 0 ? NULL : fd == STDOUT_FILENO ? stdout : fdopen(fd, "w");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return fp_fail(err, "%s: cannot write: %s", name, strerror(errno));
+    }
+    fp_layout_write_index(f, layout, dtype, json);
+    int failed = fflush(f) != 0 || ferror(f);
+    int saved = errno;
+    if (f != stdout && fclose(f) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    return failed ? fp_fail(err, "%s: cannot write: %s", name, strerror(saved)) : 0;
+}
+
 static int host_little_endian(void)
 {
     const uint16_t one = 1;
@@ -62,6 +88,8 @@ static int run(cmd_opts *opts)
     int usage = cmd_check_vec_format(&cmd_flatten, "format", opts->format);
     if (usage)
         return usage;
+    if (opts->index && !strcmp(opts->index, out_path))
+        return cmd_usage_error(&cmd_flatten, "--index %s: the vector is written there", opts->index);
     fp_error err;
     fp_tree tree;
     if (cmd_open_model(model, &tree, &err) < 0)
@@ -75,7 +103,12 @@ static int run(cmd_opts *opts)
     fp_dtype dtype = opts->dtype ? opts->dtype : layout.dtype;
     uint64_t shape[1] = { layout.n_elems };
     fp_vec_writer *w = NULL;
-    int rc = fp_vec_writer_open(&w, out_path, opts->format, dtype, 1, shape, &err);
+    fp_outfile index = { .fd = -1 };
+    int rc = opts->index ? fp_outfile_open(&index, opts->index, &err) : 0;
+    if (rc == 0 && opts->index)
+        rc = write_index(&index, opts->index, &layout, dtype, &err);
+    if (rc == 0)
+        rc = fp_vec_writer_open(&w, out_path, opts->format, dtype, 1, shape, &err);
     void *buf = NULL;
     size_t cap = 0;
     int raw_fd = -1;
@@ -117,6 +150,10 @@ static int run(cmd_opts *opts)
         rc = fp_vec_writer_commit(w, &err);
     else if (w)
         fp_vec_writer_abort(w);
+    if (rc == 0 && opts->index)
+        rc = fp_outfile_commit(&index, &err);
+    else if (opts->index)
+        fp_outfile_abort(&index);
     fp_layout_free(&layout);
     fp_tree_free(&tree);
     return rc < 0 ? cmd_error(&err) : EXIT_OK;
@@ -126,15 +163,19 @@ const cmd cmd_flatten = {
     .name = "flatten",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "output,include,exclude,all,dtype,format,precision,device,quiet,allow-external,arch",
+    .options = "output,index,include,exclude,all,dtype,format,precision,device,quiet,allow-external,arch",
     .usage =
-        "flatten MODEL [-o VEC] [--include GLOB] [--exclude GLOB] [--all] [--dtype T] [--format F]\n"
+        "flatten MODEL [-o VEC] [--index FILE] [--include GLOB] [--exclude GLOB] [--all] [--dtype T]\n"
+        "        [--format F]\n"
         "\n"
         "Writes the model's trainable parameters as one flat vector, depth-first in file\n"
         "order, each array's elements in row-major order (Flux's destructure).\n"
         "\n"
         "  -o VEC          output file (default: standard output, as text); the format\n"
         "                  follows the extension: .npy .txt .csv .bin .h5 .json\n"
+        "  --index FILE    also write where each array lies in the vector (what\n"
+        "                  'flatparams params' prints): JSON when FILE ends in .json,\n"
+        "                  else the text table; written and renamed into place with VEC\n"
         "  --include GLOB  only parameters whose path matches (repeatable)\n"
         "  --exclude GLOB  drop parameters whose path matches (repeatable)\n"
         "  --all           non-trainable parameters too (BatchNorm statistics, ...)\n"

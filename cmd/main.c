@@ -9,6 +9,7 @@ static const cmd *const commands[] = {
     &cmd_flatten,
     &cmd_rebuild,
     &cmd_modules,
+    &cmd_params,
     &cmd_summary,
     &cmd_convert,
     &cmd_predict,

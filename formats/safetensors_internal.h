@@ -32,6 +32,17 @@ void fp_st_swap_le(void *data, fp_dtype dtype, uint64_t n_elems);
 int64_t fp_st_pread(int fd, void *buf, size_t n, uint64_t offset);
 int fp_st_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
 
+/* __metadata__'s key for the order a writer recorded (scripts/from_torch.py):
+ * a JSON list of tensor names. */
+#define FP_ST_ORDER_KEY "flatparams.order"
+/* The order to place n tensors in, given their names in offset order and the
+ * list's text: order[0..n) gets indices into names, the listed ones first in
+ * the list's order, the rest after in offset order. -1 with err naming file
+ * when the list is no JSON list of strings, names no tensor or one twice
+ * (safetensors_order.c). */
+int fp_st_listed_order(const char *file, const char *list, const char *const *names, size_t n,
+                       size_t *order, fp_error *err);
+
 /* The format's read and its arrays' load function (safetensors_read.c). */
 int fp_st_read(fp_tree *tree, fp_error *err);
 int fp_st_load(const fp_node *node, void *dst, fp_error *err);

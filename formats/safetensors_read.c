@@ -66,6 +66,7 @@ typedef struct reader {
     prefix_table prefixes;
     fp_node **maps;              /* every map made, root first: list candidates */
     size_t n_maps, cap_maps;
+    int listed_order;            /* placed in __metadata__'s flatparams.order */
 } reader;
 
 /* A name as messages show it: at most 200 bytes, control characters as '?'
@@ -548,6 +549,51 @@ static cJSON *parse_header_text(const fp_st_file *file, unsigned char **plain, s
     return NULL;
 }
 
+/* ---- the order a writer recorded (safetensors_order.c reads the list) */
+
+static int keys_in_index_order(const fp_node *map)
+{
+    for (size_t i = 0; i < map->n_children; i++)
+        if (list_index(map->keys[i], map->n_children) != (long)i)
+            return 0;
+    return 1;
+}
+
+/* The hook for __metadata__ "flatparams.order": after check_offsets (which
+ * needs the offsets' order), before build_tree, which then places the entries
+ * in the list's order and makes lists only of maps listed in index order. */
+static int apply_listed_order(reader *r, const cJSON *doc, entry *entries, size_t n)
+{
+    const cJSON *metadata = cJSON_GetObjectItemCaseSensitive(doc, "__metadata__"), *list = NULL;
+    for (const cJSON *m = metadata ? metadata->child : NULL; m; m = m->next) {
+        if (strcmp(m->string, FP_ST_ORDER_KEY))
+            continue;
+        if (list)   /* JSON readers disagree on which one counts */
+            return fp_fail(r->err, "%s: __metadata__ has \"" FP_ST_ORDER_KEY "\" twice", r->file);
+        list = m;
+    }
+    if (!list)
+        return 0;
+    const char **names = malloc((n + 1) * sizeof *names);
+    size_t *order = malloc((n + 1) * sizeof *order);
+    entry *placed = malloc((n + 1) * sizeof *placed);
+    int rc = names && order && placed ? 0 : fp_fail(r->err, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        names[i] = entries[i].name;
+    if (rc == 0)
+        rc = fp_st_listed_order(r->file, list->valuestring, names, n, order, r->err);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            placed[i] = entries[order[i]];
+        memcpy(entries, placed, n * sizeof *entries);
+        r->listed_order = 1;
+    }
+    free(names);
+    free(order);
+    free(placed);
+    return rc;
+}
+
 /* Validated entries -> the tree: lazy arrays at their names, lists made. */
 static int build_tree(reader *r, const fp_st_file *file, entry *entries, size_t n, fp_node *root)
 {
@@ -565,7 +611,8 @@ static int build_tree(reader *r, const fp_st_file *file, entry *entries, size_t 
             return -1;
     }
     for (size_t i = 0; i < r->n_maps; i++)
-        if (maybe_list(r->maps[i], r->err) < 0)
+        if ((!r->listed_order || keys_in_index_order(r->maps[i]))
+            && maybe_list(r->maps[i], r->err) < 0)
             return -1;
     return 0;
 }
@@ -589,7 +636,8 @@ int fp_st_read(fp_tree *tree, fp_error *err)
     if (!entries || !root || remember_map(&r, root) < 0)
         fp_fail(err, "out of memory");
     else if (parse_header(&r, doc, entries, &n_entries) == 0
-             && check_offsets(&r, entries, n_entries, file_size - file->data_start) == 0)
+             && check_offsets(&r, entries, n_entries, file_size - file->data_start) == 0
+             && apply_listed_order(&r, doc, entries, n_entries) == 0)
         rc = build_tree(&r, file, entries, n_entries, root);
     /* Nodes never placed in the tree (refs 0) are the entries' to free. */
     for (size_t i = 0; i < n_entries; i++)

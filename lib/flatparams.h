@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define FP_VERSION "0.1.0"
 
@@ -190,6 +191,16 @@ int fp_layout_build(const fp_node *root, const fp_select *sel, fp_layout *out, f
 void fp_layout_free(fp_layout *layout);
 /* The parameter whose node is `node`, or NULL when it is not selected. */
 const fp_param *fp_layout_find(const fp_layout *layout, const fp_node *node);
+
+/* Writes the params index of a layout to out: for each array in flat order its
+ * path, offset, length, shape and own dtype, and once the vector's dtype and
+ * length. json 0: an aligned text table ending in a "# vector: ..." line;
+ * json 1: {"dtype", "length", "params": [{"path", "offset", "length", "shape",
+ * "dtype"}, ...]}. The caller checks out for write errors. */
+void fp_layout_write_index(FILE *out, const fp_layout *layout, fp_dtype vector_dtype, int json);
+/* s as a JSON string literal, quotes included ('"', '\\' and control bytes
+ * escaped; other bytes as they are). */
+void fp_json_print_string(FILE *out, const char *s);
 
 /* Whether an array is trainable where it stands: parent layer type, key, marks.
  * Used by the layout walk; exposed for modules/summary. */

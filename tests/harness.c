@@ -318,6 +318,22 @@ int write_file(const char *path, const void *data, size_t len)
     return fclose(f) == 0 && n == len ? 0 : -1;
 }
 
+const char *write_safetensors(const char *name, const char *header, const void *data, size_t n_data)
+{
+    size_t n_header = strlen(header), len = 8 + n_header + n_data;
+    unsigned char *bytes = malloc(len);
+    ck_assert_ptr_nonnull(bytes);
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)((uint64_t)n_header >> (8 * i));
+    memcpy(bytes + 8, header, n_header);
+    if (n_data)
+        memcpy(bytes + 8 + n_header, data, n_data);
+    const char *path = tmpfile_in(name);
+    ck_assert_int_eq(write_file(path, bytes, len), 0);
+    free(bytes);
+    return path;
+}
+
 int file_exists(const char *path)
 {
     struct stat st;

@@ -51,6 +51,9 @@ void assert_same_bytes(const char *a, const char *b);
 /* text into tmpfile_in(name) (asserted); its path. */
 const char *write_tmp(const char *name, const char *text);
 int file_exists(const char *path);
+/* A safetensors file from a header and data bytes (the 8-byte length
+ * prepended) as tmpfile_in(name); its path. */
+const char *write_safetensors(const char *name, const char *header, const void *data, size_t n_data);
 /* Number of entries in a directory other than . and .. */
 int dir_count(const char *path);
 

@@ -153,7 +153,7 @@ double t_fd_rel(const double *exact, const double *fd, uint64_t n, const char *w
 
 const char *const t_activations[] = {
     "identity", "relu", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "softplus",
-    "swish", "softmax", "logsoftmax",
+    "swish", "softmax", "logsoftmax", "gelu_tanh",
 };
 const size_t t_n_activations = sizeof t_activations / sizeof t_activations[0];
 

@@ -31,17 +31,7 @@ void open_ok(const char *path, fp_tree *tree)
 /* A file from a header and data bytes (8-byte length prepended). */
 static const char *make_file(const char *name, const char *header, const void *data, size_t n_data)
 {
-    size_t n_header = strlen(header), len = 8 + n_header + n_data;
-    unsigned char *bytes = malloc(len);
-    for (int i = 0; i < 8; i++)
-        bytes[i] = (unsigned char)((uint64_t)n_header >> (8 * i));
-    memcpy(bytes + 8, header, n_header);
-    if (n_data)
-        memcpy(bytes + 8 + n_header, data, n_data);
-    const char *path = tmpfile_in(name);
-    ck_assert_int_eq(write_file(path, bytes, len), 0);
-    free(bytes);
-    return path;
+    return write_safetensors(name, header, data, n_data);
 }
 
 fp_node *node_at(const fp_node *root, const char *path)
@@ -462,5 +452,6 @@ int main(void)
     tcase_add_test(read, mutated_headers_fail_cleanly);
     suite_add_tcase(s, read);
     suite_add_tcase(s, safetensors_write_tcase());
+    suite_add_tcase(s, safetensors_order_tcase());
     return run_suite(s);
 }

@@ -19,5 +19,7 @@ double *flatten(const fp_layout *layout);
 uint64_t header_length(const char *bytes);
 /* The writing and patching tests (test_safetensors_write.c). */
 TCase *safetensors_write_tcase(void);
+/* The order recorded in __metadata__ (test_safetensors_order.c). */
+TCase *safetensors_order_tcase(void);
 
 #endif

@@ -30,6 +30,11 @@ check 0 flatten "$work/seed.h5" -o "$work/v.npy"
 check 0 rebuild "$work/seed.h5" "$work/v.npy" -o "$work/new.h5"
 check 0 rebuild "$data/seed.json" "$work/v.npy" -o "$work/new.json"
 check 0 modules "$data/mlp_bn.json" --json
+check 0 params "$data/mlp_bn.json" --json --all
+check 0 params "$data/hdf5/shared.h5"
+check 0 flatten "$data/mlp_bn.json" -o "$work/mlp.npy" --index "$work/mlp.index.json"
+check 0 flatten "$data/safetensors/torch_order.safetensors" --index "$work/torch.index.txt"
+check 1 params "$corpus/hdf5/notahdf5file.h5"
 check 0 summary "$work/seed.h5"
 check 0 convert "$work/seed.h5" -o "$work/back.json"
 check 0 predict "$data/seed.json" -x "$work/x.txt"

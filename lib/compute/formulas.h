@@ -41,6 +41,25 @@ FP_HD static inline real normal_pdf(real x)
     return exp(R1(-0.5) * x * x) * R1(0.39894228040143267794);
 }
 
+/* gelu's tanh approximation (NNlib's gelu_tanh, PyTorch's approximate='tanh'):
+ * x (1 + tanh u) / 2 with u = sqrt(2/π) (x + 0.044715 x³). Its value and first
+ * two derivatives, with t = tanh u, u' = du/dx, u'' = d²u/dx²:
+ *   d1 = (1 + t)/2 + x (1 - t²) u'/2,   d2 = (1 - t²) (u' + x (u'' - 2 t u'²)/2). */
+#define GELU_TANH_K R1(0.79788456080286535588)
+#define GELU_TANH_C R1(0.044715)
+
+FP_HD static inline real gelu_tanh(real x, real *d1, real *d2)
+{
+    real t = tanh(GELU_TANH_K * (x + GELU_TANH_C * x * x * x));
+    real du = GELU_TANH_K * (1 + 3 * GELU_TANH_C * x * x), d2u = GELU_TANH_K * 6 * GELU_TANH_C * x;
+    real sech2 = 1 - t * t;
+    if (d1)
+        *d1 = R1(0.5) * (1 + t) + R1(0.5) * x * sech2 * du;
+    if (d2)
+        *d2 = sech2 * (du + R1(0.5) * x * (d2u - 2 * t * du * du));
+    return R1(0.5) * x * (1 + t);
+}
+
 FP_HD static inline real sign_of(real x)
 {
     return (real)((x > 0) - (x < 0));
@@ -62,6 +81,7 @@ FP_HD static inline real act_value(act_kind act, real x)
     case ACT_ELU: return x > 0 ? x : expm1(x);
     case ACT_SELU: return SELU_LAMBDA * (x > 0 ? x : SELU_ALPHA * expm1(x));
     case ACT_GELU: return x * normal_cdf(x);
+    case ACT_GELU_TANH: return gelu_tanh(x, NULL, NULL);
     case ACT_SIGMOID: return sigmoid(x);
     case ACT_TANH: return tanh(x);
     case ACT_SOFTPLUS: return log1p(exp(-fabs(x))) + (x > 0 ? x : 0);
@@ -80,6 +100,7 @@ FP_HD static inline real act_grad(act_kind act, real x, real y)
     case ACT_ELU: return x > 0 ? 1 : exp(x);
     case ACT_SELU: return SELU_LAMBDA * (x > 0 ? 1 : SELU_ALPHA * exp(x));
     case ACT_GELU: return normal_cdf(x) + x * normal_pdf(x);
+    case ACT_GELU_TANH: gelu_tanh(x, &s, NULL); return s;
     case ACT_SIGMOID: return y * (1 - y);
     case ACT_TANH: return 1 - y * y;
     case ACT_SOFTPLUS: return sigmoid(x);
@@ -104,6 +125,7 @@ FP_HD static inline void act_derivs(act_kind act, real x, real y, real *d1, real
         *d1 = normal_cdf(x) + x * normal_pdf(x);
         *d2 = normal_pdf(x) * (2 - x * x);
         return;
+    case ACT_GELU_TANH: gelu_tanh(x, d1, d2); return;
     case ACT_SIGMOID: *d1 = y * (1 - y); *d2 = y * (1 - y) * (1 - 2 * y); return;
     case ACT_TANH:    *d1 = 1 - y * y; *d2 = -2 * y * (1 - y * y); return;
     case ACT_SOFTPLUS:

@@ -38,7 +38,7 @@ static const named_kind act_names[] = {
     { "identity", ACT_IDENTITY }, { "relu", ACT_RELU }, { "leakyrelu", ACT_LEAKYRELU },
     { "elu", ACT_ELU }, { "selu", ACT_SELU }, { "gelu", ACT_GELU }, { "sigmoid", ACT_SIGMOID },
     { "tanh", ACT_TANH }, { "softplus", ACT_SOFTPLUS }, { "swish", ACT_SWISH },
-    { "softmax", ACT_SOFTMAX }, { "logsoftmax", ACT_LOGSOFTMAX },
+    { "softmax", ACT_SOFTMAX }, { "logsoftmax", ACT_LOGSOFTMAX }, { "gelu_tanh", ACT_GELU_TANH },
     /* not Keras' leaky_relu: its slope is 0.2 */
     { "linear", ACT_IDENTITY }, { "gelu_erf", ACT_GELU },
     { "σ", ACT_SIGMOID }, { "silu", ACT_SWISH }, { "log_softmax", ACT_LOGSOFTMAX },

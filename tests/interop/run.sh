@@ -58,7 +58,9 @@ import numpy as np; np.save('$work/be.npy', np.array([1.5, -2, 0.25, 8, 1e-3], d
 step "rebuild from NumPy's vector" "$bin" rebuild "$src/testdata/seed.json" "$work/be.npy" -o "$work/be.json"
 step "the rebuilt model holds it" sh -c "'$bin' flatten '$work/be.json' | tr '\n' ' ' | grep -qx '1.5 -2 0.25 8 0.001 '"
 # ours -> PyTorch: scripts/from_torch.py's JSON flattens as parameters_to_vector and
-# computes as torch does (skipped without torch, which CI does not install)
+# computes as torch does for every module setting it carries, refuses the others, and
+# its safetensors files flatten as parameters_to_vector and load back into torch
+# (skipped without torch, which CI does not install)
 python3 "$src/tests/interop/check_torch.py" "$bin" "$src" "$work" > "$work/torch.out" 2>&1
 torch_status=$?
 if [ "$torch_status" = 77 ]; then
