@@ -361,7 +361,7 @@ START_TEST(usage_and_errors)
     assert_usage_line(&r, "--format takes json or text, got 'npy'");
     run_free(&r);
     r = run_fpv(NULL, "params", testdata("seed.json"), "-o", "x", NULL);
-    assert_usage_line(&r, "has no option '-o'");
+    assert_usage_line(&r, "params: no option '-o' (see 'flatparams params -h')");
     run_free(&r);
     r = run_fpv(NULL, "flatten", testdata("seed.json"), "--index", "-", NULL);
     assert_usage_line(&r, "flatten: --index -: the vector is written there");
