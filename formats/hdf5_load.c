@@ -5,6 +5,7 @@
 #include "hdf5_internal.h"
 #include "isolate.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,8 @@ static int serve_data(void *ctx, const void *request, size_t request_len, void *
     const h5_state *state = ctx;
     const data_request *q = request;
     (void)bytes;
-    if (request_len <= sizeof *q || q->origin[request_len - sizeof *q - 1])
+    size_t head = offsetof(data_request, origin);
+    if (request_len <= head || q->origin[request_len - head - 1])
         return fp_fail(err, "%s: internal error: a malformed read request", state->name);
     void *own = NULL;
     if (!buf && !(buf = own = malloc(q->n_elems * fp_dtype_size((fp_dtype)q->dtype) + 1)))
@@ -70,13 +72,13 @@ static int serve_data(void *ctx, const void *request, size_t request_len, void *
 int h5_read_isolated(h5_state *state, const char *origin, fp_dtype dtype, uint64_t n_elems,
                      void *dst, fp_error *err)
 {
-    size_t len = sizeof(data_request) + strlen(origin) + 1;
-    data_request *q = malloc(len);
+    size_t head = offsetof(data_request, origin), len = head + strlen(origin) + 1;
+    data_request *q = calloc(1, len > sizeof *q ? len : sizeof *q);   /* (no uninitialised padding) */
     if (!q)
         return fp_fail(err, "out of memory");
     q->n_elems = n_elems;
     q->dtype = (int32_t)dtype;
-    memcpy(q->origin, origin, len - sizeof *q);
+    memcpy(q->origin, origin, len - head);
     char what[4096];
     snprintf(what, sizeof what, "%s: %s", state->name, origin);
     int rc = fp_child_read(&state->reader, serve_data, state, h5_file_descriptor(state->file), q,
