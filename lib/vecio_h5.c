@@ -417,21 +417,10 @@ static int flush_elements(fp_vec_writer *w, fp_error *err)
     return 0;
 }
 
-/* Opens the temporary file: a copy of the existing target when a dataset path
- * was named (so the file's other objects stay), else a new file. */
-static hid_t open_target(fp_vec_writer *w, fp_error *err)
+/* A new temporary file to write the dataset into. */
+static hid_t create_file(fp_vec_writer *w, fp_error *err)
 {
     const char *target = w->out.target, *tmp = w->out.tmp_path;
-    if (w->dataset && access(target, F_OK) == 0) {
-        if (H5Fis_hdf5(target) <= 0)
-            return fp_fail(err, "%s: exists and is not an HDF5 file", w->name);
-        if (fp_copy_file(target, tmp, err) < 0)
-            return -1;
-        hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (file < 0)
-            return fp_fail(err, "%s: cannot open for writing", w->name);
-        return file;
-    }
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
@@ -451,6 +440,54 @@ static hid_t open_target(fp_vec_writer *w, fp_error *err)
     return file;
 }
 
+/* Creates the dataset in an open file, replacing one of that name. A link
+ * out of the file never opens its target for writing (the vetting access
+ * properties open it read-only, or refuse it). */
+static hid_t create_dataset(fp_vec_writer *w, hid_t file, hid_t type, fp_error *err)
+{
+    const char *dataset = w->dataset ? w->dataset : "/data";
+    char refused[H5_REFUSED_CAP];
+    hsize_t dims[2] = { w->shape[0], w->shape[1] };
+    hid_t dapl = h5_vetting_access(H5P_DATASET_ACCESS, refused), lcpl = H5Pcreate(H5P_LINK_CREATE);
+    hid_t space = H5Screate_simple(w->rank, dims, NULL), dset = H5I_INVALID_HID;
+    int ok = dapl >= 0 && lcpl >= 0 && space >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0;
+    if (ok && H5Lexists(file, dataset, dapl) > 0 && H5Ldelete(file, dataset, dapl) < 0)
+        fp_fail(err, "%s: cannot replace %s", w->name, dataset);
+    else if (ok && (dset = H5Dcreate2(file, dataset, type, space, lcpl, H5P_DEFAULT, dapl)) < 0)
+        fp_fail(err, "%s: cannot create dataset %s", w->name, dataset);
+    if (refused[0])
+        fp_fail(err, "%s: external link to %s refused (use --allow-external)", w->name, refused);
+    if (!ok)
+        fp_fail(err, "%s: cannot set up HDF5 access", w->name);
+    if (space >= 0) H5Sclose(space);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (dapl >= 0) H5Pclose(dapl);
+    return dset;
+}
+
+/* Replacing the dataset in a copy of an existing file is done in a child
+ * first, as reading one is: libhdf5 1.10.8 crashes on some hostile files
+ * (CVE-2018-13867) while it opens or changes them. The child leaves the
+ * copy with the dataset created; this process then opens that dataset. */
+enum { REPLACE_SECONDS = 20 };
+static const size_t replace_memory = (size_t)4 << 30;
+
+static int replace_in_child(void *arg, fp_error *err)
+{
+    fp_vec_writer *w = arg;
+    hid_t file = H5Fopen(w->out.tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (file < 0)
+        return fp_fail(err, "%s: cannot open for writing", w->name);
+    hid_t type = memory_type(w->dtype), dset = create_dataset(w, file, type, err);
+    int rc = dset < 0 ? -1 : 0;
+    if (dset >= 0 && H5Dclose(dset) < 0)
+        rc = write_error(w, err);
+    H5Tclose(type);
+    if (H5Fclose(file) < 0 && rc == 0)
+        rc = write_error(w, err);
+    return rc;
+}
+
 static int h5_begin(fp_vec_writer *w, fp_error *err)
 {
     quiet();
@@ -460,21 +497,22 @@ static int h5_begin(fp_vec_writer *w, fp_error *err)
     h->file = h->dset = h->type = -1;
     h->per_chunk = VEC_BUF_BYTES / fp_dtype_size(w->dtype);
     w->state = h;
-    const char *dataset = w->dataset ? w->dataset : "/data";
-    if ((h->file = open_target(w, err)) < 0)
-        return -1;
-    if (H5Lexists(h->file, dataset, H5P_DEFAULT) > 0 && H5Ldelete(h->file, dataset, H5P_DEFAULT) < 0)
-        return fp_fail(err, "%s: cannot replace %s", w->name, dataset);
-    hsize_t dims[2] = { w->shape[0], w->shape[1] };
-    hid_t space = H5Screate_simple(w->rank, dims, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
     h->type = memory_type(w->dtype);
-    h->dset = H5Dcreate2(h->file, dataset, h->type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    H5Sclose(space);
-    if (h->dset < 0)
-        return fp_fail(err, "%s: cannot create dataset %s", w->name, dataset);
+    const char *target = w->out.target, *dataset = w->dataset ? w->dataset : "/data";
+    if (!w->dataset || access(target, F_OK) != 0) {
+        if ((h->file = create_file(w, err)) < 0 || (h->dset = create_dataset(w, h->file, h->type, err)) < 0)
+            return -1;
+        return 0;
+    }
+    if (H5Fis_hdf5(target) <= 0)
+        return fp_fail(err, "%s: exists and is not an HDF5 file", w->name);
+    if (fp_copy_file(target, w->out.tmp_path, err) < 0
+        || fp_isolated(replace_in_child, w, w->name, REPLACE_SECONDS, replace_memory, err) < 0)
+        return -1;
+    if ((h->file = H5Fopen(w->out.tmp_path, H5F_ACC_RDWR, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: cannot open for writing", w->name);
+    if ((h->dset = H5Dopen2(h->file, dataset, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: cannot open the dataset %s it created", w->name, dataset);
     return 0;
 }
 

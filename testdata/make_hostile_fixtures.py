@@ -59,6 +59,9 @@ base.offsets.txt), so only the seeds are committed.
     vector_extlink.h5   /data an external link to vector_target.h5:/data
                         (5 float32s 0..4): a vector file, followed without
                         --allow-external.
+    write_through.h5    /grp an external link to vector_target.h5:/: writing
+                        a vector to write_through.h5:/grp/x wrote into
+                        vector_target.h5.
 """
 import os
 import struct
@@ -215,6 +218,8 @@ def vector_outside():
         f["data"] = np.arange(5, dtype=np.float32)
     with h5py.File(path("vector_extlink.h5"), "w") as f:
         f["data"] = h5py.ExternalLink("vector_target.h5", "/data")
+    with h5py.File(path("write_through.h5"), "w") as f:
+        f["grp"] = h5py.ExternalLink("vector_target.h5", "/")
 
 
 if __name__ == "__main__":

@@ -211,6 +211,42 @@ START_TEST(vector_files_stay_in_their_file)
 }
 END_TEST
 
+/* Writing a vector into an existing HDF5 file (FILE.h5:/path): libhdf5
+ * crashed opening a hostile one (a copy of CVE-2018-13867's reproducer), and
+ * an external link on the path took the write into the file it names. Both
+ * refused with one line; the files stay as they were. */
+START_TEST(vector_written_into_a_hostile_file)
+{
+    const char *seed = testdata("seed.json");
+    const char *copy = tmpfile_in("cve.h5"), *through = tmpfile_in("write_through.h5");
+    const char *linked = tmpfile_in("vector_target.h5");
+    char target[4200];
+    size_t len;
+    char *bytes = read_file(corpus("hdf5/cve-2018-13867.h5"), &len);
+    ck_assert_ptr_nonnull(bytes);
+    ck_assert_int_eq(write_file(copy, bytes, len), 0);
+    free(bytes);
+    snprintf(target, sizeof target, "%s:/x", copy);
+    const char *hostile[] = { "flatten", seed, "-o", target, NULL };
+    assert_refused(hostile, "cve.h5:/x: malformed file (the reader ", NULL);
+    assert_same_bytes(copy, corpus("hdf5/cve-2018-13867.h5"));
+
+    const char *fixtures[][2] = { { "hostile/write_through.h5", through },
+                                  { "hostile/vector_target.h5", linked } };
+    for (size_t i = 0; i < 2; i++) {
+        bytes = read_file(testdata(fixtures[i][0]), &len);
+        ck_assert_ptr_nonnull(bytes);
+        ck_assert_int_eq(write_file(fixtures[i][1], bytes, len), 0);
+        free(bytes);
+    }
+    snprintf(target, sizeof target, "%s:/grp/x", through);
+    const char *out_of_file[] = { "flatten", seed, "-o", target, NULL };
+    assert_refused(out_of_file, "write_through.h5:/grp/x: external link to vector_target.h5:/ "
+                                "refused (use --allow-external)", NULL);
+    assert_same_bytes(linked, testdata("hostile/vector_target.h5"));
+}
+END_TEST
+
 /* The HDF Group's reproducers for CVE-2018-11202 (a scalar stored in chunks:
  * convert grew to 24 GB reading it), CVE-2024-32614 (a fletcher32 dataset
  * whose float type claims 65525 bytes: libhdf5 ran past its buffers reading
@@ -255,6 +291,7 @@ void add_hostile_h5data_tests(Suite *s)
     tcase_add_test(tc, filtered_data_read_in_a_child);
     tcase_add_test(tc, external_storage_in_a_fifo);
     tcase_add_test(tc, vector_files_stay_in_their_file);
+    tcase_add_test(tc, vector_written_into_a_hostile_file);
     tcase_add_test(tc, cve_reproducers);
     suite_add_tcase(s, tc);
 }
