@@ -313,6 +313,54 @@ static int check_chunks(hid_t dset, hid_t dcpl, size_t elem_size, const file_bou
     return rc;
 }
 
+/* Whether a number's bits (and, for a float, its sign, exponent and
+ * mantissa) lie outside its bytes; a compound's (complex) members outside it,
+ * or an enum's (bool) base type's bits. */
+static int bits_outside(hid_t type)
+{
+    H5T_class_t type_class = H5Tget_class(type);
+    size_t size = H5Tget_size(type), bits = 8 * size;
+    if (type_class == H5T_COMPOUND || type_class == H5T_ENUM) {
+        int n = type_class == H5T_COMPOUND ? H5Tget_nmembers(type) : 1, outside = n < 0;
+        for (int i = 0; !outside && i < n; i++) {
+            hid_t part = type_class == H5T_COMPOUND ? H5Tget_member_type(type, (unsigned)i)
+                                                    : H5Tget_super(type);
+            size_t at = type_class == H5T_COMPOUND ? H5Tget_member_offset(type, (unsigned)i) : 0;
+            outside = part < 0 || at + H5Tget_size(part) > size || bits_outside(part);
+            if (part >= 0)
+                H5Tclose(part);
+        }
+        return outside;
+    }
+    if (type_class != H5T_INTEGER && type_class != H5T_FLOAT)
+        return 0;
+    int offset = H5Tget_offset(type);
+    size_t precision = H5Tget_precision(type), spos, epos, esize, mpos, msize;
+    if (offset < 0 || !precision || (size_t)offset + precision > bits)
+        return 1;
+    return type_class == H5T_FLOAT
+        && (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0 || spos >= bits
+            || epos + esize > bits || mpos + msize > bits);
+}
+
+/* An element type libhdf5 converts without running past its buffers: no
+ * wider than any number, its bits inside its bytes (a corrupted bit offset
+ * made the conversion rebuild writes with run past them). 1 with why
+ * filled, 0. */
+static int element_is_hostile(hid_t type, char *why, size_t cap)
+{
+    size_t size = H5Tget_size(type);
+    if (size > (H5Tget_class(type) == H5T_COMPOUND ? WIDEST_COMPLEX : WIDEST_NUMBER)) {
+        snprintf(why, cap, "declares elements of %zu bytes, wider than any number", size);
+        return 1;
+    }
+    if (bits_outside(type)) {
+        snprintf(why, cap, "declares a number type whose bits lie outside its %zu bytes", size);
+        return 1;
+    }
+    return 0;
+}
+
 /* h5_vet_dataset for data in the dataset's own file. */
 static int vet_in_file(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_extents *extents,
                        char *why, size_t cap)
@@ -322,7 +370,6 @@ static int vet_in_file(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_ext
     /* The file's element size, not the converted one: a corrupted type can
      * claim megabytes per element, and HDF5 1.10 then reads past its buffers. */
     size_t elem_size = type >= 0 ? H5Tget_size(type) : 0;
-    size_t widest = type >= 0 && H5Tget_class(type) == H5T_COMPOUND ? WIDEST_COMPLEX : WIDEST_NUMBER;
     int rc = dcpl < 0 || !elem_size || get_file_bounds(dset, &bounds) < 0 ? -1 : 0;
     H5D_layout_t layout = rc == 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
     uint64_t bytes = n_elems > UINT64_MAX / (elem_size ? elem_size : 1) ? UINT64_MAX : n_elems * elem_size;
@@ -339,8 +386,7 @@ static int vet_in_file(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_ext
         snprintf(why, cap, "declares %llu bytes of %s data, more than the file's %llu bytes "
                  "can hold", ull(bytes), layout_name(layout), ull(bounds.size));
         rc = 1;
-    } else if (elem_size > widest) {
-        snprintf(why, cap, "declares elements of %zu bytes, wider than any number", elem_size);
+    } else if (element_is_hostile(type, why, cap)) {
         rc = 1;
     } else if (layout == H5D_COMPACT && H5Dget_storage_size(dset) != bytes) {
         snprintf(why, cap, "declares %llu bytes of compact data, its header holds %llu",

@@ -56,6 +56,9 @@ base.offsets.txt), so only the seeds are committed.
                         libhdf5 1.10.8 then copies the chunk's 4 MB from
                         them (a segfault), so deflated data is read only in
                         a child.
+    bit_offset.h5       /w, 4 float32s whose type puts its 32 bits at bit
+                        34816 of its 4 bytes (a bit flip found it): rebuild's
+                        conversion into that type wrote past its buffers.
     vector_extlink.h5   /data an external link to vector_target.h5:/data
                         (5 float32s 0..4): a vector file, followed without
                         --allow-external.
@@ -211,6 +214,21 @@ def short_chunk():
         f.write(d)
 
 
+def bit_offset():
+    with h5py.File(path("bit_offset.h5"), "w") as f:
+        f["w"] = np.arange(4, dtype=np.float32)
+    with open(path("bit_offset.h5"), "rb") as f:
+        d = bytearray(f.read())
+    # the float32 datatype message: class 1 version 1, bit field, size 4, then
+    # bit offset 0 and precision 32 (2 bytes each)
+    ieee_f32 = bytes([0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0, 0, 0, 32, 0])
+    assert d.count(ieee_f32) == 1
+    at = d.index(ieee_f32) + 8
+    d[at:at + 2] = struct.pack("<H", 34816)
+    with open(path("bit_offset.h5"), "wb") as f:
+        f.write(d)
+
+
 def vector_outside():
     with h5py.File(path("fifo_external.h5"), "w") as f:
         f.create_dataset("w", shape=(5,), dtype=np.float32, external=[("fifo.bin", 0, 20)])
@@ -231,4 +249,5 @@ if __name__ == "__main__":
     misplaced_data()
     virtual_traps()
     short_chunk()
+    bit_offset()
     vector_outside()

@@ -78,6 +78,21 @@ START_TEST(data_over_metadata)
 }
 END_TEST
 
+/* A float type whose bits lie past its 4 bytes (bit offset 34816): libhdf5
+ * read it, but rebuild's conversion into that type wrote past its buffers
+ * (a segfault). Refused while the tree is read. */
+START_TEST(number_bits_outside_their_bytes)
+{
+    const char *model = testdata("hostile/bit_offset.h5"), *out = tmpfile_in("out.h5");
+    const char *needle = "bit_offset.h5: /w: declares a number type whose bits lie outside its 4 "
+                         "bytes";
+    const char *flatten[] = { "flatten", model, NULL };
+    const char *rebuild[] = { "rebuild", model, ones(4), "-o", out, NULL };
+    assert_refused(flatten, needle, NULL);
+    assert_refused(rebuild, needle, out);
+}
+END_TEST
+
 /* A virtual dataset that maps itself: libhdf5 1.10.8 recursed until the stack
  * ran out, in flatten, convert, summary and as a vector file. */
 START_TEST(virtual_dataset_mapping_itself)
@@ -286,6 +301,7 @@ void add_hostile_h5data_tests(Suite *s)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, data_outside_the_file);
     tcase_add_test(tc, data_over_metadata);
+    tcase_add_test(tc, number_bits_outside_their_bytes);
     tcase_add_test(tc, virtual_dataset_mapping_itself);
     tcase_add_test(tc, virtual_dataset_read_in_a_child);
     tcase_add_test(tc, filtered_data_read_in_a_child);
