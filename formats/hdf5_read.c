@@ -239,12 +239,16 @@ static fp_node *read_dataset(reader *r, hid_t dset, int elsewhere)
     } else if (dtype == FP_DT_NONE || space_class == H5S_NULL) {
         /* Kept so paths stay meaningful, never flattened. Small strings are
          * settings (read here: in the child first, see fp_tree_open). */
-        if ((vetted = h5_vet_outside(dset, &storage, why, sizeof why)) != 0)
+        hid_t dcpl = H5Dget_create_plist(dset);
+        memset(&storage, 0, sizeof storage);
+        if ((vetted = dcpl < 0 ? -1 : h5_vet_outside(dset, dcpl, &storage, why, sizeof why)) != 0)
             vetting_failed(r, vetted, why);
         else if (H5Tget_class(ftype) == H5T_STRING && space_class != H5S_NULL)
             node = h5_read_value(dset, 0, MAX_STRING_DATASET_BYTES, r->state->name, here(r), r->err);
         else if (!(node = fp_node_new(FP_NULL)))
             fp_fail(r->err, "out of memory");
+        if (dcpl >= 0)
+            H5Pclose(dcpl);
     } else {
         uint64_t shape[FP_MAX_RANK];
         for (int i = 0; i < rank && i < FP_MAX_RANK; i++)

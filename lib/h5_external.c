@@ -219,11 +219,8 @@ static int external_storage_is_hostile(hid_t dset, hid_t dcpl, int n_files, char
     return 0;
 }
 
-int h5_vet_outside(hid_t dset, h5_storage *storage, char *why, size_t cap)
+int h5_vet_outside(hid_t dset, hid_t dcpl, h5_storage *storage, char *why, size_t cap)
 {
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0)
-        return -1;
     int n_files = H5Pget_external_count(dcpl), rc = 0;
     H5D_layout_t layout = H5Pget_layout(dcpl);
     if (n_files < 0 || layout == H5D_LAYOUT_ERROR) {
@@ -248,6 +245,5 @@ int h5_vet_outside(hid_t dset, h5_storage *storage, char *why, size_t cap)
                                        : external_storage_is_hostile(dset, dcpl, n_files, why, cap);
         }
     }
-    H5Pclose(dcpl);
     return rc;
 }

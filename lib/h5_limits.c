@@ -362,15 +362,15 @@ static int element_is_hostile(hid_t type, char *why, size_t cap)
 }
 
 /* h5_vet_dataset for data in the dataset's own file. */
-static int vet_in_file(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_extents *extents,
-                       char *why, size_t cap)
+static int vet_in_file(hid_t dset, hid_t dcpl, uint64_t n_elems, h5_storage *storage,
+                       h5_extents *extents, char *why, size_t cap)
 {
     file_bounds bounds = { 0, 0 };
-    hid_t dcpl = H5Dget_create_plist(dset), type = H5Dget_type(dset);
+    hid_t type = H5Dget_type(dset);
     /* The file's element size, not the converted one: a corrupted type can
      * claim megabytes per element, and HDF5 1.10 then reads past its buffers. */
     size_t elem_size = type >= 0 ? H5Tget_size(type) : 0;
-    int rc = dcpl < 0 || !elem_size || get_file_bounds(dset, &bounds) < 0 ? -1 : 0;
+    int rc = !elem_size || get_file_bounds(dset, &bounds) < 0 ? -1 : 0;
     H5D_layout_t layout = rc == 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
     uint64_t bytes = n_elems > UINT64_MAX / (elem_size ? elem_size : 1) ? UINT64_MAX : n_elems * elem_size;
     /* Contiguous and compact data lie in the file byte for byte; chunks may be
@@ -398,7 +398,6 @@ static int vet_in_file(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_ext
         rc = check_chunks(dset, dcpl, elem_size, &bounds, storage, extents, why, cap);
     }
     if (type >= 0) H5Tclose(type);
-    if (dcpl >= 0) H5Pclose(dcpl);
     return rc;
 }
 
@@ -406,10 +405,14 @@ int h5_vet_dataset(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_extents
                    char *why, size_t cap)
 {
     memset(storage, 0, sizeof *storage);
-    int rc = h5_vet_outside(dset, storage, why, cap);
-    if (rc != 0 || storage->external)
-        return rc;   /* (data in other files is not bounded by this one) */
-    return vet_in_file(dset, n_elems, storage, extents, why, cap);
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return -1;
+    int rc = h5_vet_outside(dset, dcpl, storage, why, cap);
+    if (rc == 0 && !storage->external)   /* (data in other files is not bounded by this one) */
+        rc = vet_in_file(dset, dcpl, n_elems, storage, extents, why, cap);
+    H5Pclose(dcpl);
+    return rc;
 }
 
 int h5_file_descriptor(hid_t file)

@@ -69,9 +69,10 @@ typedef struct h5_storage {
 int h5_vet_dataset(hid_t dset, uint64_t n_elems, h5_storage *storage, h5_extents *extents,
                    char *why, size_t cap);
 
-/* The part of h5_vet_dataset for data stored outside the file (lib/h5_external.c):
- * sets storage->external (and isolated) and storage->place. */
-int h5_vet_outside(hid_t dset, h5_storage *storage, char *why, size_t cap);
+/* The part of h5_vet_dataset for data stored outside the file
+ * (lib/h5_external.c), given the dataset's creation properties: sets
+ * storage->external (and isolated) and storage->place. */
+int h5_vet_outside(hid_t dset, hid_t dcpl, h5_storage *storage, char *why, size_t cap);
 
 /* Access properties (class H5P_LINK_ACCESS, H5P_GROUP_ACCESS or
  * H5P_DATASET_ACCESS) under which external links are refused unless
