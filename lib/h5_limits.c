@@ -1,3 +1,7 @@
+/* What an HDF5 dataset may declare and where its data may lie, checked before
+ * anything is allocated, read or written for it (h5_vet_dataset); the extents
+ * of a file's data and metadata, which must not overlap; data stored outside
+ * the file is vetted in h5_external.c. */
 #include "h5_limits.h"
 
 #include <stdint.h>
@@ -290,8 +294,9 @@ static int check_chunks(hid_t dset, hid_t dcpl, size_t elem_size, const file_bou
             snprintf(why, cap, "declares chunks of %llu along dimension %d, which holds %llu",
                      ull(cdims[i]), i, ull(maxdims[i]));
             rc = 1;
+        } else {
+            chunk_bytes = chunk_bytes > UINT64_MAX / cdims[i] ? UINT64_MAX : chunk_bytes * cdims[i];
         }
-        chunk_bytes = chunk_bytes > UINT64_MAX / cdims[i] ? UINT64_MAX : chunk_bytes * cdims[i];
     }
     if (rc == 0 && H5Dget_num_chunks(dset, space, &n_chunks) < 0)   /* (1.10.8 refuses H5S_ALL) */
         rc = -1;
