@@ -1,11 +1,13 @@
-/* The HDF5 model format: detection, the open file behind lazy arrays and the
- * vetting of external links (shared with the Keras readers), the dtype <-> HDF5
- * type mapping shared by the reader and the writer, and in-place patching for rebuild (a byte copy of
- * the input whose datasets get new values, so attributes, chunking, filters
- * and everything we do not model survive untouched).
+/* The HDF5 model format: detection, the open file behind lazy arrays (shared
+ * with the Keras readers), the dtype <-> HDF5 type mapping shared by the
+ * reader and the writer, and in-place patching for rebuild (a byte copy of the
+ * input whose datasets get new values, so attributes, chunking, filters and
+ * everything we do not model survive untouched).
  *
- * Reading is in hdf5_read.c, writing in hdf5_write.c. */
+ * Reading is in hdf5_read.c, writing in hdf5_write.c; what a dataset may
+ * declare and where its data may lie is vetted in lib/h5_limits.c. */
 #include "hdf5_internal.h"
+#include "isolate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +87,7 @@ __attribute__((constructor)) static void h5_no_exit_cleanup(void)
     H5dont_atexit();
 }
 
-/* ---- the open file of a read, and links it may follow */
+/* ---- the open file of a read */
 
 /* What a lazy array needs to find its data (h5_state) is shared by all nodes of
  * a tree and owned by the tree (tree->state), so nodes carry no free_load_ctx. */
@@ -94,8 +96,11 @@ void h5_state_close(void *vstate)
     h5_state *state = vstate;
     if (!state)
         return;
+    fp_child_stop(state->reader);
     if (state->file >= 0)
         H5Fclose(state->file);
+    h5_extents_free(&state->extents);
+    h5_map_free(&state->vetted, NULL);
     free(state->name);
     free(state);
 }
@@ -111,37 +116,28 @@ h5_state *h5_state_open(const char *file, const char *name, fp_error *err)
     }
     /* Default access properties: another part of the process (a vector file
      * in the same HDF5 file) may open it too, and HDF5 wants them to agree. */
+    char why[256];
     if ((state->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-        char why[256];
         h5_reason(why, sizeof why);
         fp_fail(err, "%s: cannot open as HDF5: %s", name, why);
+        h5_state_close(state);
+        return NULL;
+    }
+    if (h5_extents_add_superblock(&state->extents, state->file) < 0) {
+        h5_reason(why, sizeof why);
+        fp_fail(err, "%s: cannot read the superblock: %s", name, why);
         h5_state_close(state);
         return NULL;
     }
     return state;
 }
 
-static herr_t note_external(const char *parent_file, const char *parent_group,
-                            const char *child_file, const char *child_object,
-                            unsigned *acc_flags, hid_t fapl, void *refused)
+int h5_state_check_overlap(h5_state *state, fp_error *err)
 {
-    (void)parent_file; (void)parent_group; (void)fapl;
-    *acc_flags = H5F_ACC_RDONLY;
-    if (fp_allow_external)
-        return 0;
-    snprintf(refused, H5_REFUSED_CAP, "%s:%s", child_file, child_object);
-    return -1;
-}
-
-hid_t h5_vetting_lapl(char *refused)
-{
-    refused[0] = 0;
-    hid_t lapl = H5Pcreate(H5P_LINK_ACCESS);
-    if (lapl >= 0 && H5Pset_elink_cb(lapl, note_external, refused) < 0) {
-        H5Pclose(lapl);
-        return H5I_INVALID_HID;
-    }
-    return lapl;
+    char why[2048];
+    if (h5_extents_overlap(&state->extents, why, sizeof why))
+        return fp_fail(err, "%s: %s", state->name, why);
+    return 0;
 }
 
 int h5_fail_vetted(fp_error *err, const char *file, const char *where, const char *what,
@@ -299,110 +295,6 @@ fp_dtype h5_dtype_of(hid_t type)
     }
 }
 
-int h5_data_is_external(hid_t dset, char *what, size_t cap)
-{
-    hid_t dcpl = H5Dget_create_plist(dset);
-    if (dcpl < 0)
-        return -1;
-    int rc = 0;
-    int n_external = H5Pget_external_count(dcpl);
-    if (H5Pget_layout(dcpl) == H5D_VIRTUAL) {
-        snprintf(what, cap, "virtual dataset");
-        rc = 1;
-    } else if (n_external > 0) {
-        char name[256] = "";
-        off_t offset;
-        hsize_t size;
-        if (H5Pget_external(dcpl, 0, sizeof name, name, &offset, &size) < 0)
-            name[0] = 0;
-        name[sizeof name - 1] = 0;
-        snprintf(what, cap, "raw data stored in external file %s", name);
-        rc = 1;
-    } else if (n_external < 0) {
-        rc = -1;
-    }
-    H5Pclose(dcpl);
-    return rc;
-}
-
-/* Opens a virtual dataset's source file where libhdf5 1.10 looks for it: an
- * absolute name as it is; a relative one under $HDF5_VDS_PREFIX, then beside
- * the virtual dataset's file, then from the working directory; "." is that
- * file itself. -1 when not found (HDF5 then reads fill values). */
-static hid_t open_source_file(hid_t dset, const char *file)
-{
-    if (!strcmp(file, "."))
-        return H5Iget_file_id(dset);
-    if (file[0] == '/')
-        return H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    char here[4096] = "", candidate[8192];
-    const char *prefix = getenv("HDF5_VDS_PREFIX");
-    hid_t f = H5I_INVALID_HID;
-    if (prefix && *prefix) {
-        snprintf(candidate, sizeof candidate, "%s/%s", prefix, file);
-        f = H5Fopen(candidate, H5F_ACC_RDONLY, H5P_DEFAULT);
-    }
-    if (f < 0 && H5Fget_name(dset, here, sizeof here) > 0) {
-        const char *slash = strrchr(here, '/');
-        snprintf(candidate, sizeof candidate, "%.*s%s%s", slash ? (int)(slash - here) : 0, here,
-                 slash ? "/" : "", file);
-        f = H5Fopen(candidate, H5F_ACC_RDONLY, H5P_DEFAULT);
-    }
-    if (f < 0)
-        f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    H5Eclear2(H5E_DEFAULT);
-    return f;
-}
-
-int h5_virtual_is_hostile(hid_t dset, char *why, size_t cap)
-{
-    hid_t dcpl = H5Dget_create_plist(dset);
-    size_t count = 0;
-    int rc = dcpl < 0 || H5Pget_virtual_count(dcpl, &count) < 0 ? -1 : 0;
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        char file[4096] = "", name[4096] = "";
-        hid_t src = H5Pget_virtual_srcspace(dcpl, i);
-        hsize_t start[H5S_MAX_RANK], end[H5S_MAX_RANK], dims[H5S_MAX_RANK];
-        int srank = src >= 0 ? H5Sget_simple_extent_ndims(src) : -1;
-        ssize_t file_len = srank < 0 ? -1 : H5Pget_virtual_filename(dcpl, i, file, sizeof file);
-        ssize_t name_len = file_len < 0 ? -1 : H5Pget_virtual_dsetname(dcpl, i, name, sizeof name);
-        if (srank < 0 || file_len < 0 || name_len < 0
-            || (H5Sget_select_npoints(src) > 0 && H5Sget_select_bounds(src, start, end) < 0)) {
-            rc = -1;
-        } else if ((size_t)file_len >= sizeof file || (size_t)name_len >= sizeof name) {
-            snprintf(why, cap, "virtual dataset names a source longer than %zu bytes",
-                     sizeof file - 1);
-            rc = 1;
-        } else {
-            hid_t f = open_source_file(dset, file);
-            hid_t d = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : H5I_INVALID_HID;
-            hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
-            int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-            /* (a source space without an extent, rank 0, says nothing to compare) */
-            if (srank > 0 && rank >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 0) {
-                int inside = rank == srank;
-                for (int k = 0; inside && k < rank && H5Sget_select_npoints(src) > 0; k++)
-                    inside = end[k] < dims[k];
-                if (!inside) {
-                    snprintf(why, cap, "virtual dataset maps a %d-dimensional selection onto "
-                             "%s:%s, which it does not fit (%d dimensions)", srank, file, name,
-                             rank);
-                    rc = 1;
-                }
-            }
-            H5Eclear2(H5E_DEFAULT);
-            if (space >= 0) H5Sclose(space);
-            if (d >= 0) H5Dclose(d);
-            if (f >= 0) H5Fclose(f);
-        }
-        if (src >= 0)
-            H5Sclose(src);
-    }
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    return rc;
-}
-
 /* ---- model paths */
 
 int h5_path_push(h5_path *path, const char *name)
@@ -495,12 +387,16 @@ typedef struct h5_patch {
     hid_t file;
     unsigned long fileno;   /* to refuse datasets that live in another file */
     char *name;             /* the model's name for messages, not the copy's */
+    h5_state *source;       /* the model read (tree->state): the copy's original */
 } h5_patch;
 
 static int patch_open(const char *path, const fp_tree *tree, void **out, fp_error *err)
 {
     h5_quiet();
     *out = NULL;
+    /* (a .h5 model refused this when it was read; a .keras one comes here) */
+    if (h5_state_check_overlap(tree->state, err) < 0)
+        return -1;
     h5_patch *patch = calloc(1, sizeof *patch);
     if (!patch || !(patch->name = strdup(tree->path))) {
         free(patch);
@@ -519,6 +415,7 @@ static int patch_open(const char *path, const fp_tree *tree, void **out, fp_erro
         return -1;
     }
     patch->fileno = info.fileno;
+    patch->source = tree->state;
     *out = patch;
     return 0;
 }
@@ -562,6 +459,35 @@ static herr_t select_range(hid_t space, int rank, const hsize_t *dims, hsize_t *
     return 0;
 }
 
+/* The copy holds the model's bytes, vetted when the model was read: vetted
+ * again where the data is written. Only data in the copy itself is written,
+ * and writing a filtered dataset reads back the chunks it covers in part, so
+ * a child proves first that libhdf5 reads them all. 0, or -1 with err set. */
+static int vet_for_writing(const h5_patch *patch, hid_t dset, const fp_node *arr, uint64_t first,
+                           fp_error *err)
+{
+    char why[2048];
+    H5O_info_t info;
+    h5_storage storage;
+    int vetted = H5Oget_info2(dset, &info, H5O_INFO_BASIC) < 0 ? -1
+               : h5_vet_dataset(dset, arr->n_elems, &storage, NULL, why, sizeof why);
+    if (vetted < 0) {
+        h5_reason(why, sizeof why);
+        return fp_fail(err, "%s: %s: cannot inspect dataset: %s", patch->name, arr->origin, why);
+    }
+    if (info.fileno != patch->fileno || storage.external)
+        return fp_fail(err, "%s: %s: refusing to write %s", patch->name, arr->origin,
+                       storage.external ? storage.place : "a dataset that lives in another file");
+    if (vetted)
+        return fp_fail(err, "%s: %s: %s", patch->name, arr->origin, why);
+    if (storage.unchecked)
+        return fp_fail(err, "%s: %s: refusing to write it in place: it has too many chunks to "
+                       "check where each lies", patch->name, arr->origin);
+    if (storage.isolated && first == 0)
+        return h5_read_isolated(patch->source, arr->origin, arr->dtype, arr->n_elems, NULL, err);
+    return 0;
+}
+
 static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const void *data,
                        uint64_t n, fp_error *err)
 {
@@ -571,7 +497,7 @@ static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const v
         return fp_fail(err, "%s: %s: internal error: elements %llu to %llu of %llu", patch->name,
                        where, (unsigned long long)first, (unsigned long long)(first + n),
                        (unsigned long long)arr->n_elems);
-    char why[256] = "", what[300];
+    char why[256] = "";
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS), dset = H5I_INVALID_HID;
     hid_t ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
     int rc = -1;
@@ -580,18 +506,6 @@ static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const v
         || (dset = H5Dopen2(patch->file, arr->origin, dapl)) < 0) {
         h5_reason(why, sizeof why);
         fp_fail(err, "%s: %s: cannot open dataset: %s", patch->name, where, why);
-        goto done;
-    }
-    H5O_info_t info;
-    int external = h5_data_is_external(dset, what, sizeof what);
-    if (H5Oget_info2(dset, &info, H5O_INFO_BASIC) < 0 || external < 0) {
-        h5_reason(why, sizeof why);
-        fp_fail(err, "%s: %s: cannot inspect dataset: %s", patch->name, where, why);
-        goto done;
-    }
-    if (info.fileno != patch->fileno || external) {
-        fp_fail(err, "%s: %s: refusing to write %s", patch->name, where,
-                external ? what : "a dataset that lives in another file");
         goto done;
     }
     if ((ftype = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0
@@ -606,6 +520,8 @@ static int patch_piece(void *vpatch, const fp_node *arr, uint64_t first, const v
                 (long long)n_points, (unsigned long long)arr->n_elems);
         goto done;
     }
+    if (vet_for_writing(patch, dset, arr, first, err) < 0)
+        goto done;
     hid_t fspace = H5S_ALL, mspace = H5S_ALL;
     if (n < arr->n_elems) {   /* a piece: its elements of the file, n in a row in memory */
         int rank = H5Sget_simple_extent_ndims(space), at_first = 1;
@@ -634,7 +550,11 @@ done:
     if (space >= 0) H5Sclose(space);
     if (mtype >= 0) H5Tclose(mtype);
     if (ftype >= 0) H5Tclose(ftype);
-    if (dset >= 0) H5Dclose(dset);
+    /* (closing writes out what HDF5 kept back: a contiguous dataset's sieve buffer) */
+    if (dset >= 0 && H5Dclose(dset) < 0 && rc == 0) {
+        h5_reason(why, sizeof why);
+        rc = fp_fail(err, "%s: %s: cannot write dataset: %s", patch->name, where, why);
+    }
     if (dapl >= 0) H5Pclose(dapl);
     return rc;
 }

@@ -31,14 +31,6 @@ fp_dtype h5_dtype_of(hid_t file_type);
 /* Whether an enum type is h5py's boolean (members FALSE = 0 and TRUE = 1). */
 int h5_is_bool_enum(hid_t type);
 
-/* Whether a dataset keeps its data outside this file (external raw storage,
- * a virtual dataset); fills what with a short description when it does. */
-int h5_data_is_external(hid_t dset, char *what, size_t cap);
-/* With --allow-external: whether a virtual dataset maps a selection its source
- * dataset cannot hold (a rank or bounds that differ: libhdf5 1.10.8 divided by
- * zero reading one). 1 with why filled, 0, -1 when HDF5 fails. */
-int h5_virtual_is_hostile(hid_t dset, char *why, size_t cap);
-
 /* A small map from a pair of 64-bit keys to a pointer: object addresses to
  * nodes (read), nodes to their first path (write). */
 typedef struct h5_addr_map {
@@ -82,27 +74,31 @@ int h5_is_false(const fp_node *value);
 typedef struct h5_state {
     hid_t file;
     char *name;             /* the model file, for messages */
+    h5_extents extents;     /* where the datasets read so far keep their data, and
+                               the metadata met around them */
+    h5_addr_map vetted;     /* objects whose extents are in the list */
+    struct fp_reader_child *reader; /* reads what vetting could not prove safe */
 } h5_state;
 
 /* Opens file read-only; name is what messages call it (the model's path). */
 h5_state *h5_state_open(const char *file, const char *name, fp_error *err);
 void h5_state_close(void *state);
+/* Fails when the data of a dataset read so far overlaps metadata or other
+ * data (see h5_extents_overlap): "FILE: /w: its data (...) overlaps ...". */
+int h5_state_check_overlap(h5_state *state, fp_error *err);
 
 /* The dataset at origin (a path in the file) as the generic reader makes it:
  * a lazy array that keeps origin for patching, a string setting, or null.
- * External links and storage are refused unless fp_allow_external, as in a
- * full read; model_path names it in messages. */
+ * External links and storage are refused unless fp_allow_external, and its
+ * storage is vetted (h5_vet_dataset), as in a full read; model_path names it
+ * in messages. */
 fp_node *h5_read_dataset_at(h5_state *state, const char *origin, const char *model_path,
                             fp_error *err);
 
-/* Link access properties for paths a file names itself (Keras' layer_names):
- * external links are refused unless fp_allow_external, and the refused target
- * ("file:/object") is written to refused, H5_REFUSED_CAP bytes. Caller closes. */
-enum { H5_REFUSED_CAP = 512 };
-hid_t h5_vetting_lapl(char *refused);
-/* Fails for an HDF5 call on a path reached with such properties: "FILE: WHERE:
- * external link to T refused (use --allow-external)" when that was the cause,
- * else "FILE: WHERE: WHAT: <HDF5's reason>". Returns -1. */
+/* Paths a file names itself (Keras' layer_names) are followed with
+ * h5_vetting_lapl (h5_limits.h). Fails for an HDF5 call on a path reached
+ * with such properties: "FILE: WHERE: external link to T refused (use
+ * --allow-external)" when that was the cause, else "FILE: WHERE: WHAT: <HDF5's reason>". Returns -1. */
 int h5_fail_vetted(fp_error *err, const char *file, const char *where, const char *what,
                    const char *refused);
 
@@ -117,6 +113,17 @@ fp_node *keras_h5_read(h5_state *state, hid_t root, fp_error *err);
  * Keras (keras3_read_tree) only with an architecture, --arch; without one as
  * plain HDF5, the tree marked FP_KERAS3_WEIGHTS_RAW. */
 int keras3_weights_detect(hid_t root);
+
+/* A lazy array's loaders (hdf5_load.c; node->load_ctx is the h5_state): in
+ * this process, for data whose storage vetting proved safe; in the file's
+ * reader child, for the rest. */
+int h5_load(const fp_node *node, void *dst, fp_error *err);
+int h5_load_isolated(const fp_node *node, void *dst, fp_error *err);
+/* Reads the dataset at origin whole, as dtype, in the file's reader child
+ * (data that vetting could not prove safe for libhdf5): into dst, or with dst
+ * NULL only to prove that it reads. 0, or -1 with err naming file and path. */
+int h5_read_isolated(h5_state *state, const char *origin, fp_dtype dtype, uint64_t n_elems,
+                     void *dst, fp_error *err);
 
 int h5_read(fp_tree *tree, fp_error *err);
 int h5_write(const char *path, const fp_node *root, const fp_array_source *src,

@@ -19,33 +19,6 @@
 
 #define MAX_STRING_DATASET_BYTES ((size_t)1 << 20)
 
-static int h5_load(const fp_node *node, void *dst, fp_error *err)
-{
-    const h5_state *state = node->load_ctx;
-    char why[256];
-    hid_t dset, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    int rc = -1;
-    h5_quiet();
-    if ((dset = H5Dopen2(state->file, node->origin, H5P_DEFAULT)) < 0
-        || (ftype = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0
-        || (mtype = h5_type_for(node->dtype, 0, ftype)) < 0) {
-        h5_reason(why, sizeof why);
-        fp_fail(err, "%s: %s: cannot open dataset: %s", state->name, node->origin, why);
-    } else if ((uint64_t)H5Sget_simple_extent_npoints(space) != node->n_elems) {
-        fp_fail(err, "%s: %s: dataset changed size since it was opened", state->name, node->origin);
-    } else if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-        h5_reason(why, sizeof why);
-        fp_fail(err, "%s: %s: cannot read data: %s", state->name, node->origin, why);
-    } else {
-        rc = 0;
-    }
-    if (space >= 0) H5Sclose(space);
-    if (mtype >= 0) H5Tclose(mtype);
-    if (ftype >= 0) H5Tclose(ftype);
-    if (dset >= 0) H5Dclose(dset);
-    return rc;
-}
-
 /* ---- the walk's state */
 
 typedef struct object_id {
@@ -60,7 +33,7 @@ typedef struct reader {
     object_id stack[H5_MAX_DEPTH]; /* groups being read, for cycles */
     int depth;
     h5_path path;               /* model path of the node being read */
-    char refused_link[512];     /* an external link the traversal callback stopped */
+    char refused_link[H5_REFUSED_CAP]; /* an external link the access properties stopped */
 } reader;
 
 static const char *here(const reader *r)
@@ -80,21 +53,6 @@ static int fail_here(reader *r, const char *what, int with_reason)
 static int path_push(reader *r, const char *name)
 {
     return h5_path_push(&r->path, name) < 0 ? fp_fail(r->err, "out of memory") : 0;
-}
-
-/* HDF5 calls this before it opens the target of any external link, so a link
- * reached through a soft link or a path is vetted too. */
-static herr_t vet_external(const char *parent_file, const char *parent_group,
-                           const char *child_file, const char *child_object,
-                           unsigned *acc_flags, hid_t fapl, void *vr)
-{
-    reader *r = vr;
-    (void)parent_file; (void)parent_group; (void)fapl;
-    *acc_flags = H5F_ACC_RDONLY;
-    if (fp_allow_external)
-        return 0;
-    snprintf(r->refused_link, sizeof r->refused_link, "%s:%s", child_file, child_object);
-    return -1;
 }
 
 static int refuse_external(reader *r, const char *target)
@@ -218,12 +176,13 @@ static int order_entries(entry_list *list, int tracked)
 /* ---- datasets */
 
 /* Where a dataset's bytes lie in the file when they are stored exactly as the
- * node's dtype in little-endian order, contiguous and unfiltered; -1 otherwise. */
-static int64_t raw_offset(hid_t dset, hid_t ftype, const fp_node *node, int external)
+ * node's dtype in little-endian order, contiguous and unfiltered (and vetted:
+ * inside the file); -1 otherwise. */
+static int64_t raw_offset(hid_t dset, hid_t ftype, const fp_node *node)
 {
     hid_t want = node->dtype == FP_F32 ? H5T_IEEE_F32LE : node->dtype == FP_F64 ? H5T_IEEE_F64LE
                : H5I_INVALID_HID;
-    if (external || want == H5I_INVALID_HID || H5Tequal(ftype, want) <= 0)
+    if (want == H5I_INVALID_HID || H5Tequal(ftype, want) <= 0)
         return -1;
     haddr_t addr = H5Dget_offset(dset);
     if (addr == HADDR_UNDEF || H5Dget_storage_size(dset) != fp_array_bytes(node) || addr > INT64_MAX)
@@ -231,58 +190,73 @@ static int64_t raw_offset(hid_t dset, hid_t ftype, const fp_node *node, int exte
     return (int64_t)addr;
 }
 
+/* Fails for a vetting that refused (1) or could not be done (-1). */
+static int vetting_failed(reader *r, int vetted, const char *why)
+{
+    if (vetted < 0)
+        return fail_here(r, "cannot read dataset storage", 1);
+    return fp_fail(r->err, "%s: %s: %s", r->state->name, here(r), why);
+}
+
+/* Vets an array's storage (h5_vet_dataset). Where its data lies in the model
+ * file, with its header, goes into the file's list of extents, once per
+ * dataset (Keras readers may visit one twice); elsewhere, in another file,
+ * it does not. */
+static int vet_array(reader *r, hid_t dset, uint64_t n_elems, int elsewhere, h5_storage *storage)
+{
+    h5_state *state = r->state;
+    char why[2048];
+    H5O_info_t info;
+    if (H5Oget_info2(dset, &info, H5O_INFO_BASIC) < 0)
+        return vetting_failed(r, -1, NULL);
+    int first = !elsewhere && !h5_map_get(&state->vetted, info.fileno, info.addr);
+    h5_extents *extents = first ? &state->extents : NULL;
+    if (first && (h5_extents_owner(extents, here(r)) < 0
+                  || h5_map_put(&state->vetted, info.fileno, info.addr, state) < 0))
+        return fp_fail(r->err, "out of memory");
+    if (first && h5_extents_add_header(extents, dset) < 0)
+        return vetting_failed(r, -1, NULL);
+    int vetted = h5_vet_dataset(dset, n_elems, storage, extents, why, sizeof why);
+    return vetted ? vetting_failed(r, vetted, why) : 0;
+}
+
 /* A dataset of the model file, or of another one an external link reaches
  * (elsewhere: its bytes are not at its offset in the model file). */
 static fp_node *read_dataset(reader *r, hid_t dset, int elsewhere)
 {
-    char what[300];
-    int external = h5_data_is_external(dset, what, sizeof what);
-    if (external < 0) {
-        fail_here(r, "cannot read dataset properties", 1);
-        return NULL;
-    }
-    if (external && !fp_allow_external) {
-        fp_fail(r->err, "%s: %s: %s refused (use --allow-external)", r->state->name, here(r), what);
-        return NULL;
-    }
-    int virtual_hostile = external && !strcmp(what, "virtual dataset")
-                              ? h5_virtual_is_hostile(dset, what, sizeof what) : 0;
-    if (virtual_hostile) {
-        if (virtual_hostile < 0)
-            fail_here(r, "cannot read the virtual dataset's mappings", 1);
-        else
-            fp_fail(r->err, "%s: %s: %s", r->state->name, here(r), what);
-        return NULL;
-    }
     hid_t ftype = H5Dget_type(dset), space = H5Dget_space(dset);
     fp_node *node = NULL;
     hsize_t dims[H5S_MAX_RANK];
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     H5S_class_t space_class = space >= 0 ? H5Sget_simple_extent_type(space) : H5S_NO_CLASS;
     fp_dtype dtype = ftype >= 0 ? h5_dtype_of(ftype) : FP_DT_NONE;
+    h5_storage storage;
+    char why[2048];
+    int vetted;
     if (ftype < 0 || rank < 0 || space_class == H5S_NO_CLASS
         || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
         fail_here(r, "cannot read dataset type or shape", 1);
     } else if (dtype == FP_DT_NONE || space_class == H5S_NULL) {
-        /* Kept so paths stay meaningful, never flattened. Small strings are settings. */
-        if (H5Tget_class(ftype) == H5T_STRING && space_class != H5S_NULL)
+        /* Kept so paths stay meaningful, never flattened. Small strings are
+         * settings (read here: in the child first, see fp_tree_open). */
+        hid_t dcpl = H5Dget_create_plist(dset);
+        memset(&storage, 0, sizeof storage);
+        if ((vetted = dcpl < 0 ? -1 : h5_vet_outside(dset, dcpl, &storage, why, sizeof why)) != 0)
+            vetting_failed(r, vetted, why);
+        else if (H5Tget_class(ftype) == H5T_STRING && space_class != H5S_NULL)
             node = h5_read_value(dset, 0, MAX_STRING_DATASET_BYTES, r->state->name, here(r), r->err);
         else if (!(node = fp_node_new(FP_NULL)))
             fp_fail(r->err, "out of memory");
+        if (dcpl >= 0)
+            H5Pclose(dcpl);
     } else {
         uint64_t shape[FP_MAX_RANK];
         for (int i = 0; i < rank && i < FP_MAX_RANK; i++)
             shape[i] = dims[i];
-        int hostile = 0;
         if (!(node = fp_node_new_array(dtype, rank, shape, r->err))) {
             fp_fail_prefix(r->err, here(r));
             fp_fail_prefix(r->err, r->state->name);
-        } else if (!external
-                   && (hostile = h5_size_is_hostile(dset, node->n_elems, what, sizeof what))) {
-            if (hostile < 0)
-                fail_here(r, "cannot read dataset storage", 1);
-            else
-                fp_fail(r->err, "%s: %s: %s", r->state->name, here(r), what);
+        } else if (vet_array(r, dset, node->n_elems, elsewhere, &storage) < 0) {
             fp_node_release(node);
             node = NULL;
         } else if (!(node->origin = strdup(here(r)))) {
@@ -290,9 +264,9 @@ static fp_node *read_dataset(reader *r, hid_t dset, int elsewhere)
             node = NULL;
             fp_fail(r->err, "out of memory");
         } else {
-            node->load = h5_load;
+            node->load = storage.isolated ? h5_load_isolated : h5_load;
             node->load_ctx = r->state;
-            node->raw_offset = elsewhere ? -1 : raw_offset(dset, ftype, node, external);
+            node->raw_offset = elsewhere || storage.isolated ? -1 : raw_offset(dset, ftype, node);
         }
     }
     if (node && node->kind == FP_ARRAY) {
@@ -319,6 +293,16 @@ static fp_node *read_dataset(reader *r, hid_t dset, int elsewhere)
 /* ---- groups and links */
 
 static fp_node *read_group(reader *r, hid_t group);
+
+/* Notes where a group of the model file keeps its header: no data may lie there. */
+static int note_group(reader *r, hid_t group)
+{
+    if (h5_extents_owner(&r->state->extents, here(r)) < 0)
+        return fp_fail(r->err, "out of memory");
+    if (h5_extents_add_header(&r->state->extents, group) < 0)
+        return fail_here(r, "cannot inspect group", 1);
+    return 0;
+}
 
 /* Index of a list member: "0" or a decimal without leading zeros, below n. */
 static int list_index(const char *name, size_t n, size_t *index)
@@ -426,9 +410,11 @@ static int read_link(reader *r, hid_t group, const entry *link, fp_node **out)
         hid_t child = H5Gopen2(group, link->name, r->gapl);
         if (child < 0)
             return fail_here(r, "cannot open group", 1);
-        r->stack[r->depth++] = (object_id){ info.fileno, info.addr };
-        *out = read_group(r, child);
-        r->depth--;
+        if (info.fileno != r->stack[0].fileno || note_group(r, child) == 0) {
+            r->stack[r->depth++] = (object_id){ info.fileno, info.addr };
+            *out = read_group(r, child);
+            r->depth--;
+        }
         H5Gclose(child);
     } else if (info.type == H5O_TYPE_DATASET) {
         hid_t dset = H5Dopen2(group, link->name, r->dapl);
@@ -565,10 +551,8 @@ static int reader_open(reader *r, h5_state *state, fp_error *err)
     r->state = state;
     r->err = err;
     int ok = 1;
-    for (int i = 0; i < 3; i++) {
-        *access[i] = H5Pcreate(access_class[i]);
-        ok &= *access[i] >= 0 && H5Pset_elink_cb(*access[i], vet_external, r) >= 0;
-    }
+    for (int i = 0; i < 3; i++)   /* (all three note a refused link in the same place) */
+        ok &= (*access[i] = h5_vetting_access(access_class[i], r->refused_link)) >= 0;
     if (!ok) {
         char why[256];
         h5_reason(why, sizeof why);
@@ -656,6 +640,8 @@ int h5_read(fp_tree *tree, fp_error *err)
                || (keras = keras_h5_detect(root)) < 0) {
         h5_reason(why, sizeof why);
         fp_fail(err, "%s: /: cannot open the root group: %s", tree->path, why);
+    } else if (note_group(&r, root) < 0) {
+        /* message set */
     } else if (keras) {
         /* Keras' own order and names (layer_names x weight_names), SPEC §4. */
         tree->keras = FP_KERAS_H5;
@@ -679,6 +665,8 @@ int h5_read(fp_tree *tree, fp_error *err)
         if ((tree->root = read_group(&r, root)))
             rc = 0;
     }
+    if (rc == 0)   /* data over metadata: rebuild would destroy the copy it patches */
+        rc = h5_state_check_overlap(state, err);
     if (root >= 0)
         H5Gclose(root);
     reader_close(&r);

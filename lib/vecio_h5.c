@@ -8,6 +8,7 @@
  * alone makes a new file. */
 #include "vecio_internal.h"
 #include "h5_limits.h"
+#include "isolate.h"
 
 #include <hdf5.h>
 
@@ -201,7 +202,41 @@ static int select_range(hid_t dset, uint64_t begin, uint64_t n, hid_t *file_spac
 
 typedef struct h5_reader {
     hid_t file, dset, mem_type;
+    int isolated;             /* libhdf5 reads the data in a child (h5_storage) */
+    fp_reader_child *reader;  /* that child, once started */
 } h5_reader;
+
+/* Elements [begin, begin + n) of the dataset into buf (n * the file's memory
+ * element size): 0, or -1 with err set. */
+static int read_range(const fp_vec_reader *r, uint64_t begin, uint64_t n, void *buf, fp_error *err)
+{
+    const h5_reader *h = r->state;
+    hid_t file_space = -1, mem_space = -1;
+    int rc = select_range(h->dset, begin, n, &file_space, &mem_space);
+    if (rc == 0 && H5Dread(h->dset, h->mem_type, mem_space, file_space, H5P_DEFAULT, buf) < 0)
+        rc = -1;
+    H5Sclose(file_space);
+    H5Sclose(mem_space);
+    if (rc < 0)
+        return fp_fail(err, "%s: cannot read elements %llu..%llu", r->name,
+                       (unsigned long long)begin, (unsigned long long)(begin + n));
+    return 0;
+}
+
+typedef struct range_request {
+    uint64_t begin, n;
+} range_request;
+
+static int serve_range(void *ctx, const void *request, size_t request_len, void *buf,
+                       size_t bytes, fp_error *err)
+{
+    const fp_vec_reader *r = ctx;
+    range_request q;
+    if (request_len != sizeof q || !buf || !bytes)
+        return fp_fail(err, "%s: internal error: a malformed read request", r->name);
+    memcpy(&q, request, sizeof q);
+    return read_range(r, q.begin, q.n, buf, err);
+}
 
 static int h5_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n, uint64_t *n_read,
                    fp_error *err)
@@ -214,16 +249,12 @@ static int h5_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n, uint
         n = r->count - r->done;
     while (*n_read < n) {
         uint64_t k = n - *n_read < per_chunk ? n - *n_read : per_chunk;
-        hid_t file_space = -1, mem_space = -1;
-        int rc = select_range(h->dset, r->done, k, &file_space, &mem_space);
-        if (rc == 0 && H5Dread(h->dset, h->mem_type, mem_space, file_space, H5P_DEFAULT, r->scratch) < 0)
-            rc = -1;
-        H5Sclose(file_space);
-        H5Sclose(mem_space);
-        if (rc < 0)
-            return fp_fail(err, "%s: cannot read elements %llu..%llu", r->name,
-                           (unsigned long long)r->done, (unsigned long long)(r->done + k));
-        if (vec_convert_out(r, out, dtype, r->scratch, r->dtype, (size_t)k, err) < 0)
+        range_request q = { r->done, k };
+        int rc = h->isolated
+               ? fp_child_read(&h->reader, serve_range, r, h5_file_descriptor(h->file), &q, sizeof q,
+                               r->scratch, (size_t)(k * in_size), 0, r->name, err)
+               : read_range(r, r->done, k, r->scratch, err);
+        if (rc < 0 || vec_convert_out(r, out, dtype, r->scratch, r->dtype, (size_t)k, err) < 0)
             return -1;
         out += k * out_size;
         *n_read += k;
@@ -246,6 +277,7 @@ static void h5_close(fp_vec_reader *r)
     h5_reader *h = r->state;
     if (!h)
         return;
+    fp_child_stop(h->reader);
     if (h->mem_type >= 0)
         H5Tclose(h->mem_type);
     if (h->dset >= 0)
@@ -258,62 +290,97 @@ static void h5_close(fp_vec_reader *r)
 
 static const vec_reader_ops h5_reader_ops = { h5_read, h5_shape, h5_close };
 
+/* The dataset's element type and shape into r; where names it in messages. */
+static int read_type_and_shape(fp_vec_reader *r, h5_reader *h, const char *where, fp_error *err)
+{
+    hid_t type = H5Dget_type(h->dset);
+    r->dtype = type >= 0 ? file_dtype(type, &h->mem_type) : FP_DT_NONE;
+    if (type >= 0)
+        H5Tclose(type);
+    if (r->dtype == FP_DT_NONE)
+        return fp_fail(err, "%s: unsupported element type (not a number, complex or bool)", where);
+    hid_t space = H5Dget_space(h->dset);
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    H5S_class_t space_class = space >= 0 ? H5Sget_simple_extent_type(space) : H5S_NO_CLASS;
+    hsize_t dims[H5S_MAX_RANK];
+    int ok = rank >= 0 && rank <= FP_MAX_RANK && H5Sget_simple_extent_dims(space, dims, NULL) >= 0;
+    if (space >= 0)
+        H5Sclose(space);
+    if (!ok)
+        return fp_fail(err, "%s: unsupported dataspace", where);
+    r->rank = rank;
+    r->count = space_class == H5S_NULL ? 0 : 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] && r->count > UINT64_MAX / dims[i])
+            return fp_fail(err, "%s: shape is too large (element count overflows)", where);
+        r->shape[i] = dims[i];
+        r->count *= dims[i];
+    }
+    return 0;
+}
+
+/* Opens the dataset as a model file's datasets are opened: external links,
+ * external storage and virtual datasets refused unless --allow-external, the
+ * storage vetted (h5_vet_dataset) before readers of whole matrices allocate
+ * what the header declares. */
+static int open_vetted(fp_vec_reader *r, h5_reader *h, fp_error *err)
+{
+    const char *dataset = r->dataset ? r->dataset : "/data";
+    char refused[H5_REFUSED_CAP], why[2048], where[4200];
+    /* the file and dataset, as messages name them (r->name has a dataset named) */
+    snprintf(where, sizeof where, "%s%s%s", r->name, r->dataset ? "" : ": ", r->dataset ? "" : dataset);
+    if ((h->file = H5Fopen(r->file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: not an HDF5 file", r->name);
+    hid_t dapl = h5_vetting_access(H5P_DATASET_ACCESS, refused);
+    if (dapl < 0)
+        return fp_fail(err, "%s: cannot set up HDF5 access", r->name);
+    htri_t exists = H5Lexists(h->file, dataset, dapl);
+    if (exists > 0 && !refused[0])
+        h->dset = H5Dopen2(h->file, dataset, dapl);
+    H5Pclose(dapl);
+    if (refused[0])
+        return fp_fail(err, "%s: external link to %s refused (use --allow-external)", where, refused);
+    if (h->dset < 0)
+        return fp_fail(err, "%s: no dataset '%s' (name another as FILE.h5:/path)", r->name, dataset);
+    if (read_type_and_shape(r, h, where, err) < 0)
+        return -1;
+    h5_storage storage;
+    int vetted = h5_vet_dataset(h->dset, r->count, &storage, NULL, why, sizeof why);
+    if (vetted < 0)
+        return fp_fail(err, "%s: cannot read dataset storage", where);
+    if (vetted)
+        return fp_fail(err, "%s: %s", where, why);
+    h->isolated = storage.isolated;
+    return 0;
+}
+
+/* Opening in a child first: libhdf5 1.10.8 crashes on some hostile files
+ * while it opens them (a vector file, like a model, may be anyone's). */
+enum { OPEN_SECONDS = 20 };
+static const size_t open_memory = (size_t)4 << 30;
+
+static int open_in_child(void *arg, fp_error *err)
+{
+    fp_vec_reader *r = arg;
+    h5_reader h = { -1, -1, -1, 0, NULL };
+    r->state = &h;
+    return open_vetted(r, &h, err);   /* the child exits: nothing to close */
+}
+
 int vec_h5_open(fp_vec_reader *r, fp_error *err)
 {
     quiet();
+    if (access(r->file, R_OK) < 0)
+        return fp_fail(err, "%s: cannot open: %s", r->name, strerror(errno));
+    if (fp_isolated(open_in_child, r, r->name, OPEN_SECONDS, open_memory, err) < 0)
+        return -1;
     h5_reader *h = calloc(1, sizeof *h);
     if (!h)
         return fp_fail(err, "out of memory");
     h->file = h->dset = h->mem_type = -1;
     r->state = h;
     r->ops = &h5_reader_ops;
-    const char *dataset = r->dataset ? r->dataset : "/data";
-    if (access(r->file, R_OK) < 0)
-        return fp_fail(err, "%s: cannot open: %s", r->name, strerror(errno));
-    if ((h->file = H5Fopen(r->file, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        return fp_fail(err, "%s: not an HDF5 file", r->name);
-    if (H5Lexists(h->file, dataset, H5P_DEFAULT) <= 0
-        || (h->dset = H5Dopen2(h->file, dataset, H5P_DEFAULT)) < 0)
-        return fp_fail(err, "%s: no dataset '%s' (name another as FILE.h5:/path)", r->name, dataset);
-    hid_t dcpl = H5Dget_create_plist(h->dset);
-    int external = H5Pget_external_count(dcpl) > 0 || H5Pget_layout(dcpl) == H5D_VIRTUAL;
-    H5Pclose(dcpl);
-    if (external && !fp_allow_external)
-        return fp_fail(err, "%s: %s: data stored outside the file (external or virtual); "
-                       "pass --allow-external to read it", r->name, dataset);
-    hid_t type = H5Dget_type(h->dset);
-    r->dtype = file_dtype(type, &h->mem_type);
-    H5Tclose(type);
-    if (r->dtype == FP_DT_NONE)
-        return fp_fail(err, "%s: %s: unsupported element type (not a number, complex or bool)",
-                       r->name, dataset);
-    hid_t space = H5Dget_space(h->dset);
-    int rank = H5Sget_simple_extent_ndims(space);
-    H5S_class_t space_class = H5Sget_simple_extent_type(space);
-    hsize_t dims[H5S_MAX_RANK];
-    if (rank > FP_MAX_RANK || rank < 0) {
-        H5Sclose(space);
-        return fp_fail(err, "%s: %s: unsupported dataspace", r->name, dataset);
-    }
-    H5Sget_simple_extent_dims(space, dims, NULL);
-    H5Sclose(space);
-    r->rank = rank;
-    r->count = space_class == H5S_NULL ? 0 : 1;
-    for (int i = 0; i < rank; i++) {
-        if (dims[i] && r->count > UINT64_MAX / dims[i])
-            return fp_fail(err, "%s: %s: shape is too large (element count overflows)", r->name, dataset);
-        r->shape[i] = dims[i];
-        r->count *= dims[i];
-    }
-    /* Readers of whole matrices allocate what the header declares: hold it to
-     * what the file can hold first. */
-    char why[256];
-    int hostile = external ? 0 : h5_size_is_hostile(h->dset, r->count, why, sizeof why);
-    if (hostile < 0)
-        return fp_fail(err, "%s: %s: cannot read dataset storage", r->name, dataset);
-    if (hostile)
-        return fp_fail(err, "%s: %s: %s", r->name, dataset, why);
-    return 0;
+    return open_vetted(r, h, err);
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -350,21 +417,10 @@ static int flush_elements(fp_vec_writer *w, fp_error *err)
     return 0;
 }
 
-/* Opens the temporary file: a copy of the existing target when a dataset path
- * was named (so the file's other objects stay), else a new file. */
-static hid_t open_target(fp_vec_writer *w, fp_error *err)
+/* A new temporary file to write the dataset into. */
+static hid_t create_file(fp_vec_writer *w, fp_error *err)
 {
     const char *target = w->out.target, *tmp = w->out.tmp_path;
-    if (w->dataset && access(target, F_OK) == 0) {
-        if (H5Fis_hdf5(target) <= 0)
-            return fp_fail(err, "%s: exists and is not an HDF5 file", w->name);
-        if (fp_copy_file(target, tmp, err) < 0)
-            return -1;
-        hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (file < 0)
-            return fp_fail(err, "%s: cannot open for writing", w->name);
-        return file;
-    }
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
@@ -384,6 +440,54 @@ static hid_t open_target(fp_vec_writer *w, fp_error *err)
     return file;
 }
 
+/* Creates the dataset in an open file, replacing one of that name. A link
+ * out of the file never opens its target for writing (the vetting access
+ * properties open it read-only, or refuse it). */
+static hid_t create_dataset(fp_vec_writer *w, hid_t file, hid_t type, fp_error *err)
+{
+    const char *dataset = w->dataset ? w->dataset : "/data";
+    char refused[H5_REFUSED_CAP];
+    hsize_t dims[2] = { w->shape[0], w->shape[1] };
+    hid_t dapl = h5_vetting_access(H5P_DATASET_ACCESS, refused), lcpl = H5Pcreate(H5P_LINK_CREATE);
+    hid_t space = H5Screate_simple(w->rank, dims, NULL), dset = H5I_INVALID_HID;
+    int ok = dapl >= 0 && lcpl >= 0 && space >= 0 && H5Pset_create_intermediate_group(lcpl, 1) >= 0;
+    if (ok && H5Lexists(file, dataset, dapl) > 0 && H5Ldelete(file, dataset, dapl) < 0)
+        fp_fail(err, "%s: cannot replace %s", w->name, dataset);
+    else if (ok && (dset = H5Dcreate2(file, dataset, type, space, lcpl, H5P_DEFAULT, dapl)) < 0)
+        fp_fail(err, "%s: cannot create dataset %s", w->name, dataset);
+    if (refused[0])
+        fp_fail(err, "%s: external link to %s refused (use --allow-external)", w->name, refused);
+    if (!ok)
+        fp_fail(err, "%s: cannot set up HDF5 access", w->name);
+    if (space >= 0) H5Sclose(space);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    if (dapl >= 0) H5Pclose(dapl);
+    return dset;
+}
+
+/* Replacing the dataset in a copy of an existing file is done in a child
+ * first, as reading one is: libhdf5 1.10.8 crashes on some hostile files
+ * (CVE-2018-13867) while it opens or changes them. The child leaves the
+ * copy with the dataset created; this process then opens that dataset. */
+enum { REPLACE_SECONDS = 20 };
+static const size_t replace_memory = (size_t)4 << 30;
+
+static int replace_in_child(void *arg, fp_error *err)
+{
+    fp_vec_writer *w = arg;
+    hid_t file = H5Fopen(w->out.tmp_path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (file < 0)
+        return fp_fail(err, "%s: cannot open for writing", w->name);
+    hid_t type = memory_type(w->dtype), dset = create_dataset(w, file, type, err);
+    int rc = dset < 0 ? -1 : 0;
+    if (dset >= 0 && H5Dclose(dset) < 0)
+        rc = write_error(w, err);
+    H5Tclose(type);
+    if (H5Fclose(file) < 0 && rc == 0)
+        rc = write_error(w, err);
+    return rc;
+}
+
 static int h5_begin(fp_vec_writer *w, fp_error *err)
 {
     quiet();
@@ -393,21 +497,22 @@ static int h5_begin(fp_vec_writer *w, fp_error *err)
     h->file = h->dset = h->type = -1;
     h->per_chunk = VEC_BUF_BYTES / fp_dtype_size(w->dtype);
     w->state = h;
-    const char *dataset = w->dataset ? w->dataset : "/data";
-    if ((h->file = open_target(w, err)) < 0)
-        return -1;
-    if (H5Lexists(h->file, dataset, H5P_DEFAULT) > 0 && H5Ldelete(h->file, dataset, H5P_DEFAULT) < 0)
-        return fp_fail(err, "%s: cannot replace %s", w->name, dataset);
-    hsize_t dims[2] = { w->shape[0], w->shape[1] };
-    hid_t space = H5Screate_simple(w->rank, dims, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
     h->type = memory_type(w->dtype);
-    h->dset = H5Dcreate2(h->file, dataset, h->type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    H5Sclose(space);
-    if (h->dset < 0)
-        return fp_fail(err, "%s: cannot create dataset %s", w->name, dataset);
+    const char *target = w->out.target, *dataset = w->dataset ? w->dataset : "/data";
+    if (!w->dataset || access(target, F_OK) != 0) {
+        if ((h->file = create_file(w, err)) < 0 || (h->dset = create_dataset(w, h->file, h->type, err)) < 0)
+            return -1;
+        return 0;
+    }
+    if (H5Fis_hdf5(target) <= 0)
+        return fp_fail(err, "%s: exists and is not an HDF5 file", w->name);
+    if (fp_copy_file(target, w->out.tmp_path, err) < 0
+        || fp_isolated(replace_in_child, w, w->name, REPLACE_SECONDS, replace_memory, err) < 0)
+        return -1;
+    if ((h->file = H5Fopen(w->out.tmp_path, H5F_ACC_RDWR, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: cannot open for writing", w->name);
+    if ((h->dset = H5Dopen2(h->file, dataset, H5P_DEFAULT)) < 0)
+        return fp_fail(err, "%s: cannot open the dataset %s it created", w->name, dataset);
     return 0;
 }
 

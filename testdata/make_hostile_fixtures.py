@@ -35,9 +35,40 @@ base.offsets.txt), so only the seeds are committed.
     virtual_misfit.h5   /v a virtual dataset mapping a 1-D selection of 6 onto
                         misfit_source.h5:/w, which is 2 x 3: libhdf5 1.10.8
                         divided by zero reading it (with --allow-external).
+    data_outside.h5     /w, 16 contiguous float32s whose layout message puts
+                        them at byte 2^40: flatten refused it, rebuild wrote
+                        an unreadable copy and exited 0.
+    data_over_header.h5 the same with /w's data at the root group's object
+                        header: rebuild overwrote that header.
+    virtual_self.h5     /v, 5 float32s, a virtual dataset mapping itself
+                        (".", /v): libhdf5 1.10.8 recursed until the stack ran
+                        out (with --allow-external).
+    virtual_crash.h5    /v, 7 x 6 float32s mapping
+                        ../corpus/hdf5/cve-2024-32614.h5:/Fletcher_float_data_be,
+                        whose corrupted type makes libhdf5 1.10.8 run past
+                        its buffers while it reads the data (with
+                        --allow-external): only a child may read it.
+    fifo_external.h5    /w, 5 float32s stored in the external file fifo.bin,
+                        where the test makes a FIFO (HDF5_EXTFILE_PREFIX
+                        names the directory): reading it blocked forever.
+    short_chunk.h5      /w, 500000 x 2 float32 zeros in one deflated chunk whose
+                        stream is replaced by one that inflates to 8 bytes:
+                        libhdf5 1.10.8 then copies the chunk's 4 MB from
+                        them (a segfault), so deflated data is read only in
+                        a child.
+    bit_offset.h5       /w, 4 float32s whose type puts its 32 bits at bit
+                        34816 of its 4 bytes (a bit flip found it): rebuild's
+                        conversion into that type wrote past its buffers.
+    vector_extlink.h5   /data an external link to vector_target.h5:/data
+                        (5 float32s 0..4): a vector file, followed without
+                        --allow-external.
+    write_through.h5    /grp an external link to vector_target.h5:/: writing
+                        a vector to write_through.h5:/grp/x wrote into
+                        vector_target.h5.
 """
 import os
 import struct
+import zlib
 
 import h5py
 import numpy as np
@@ -137,9 +168,86 @@ def corrupted_chunks():
         f.create_virtual_dataset("v", layout)
 
 
+def misplaced_data():
+    """/w's contiguous data address patched in its layout message (version 3:
+    class 1, then the address and the size, 8 bytes each)."""
+    for name, address in (("data_outside.h5", lambda root: 1 << 40),
+                          ("data_over_header.h5", lambda root: root)):
+        with h5py.File(path(name), "w") as f:
+            f.attrs["type"] = "Chain"
+            w = f.create_dataset("w", data=np.arange(16, dtype=np.float32))
+            offset = w.id.get_offset()
+            root = h5py.h5o.get_info(f.id).addr
+        with open(path(name), "rb") as f:
+            d = bytearray(f.read())
+        layout = b"\x03\x01" + struct.pack("<QQ", offset, 64)
+        assert d.count(layout) == 1
+        at = d.index(layout) + 2
+        d[at:at + 8] = struct.pack("<Q", address(root))
+        with open(path(name), "wb") as f:
+            f.write(d)
+
+
+def virtual_traps():
+    layout = h5py.VirtualLayout(shape=(5,), dtype=np.float32)
+    layout[:] = h5py.VirtualSource(".", "v", shape=(5,))
+    with h5py.File(path("virtual_self.h5"), "w") as f:
+        f.create_virtual_dataset("v", layout, fillvalue=0)
+    layout = h5py.VirtualLayout(shape=(7, 6), dtype=np.float32)
+    layout[:] = h5py.VirtualSource("../corpus/hdf5/cve-2024-32614.h5", "/Fletcher_float_data_be",
+                                   shape=(7, 6))
+    with h5py.File(path("virtual_crash.h5"), "w") as f:
+        f.create_virtual_dataset("v", layout, fillvalue=0)
+
+
+def short_chunk():
+    with h5py.File(path("short_chunk.h5"), "w") as f:
+        w = f.create_dataset("w", data=np.zeros((500000, 2), dtype=np.float32),
+                             chunks=(500000, 2), compression="gzip")
+        chunk = w.id.get_chunk_info(0)
+    with open(path("short_chunk.h5"), "rb") as f:
+        d = bytearray(f.read())
+    stream = zlib.compress(bytes(8))
+    assert len(stream) <= chunk.size
+    d[chunk.byte_offset:chunk.byte_offset + len(stream)] = stream
+    with open(path("short_chunk.h5"), "wb") as f:
+        f.write(d)
+
+
+def bit_offset():
+    with h5py.File(path("bit_offset.h5"), "w") as f:
+        f["w"] = np.arange(4, dtype=np.float32)
+    with open(path("bit_offset.h5"), "rb") as f:
+        d = bytearray(f.read())
+    # the float32 datatype message: class 1 version 1, bit field, size 4, then
+    # bit offset 0 and precision 32 (2 bytes each)
+    ieee_f32 = bytes([0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0, 0, 0, 32, 0])
+    assert d.count(ieee_f32) == 1
+    at = d.index(ieee_f32) + 8
+    d[at:at + 2] = struct.pack("<H", 34816)
+    with open(path("bit_offset.h5"), "wb") as f:
+        f.write(d)
+
+
+def vector_outside():
+    with h5py.File(path("fifo_external.h5"), "w") as f:
+        f.create_dataset("w", shape=(5,), dtype=np.float32, external=[("fifo.bin", 0, 20)])
+    with h5py.File(path("vector_target.h5"), "w") as f:
+        f["data"] = np.arange(5, dtype=np.float32)
+    with h5py.File(path("vector_extlink.h5"), "w") as f:
+        f["data"] = h5py.ExternalLink("vector_target.h5", "/data")
+    with h5py.File(path("write_through.h5"), "w") as f:
+        f["grp"] = h5py.ExternalLink("vector_target.h5", "/")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     base()
     huge()
     outside()
     corrupted_chunks()
+    misplaced_data()
+    virtual_traps()
+    short_chunk()
+    bit_offset()
+    vector_outside()

@@ -298,5 +298,6 @@ int main(void)
     add_hostile_output_tests(s);
     add_hostile_fuzz_tests(s);
     add_hostile_order_tests(s);
+    add_hostile_h5data_tests(s);
     return run_suite(s);
 }

@@ -46,6 +46,9 @@ check 0 flatten "$corpus/keras/keras_3layer_batch_norm.h5" -o "$work/k.npy"
 check 0 rebuild "$corpus/keras/keras_3layer_batch_norm.h5" "$work/k.npy" -o "$work/k.h5"
 check 0 flatten "$corpus/keras/qkeras-v3_3layer.keras" -o "$work/q.npy"
 check 0 rebuild "$corpus/keras/qkeras-v3_3layer.keras" "$work/q.npy" -o "$work/q.keras"
+# deflated data, read by the file's reader child (rebuild's too, before it writes)
+check 0 flatten "$data/hostile/base.h5" --all -o "$work/b.npy"
+check 0 rebuild "$data/hostile/base.h5" "$work/b.npy" --all -o "$work/b.h5"
 check 0 hessian "$data/seed.json" -x "$work/x.txt" -o "$work/h.npy"
 check 0 hessian "$data/seed.json" -x "$work/x.txt" --eigs 2
 check 2 hessian "$data/seed.json" -x "$work/x.txt" --rows 4:2   # wrong usage: the first row after the end
