@@ -23,5 +23,6 @@ void add_hostile_input_tests(Suite *s);
 void add_hostile_output_tests(Suite *s);
 void add_hostile_fuzz_tests(Suite *s);
 void add_hostile_limit_tests(Suite *s);
+void add_hostile_zip_tests(Suite *s);
 
 #endif
