@@ -32,6 +32,10 @@ void fp_st_swap_le(void *data, fp_dtype dtype, uint64_t n_elems);
 int64_t fp_st_pread(int fd, void *buf, size_t n, uint64_t offset);
 int fp_st_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
 
+/* Whether s[0..n) is UTF-8, as the reference reads it (no overlong forms,
+ * surrogates or code points past U+10FFFF; safetensors_read.c). */
+int fp_st_is_utf8(const unsigned char *s, size_t n);
+
 /* The format's read and its arrays' load function (safetensors_read.c). */
 int fp_st_read(fp_tree *tree, fp_error *err);
 int fp_st_load(const fp_node *node, void *dst, fp_error *err);
