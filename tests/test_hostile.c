@@ -300,5 +300,6 @@ int main(void)
     add_hostile_limit_tests(s);
     add_hostile_zip_tests(s);
     add_hostile_link_tests(s);
+    add_hostile_sweep_tests(s);
     return run_suite(s);
 }
