@@ -205,7 +205,9 @@ static int compare_names(const void *a, const void *b)
  * a name is "/" and the name with each '.' back to '/'. */
 static int check_names_distinct(const write_list *list, fp_error *err)
 {
-    char **sorted = malloc((list->n ? list->n : 1) * sizeof *sorted);
+    if (list->n == 0)
+        return 0;
+    char **sorted = malloc(list->n * sizeof *sorted);
     if (!sorted)
         return fp_fail(err, "out of memory");
     memcpy(sorted, list->names, list->n * sizeof *sorted);
