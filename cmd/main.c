@@ -1,5 +1,6 @@
 /* flatparams: the command table (git.c's shape) and nothing else. */
 #include "cmd.h"
+#include "compute/fp_compute.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -32,6 +33,16 @@ static void print_help(FILE *out)
     fputs("\n'flatparams COMMAND -h' describes a command; 'flatparams --version' prints the version.\n",
           out);
 }
+
+/* Before any library's constructor starts OpenBLAS's threads: under an
+ * address-space limit, only as many as it holds (fp_blas_fit_threads). */
+static void before_constructors(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    fp_blas_fit_threads(argv, envp);
+}
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit)(int, char **, char **) = before_constructors;
 
 /* SIGINT, SIGTERM, SIGHUP: the temporaries go, then the signal's own ending. */
 static void on_stop_signal(int sig)

@@ -60,25 +60,59 @@ static const char *zip_kind(zip_t *zip)
     return "not a Keras 3 .keras file";
 }
 
-static zip_int64_t locate(zip_t *zip, const char *entry, const char *name, fp_error *err)
+/* A decompression bomb (a zip of a few MB whose weights inflate to gigabytes
+ * in $TMPDIR) is refused before a byte is written: past INFLATION_FREE_BYTES,
+ * an entry may inflate to at most MAX_INFLATION times its compressed size.
+ * Keras stores its entries uncompressed, and deflate shrinks model weights far
+ * less (HDF5's padding, at most about 20 times in small files). Extraction
+ * stops at the declared size (libzip 1.7 would inflate on), so the declared
+ * sizes bound what is written. The HDF5 end-of-file address could not bound
+ * it: the bomb's own superblock declares it. */
+#define MAX_INFLATION 100
+#define INFLATION_FREE_BYTES ((zip_uint64_t)64 << 20)
+
+/* The entry's index and stat, or -1 with the reason: missing, named twice
+ * (libzip finds the first, Python's zipfile and so Keras the last), or a bomb. */
+static zip_int64_t locate(zip_t *zip, const char *entry, const char *name, zip_stat_t *st,
+                          fp_error *err)
 {
-    zip_int64_t index = zip_name_locate(zip, entry, 0);
-    if (index < 0)
+    zip_int64_t index = zip_name_locate(zip, entry, 0), n_named = 0;
+    if (index < 0) {
         fp_fail(err, "%s: no %s in the zip: %s", name, entry, zip_kind(zip));
+        return -1;
+    }
+    zip_int64_t n = zip_get_num_entries(zip, 0);
+    for (zip_int64_t i = 0; i < n; i++) {
+        const char *other = zip_get_name(zip, (zip_uint64_t)i, 0);
+        n_named += other && !strcmp(other, entry);
+    }
+    if (n_named > 1) {
+        fp_fail(err, "%s: the zip holds %lld entries named %s (Keras reads the last, libzip "
+                     "the first): refused", name, (long long)n_named, entry);
+        return -1;
+    }
+    if (zip_stat_index(zip, (zip_uint64_t)index, 0, st) < 0 || !(st->valid & ZIP_STAT_SIZE)
+        || !(st->valid & ZIP_STAT_COMP_SIZE)) {
+        fp_fail(err, "%s: %s: cannot read: %s", name, entry, zip_strerror(zip));
+        return -1;
+    }
+    if (st->size > INFLATION_FREE_BYTES && st->size / MAX_INFLATION > st->comp_size) {
+        fp_fail(err, "%s: %s inflates %llu bytes of the zip to %llu, more than %d times: "
+                     "refused as a decompression bomb (store it uncompressed, as Keras does)",
+                name, entry, (unsigned long long)st->comp_size, (unsigned long long)st->size,
+                MAX_INFLATION);
+        return -1;
+    }
     return index;
 }
 
 /* A small entry as a NUL-terminated string. */
 static char *read_text_entry(zip_t *zip, const char *entry, const char *name, fp_error *err)
 {
-    zip_int64_t index = locate(zip, entry, name, err);
     zip_stat_t st;
+    zip_int64_t index = locate(zip, entry, name, &st, err);
     if (index < 0)
         return NULL;
-    if (zip_stat_index(zip, (zip_uint64_t)index, 0, &st) < 0 || !(st.valid & ZIP_STAT_SIZE)) {
-        fp_fail(err, "%s: %s: cannot read: %s", name, entry, zip_strerror(zip));
-        return NULL;
-    }
     if (st.size > MAX_CONFIG_BYTES) {
         fp_fail(err, "%s: %s: %llu bytes is too large for a Keras config", name, entry,
                 (unsigned long long)st.size);
@@ -146,7 +180,8 @@ static void remove_orphans(void)
 static int extract_weights(zip_t *zip, const char *name, char **out_path, fp_error *err)
 {
     *out_path = NULL;
-    zip_int64_t index = locate(zip, WEIGHTS_ENTRY, name, err);
+    zip_stat_t st;
+    zip_int64_t index = locate(zip, WEIGHTS_ENTRY, name, &st, err);
     if (index < 0)
         return -1;
     const char *dir = getenv("TMPDIR");
@@ -165,9 +200,13 @@ static int extract_weights(zip_t *zip, const char *name, char **out_path, fp_err
     int rc = f ? 0 : fp_fail(err, "%s: %s: cannot extract: %s", name, WEIGHTS_ENTRY, zip_strerror(zip));
     char buf[1 << 15];
     zip_int64_t got;
+    zip_uint64_t written = 0;
     while (rc == 0 && (got = zip_fread(f, buf, sizeof buf)) != 0) {
         if (got < 0)
             rc = fp_fail(err, "%s: %s: cannot extract: %s", name, WEIGHTS_ENTRY, zip_file_strerror(f));
+        else if ((written += (zip_uint64_t)got) > st.size)   /* libzip 1.7 reads on */
+            rc = fp_fail(err, "%s: %s inflates past its declared %llu bytes: refused", name,
+                         WEIGHTS_ENTRY, (unsigned long long)st.size);
         else if (write_all(fd, buf, (size_t)got) < 0)
             rc = fp_fail(err, "%s: cannot write %s: %s", name, path, strerror(errno));
     }
@@ -249,8 +288,9 @@ static int patch_open(const char *path, const fp_tree *tree, void **out, fp_erro
         return fp_fail(err, "out of memory");
     }
     zip_int64_t index = -1;
+    zip_stat_t st;
     if (!(patch->zip = open_zip(path, 0, tree->path, err))
-        || (index = locate(patch->zip, WEIGHTS_ENTRY, tree->path, err)) < 0
+        || (index = locate(patch->zip, WEIGHTS_ENTRY, tree->path, &st, err)) < 0
         || extract_weights(patch->zip, tree->path, &patch->h5_path, err) < 0
         || fp_format_hdf5.patch_open(patch->h5_path, tree, &patch->h5_patch, err) < 0) {
         patch_free(patch);

@@ -21,7 +21,11 @@
  *
  * Writing stores arrays only: settings, layer types and trainable marks have no
  * place in the format and are dropped. Names join the path's keys with '.';
- * a key containing '.' is refused (it would read back as two levels). A shared
+ * refused, naming the path, is what would not read back as written: a key
+ * containing '.' (two levels), a key that is not UTF-8 (the header is JSON),
+ * a top-level __metadata__ (the format's own), and two names where a '/'
+ * inside a key made paths meet: the same name twice, or a name inside
+ * another's ("a" and "a.b": "a" cannot be an array and a group). A shared
  * array is written once, at its first path (safetensors has no aliasing; this
  * is what safetensors.torch.save_model does with tied weights). complex128 is
  * refused: the format's only complex dtype is C64. */
@@ -138,6 +142,18 @@ static int collect(const fp_node *node, const char *path, int depth, int first,
                 "(it would read back as another path)", path);
         return 1;
     }
+    if (!fp_st_is_utf8((const unsigned char *)path, strlen(path))) {
+        char shown[512];
+        size_t n = 0;
+        for (const unsigned char *c = (const unsigned char *)path; *c && n + 5 < sizeof shown; c++)
+            n += (size_t)snprintf(shown + n, sizeof shown - n, *c < 0x80 ? "%c" : "\\x%02x", *c);
+        fp_fail(list->err, "%s: a key is not UTF-8, which safetensors names must be", shown);
+        return 1;
+    }
+    if (!strcmp(path, "/__metadata__")) {
+        fp_fail(list->err, "%s: safetensors keeps this name for the file's metadata", path);
+        return 1;
+    }
     if (list->n == list->cap) {
         size_t cap = list->cap ? 2 * list->cap : 32;
         const fp_node **arrays = realloc(list->arrays, cap * sizeof *arrays);
@@ -164,6 +180,67 @@ static int collect(const fp_node *node, const char *path, int depth, int first,
     list->arrays[list->n] = node;
     list->names[list->n++] = name;
     return 0;
+}
+
+/* "/" and the name with '.' back to '/': the path it came from; NULL when out of memory. */
+static char *name_path(const char *name)
+{
+    char *path = malloc(strlen(name) + 2);
+    if (!path)
+        return NULL;
+    path[0] = '/';
+    strcpy(path + 1, name);
+    for (char *c = path; *c; c++)
+        if (*c == '.')
+            *c = '/';
+    return path;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Where a '/' inside a key made two paths meet (see the top): the path behind
+ * a name is "/" and the name with each '.' back to '/'. */
+static int check_names_distinct(const write_list *list, fp_error *err)
+{
+    if (list->n == 0)
+        return 0;
+    char **sorted = malloc(list->n * sizeof *sorted);
+    if (!sorted)
+        return fp_fail(err, "out of memory");
+    memcpy(sorted, list->names, list->n * sizeof *sorted);
+    qsort(sorted, list->n, sizeof *sorted, compare_names);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < list->n; i++) {
+        if (i > 0 && !strcmp(sorted[i], sorted[i - 1])) {
+            char *path = name_path(sorted[i]);
+            rc = fp_fail(err, "%s: two arrays have this path (a key holds '/'), and safetensors "
+                         "would name both '%s'", path ? path : sorted[i], sorted[i]);
+            free(path);
+        }
+        for (char *dot = strchr(sorted[i], '.'); rc == 0 && dot; dot = strchr(dot + 1, '.')) {
+            /* the name up to this level: an array too? */
+            char *outer_name = strndup(sorted[i], (size_t)(dot - sorted[i])), **outer = NULL;
+            if (!outer_name)
+                rc = fp_fail(err, "out of memory");
+            else
+                outer = bsearch(&outer_name, sorted, list->n, sizeof *sorted, compare_names);
+            free(outer_name);
+            if (outer) {
+                char *inner_path = name_path(sorted[i]), *outer_path = name_path(*outer);
+                rc = fp_fail(err, "%s and %s: safetensors would name them '%s' and '%s', which "
+                             "read back as an array inside an array (a key holds '/')",
+                             outer_path ? outer_path : *outer, inner_path ? inner_path : sorted[i],
+                             *outer, sorted[i]);
+                free(inner_path);
+                free(outer_path);
+            }
+        }
+    }
+    free(sorted);
+    return rc;
 }
 
 typedef struct text { char *buf; size_t len, cap; int oom; } text;
@@ -246,7 +323,7 @@ static int write_tree(const char *path, const fp_node *root, const fp_array_sour
     int walked = fp_tree_walk(root, collect, &list);   /* 1: collect refused an array */
     if (walked < 0)
         fp_fail(err, "out of memory");
-    else if (walked == 0) {
+    else if (walked == 0 && check_names_distinct(&list, err) == 0) {
         put_header(&header, &list);
         for (size_t i = 0; i < list.n; i++)
             if (fp_array_bytes(list.arrays[i]) > max_bytes)

@@ -42,6 +42,9 @@ int fp_st_pwrite(int fd, const void *buf, size_t n, uint64_t offset);
  * (safetensors_order.c). */
 int fp_st_listed_order(const char *file, const char *list, const char *const *names, size_t n,
                        size_t *order, fp_error *err);
+/* Whether s[0..n) is UTF-8, as the reference reads it (no overlong forms,
+ * surrogates or code points past U+10FFFF; safetensors_read.c). */
+int fp_st_is_utf8(const unsigned char *s, size_t n);
 
 /* The format's read and its arrays' load function (safetensors_read.c). */
 int fp_st_read(fp_tree *tree, fp_error *err);

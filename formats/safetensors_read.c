@@ -233,7 +233,7 @@ static int maybe_list(fp_node *map, fp_error *err)
     return 0;
 }
 
-static int is_utf8(const unsigned char *s, size_t n)
+int fp_st_is_utf8(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
@@ -525,7 +525,7 @@ static cJSON *parse_header_text(const fp_st_file *file, unsigned char **plain, s
     size_t bad_at = len;
     if (fp_st_pread(file->fd, text, len, 8) != (int64_t)len)
         fp_fail(err, "%s: cannot read the header: %s", file->path, strerror(errno ? errno : EIO));
-    else if (!is_utf8((const unsigned char *)text, len))
+    else if (!fp_st_is_utf8((const unsigned char *)text, len))
         fp_fail(err, "%s: header is not valid UTF-8", file->path);
     else if (!(doc = cJSON_ParseWithLengthOpts(text, len, &end, 0)))
         fp_fail(err, "%s: header is not valid JSON (at byte %zu)", file->path,

@@ -108,8 +108,7 @@ static int descriptor_named(const char *path)
     return -1;
 }
 
-/* A dangling symbolic link's destination (relative to the link's directory),
- * or NULL: the file to create, the link kept. */
+/* A symbolic link's destination (relative to the link's directory), or NULL. */
 static char *link_destination(const char *link)
 {
     char dest[PATH_MAX];
@@ -126,9 +125,32 @@ static char *link_destination(const char *link)
     return path;
 }
 
+/* The file a symbolic link stands for: the one it resolves to, or where the
+ * last link of a dangling chain points (the file to make, the links kept).
+ * NULL with errno otherwise: ELOOP for a loop (which cp and open report), as
+ * for a chain longer than the system follows. */
+static char *link_target(const char *link)
+{
+    struct stat st;
+    if (stat(link, &st) == 0)
+        return realpath(link, NULL);
+    if (errno != ENOENT)
+        return NULL;
+    char *path = strdup(link);
+    for (int hops = 0; path && lstat(path, &st) == 0 && S_ISLNK(st.st_mode); hops++) {
+        char *next = hops < 40 ? link_destination(path) : NULL;   /* Linux's MAXSYMLINKS */
+        free(path);
+        path = next;
+        if (hops >= 40)
+            errno = ELOOP;
+    }
+    return path;
+}
+
 /* What target is: a symbolic link stands for the file it names (so that file is
  * replaced or made, the link kept); a descriptor's name or any other file that
- * is not regular is special (written into); a directory is refused. */
+ * is not regular is special (written into); a directory is refused, and so is
+ * a path the system cannot resolve (a loop of links: ELOOP). */
 static int examine(fp_outfile *out, const char *target, fp_error *err)
 {
     struct stat st;
@@ -137,12 +159,12 @@ static int examine(fp_outfile *out, const char *target, fp_error *err)
         out->special = 1;
         return (out->target = strdup(target)) ? 0 : fp_fail(err, "out of memory");
     }
-    if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode))
-        out->target = stat(target, &st) == 0 ? realpath(target, NULL) : link_destination(target);
+    if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) && !(out->target = link_target(target)))
+        return fp_fail(err, "%s: %s", target, errno == ENOMEM ? "out of memory" : strerror(errno));
     if (!out->target && !(out->target = strdup(target)))
         return fp_fail(err, "out of memory");
-    if (stat(out->target, &st) < 0)
-        return 0;   /* a new file */
+    if (stat(out->target, &st) < 0)   /* a new file, or one the system cannot reach */
+        return errno == ENOENT ? 0 : fp_fail(err, "%s: %s", target, strerror(errno));
     if (S_ISDIR(st.st_mode))
         return fp_fail(err, "%s: is a directory", target);
     out->special = !S_ISREG(st.st_mode);

@@ -63,6 +63,15 @@ static void limit_memory(size_t memory_mib)
 #endif
 }
 
+int harness_asan(void)
+{
+#ifdef HARNESS_ASAN
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 size_t harness_memory_mib(void)
 {
     const char *v = getenv("FP_TEST_MEMORY_MIB");

@@ -27,6 +27,9 @@ run_result run_fp(const char *stdin_data, size_t stdin_len, const char *const *a
 run_result run_fp_memory(size_t memory_mib, const char *stdin_data, size_t stdin_len,
                          const char *const *argv);
 size_t harness_memory_mib(void);
+/* 1 in an AddressSanitizer build, where run_fp_memory limits allocations
+ * rather than the address space (which ASan's shadow alone exceeds). */
+int harness_asan(void);
 /* Convenience: run_fpv(NULL, "flatten", path, NULL). */
 run_result run_fpv(const char *stdin_data, ...);
 void run_free(run_result *r);

@@ -614,6 +614,14 @@ START_TEST(bad_inputs_one_line)
     r = run_fpv(NULL, "convert", testdata("seed.json"), "-o", tmpfile_in("x.keras"), NULL);
     assert_error_line(&r, "x.keras: a .keras file can only be written by rebuild");
     run_free(&r);
+    /* paths that meet in safetensors' dotted names: refused, nothing written */
+    const char *meet = write_tmp("meet.json", "{\"a\": {\"b\": [1.0, 2.0]}, \"a/b\": [3.0, 4.0]}");
+    target = tmpfile_in("meet.safetensors");
+    r = run_fpv(NULL, "convert", meet, "-o", target, NULL);
+    assert_error_line(&r, "/a/b: two arrays have this path (a key holds '/'), and safetensors "
+                          "would name both 'a.b'");
+    ck_assert(!file_exists(target));
+    run_free(&r);
     /* control bytes from the file are escaped: one clean line on a terminal */
     snprintf(path, sizeof path, "%s/escape.json", dir);
     write_text(path, "{\"a\\u001b[31mRED\": [[1, 2], [3]]}");

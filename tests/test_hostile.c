@@ -299,5 +299,9 @@ int main(void)
     add_hostile_fuzz_tests(s);
     add_hostile_order_tests(s);
     add_hostile_h5data_tests(s);
+    add_hostile_limit_tests(s);
+    add_hostile_zip_tests(s);
+    add_hostile_link_tests(s);
+    add_hostile_sweep_tests(s);
     return run_suite(s);
 }

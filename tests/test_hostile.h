@@ -19,10 +19,26 @@ enum { HOSTILE_MAX_RSS_KB = 1 << 20 };
  * never past HOSTILE_SECONDS. Returns the exit status. */
 int run_hostile(const char *const *argv, const char *out_file, const char *names);
 
+/* One output per writer: the target's file name inside the directory, and
+ * the command (the target's path is appended). */
+typedef struct output_case {
+    const char *target;
+    const char *argv[10];
+    int scratch_file;   /* FLATPARAMS_SCRATCH_FILE: hessian's big-matrix path */
+} output_case;
+enum { MAX_OUTPUT_CASES = 16 };
+/* Every writer's case (test_hostile_write.c) into cases, which holds
+ * MAX_OUTPUT_CASES; their count. */
+size_t hostile_output_cases(output_case *cases);
+
 void add_hostile_input_tests(Suite *s);
 void add_hostile_output_tests(Suite *s);
 void add_hostile_fuzz_tests(Suite *s);
 void add_hostile_order_tests(Suite *s);
 void add_hostile_h5data_tests(Suite *s);
+void add_hostile_limit_tests(Suite *s);
+void add_hostile_zip_tests(Suite *s);
+void add_hostile_link_tests(Suite *s);
+void add_hostile_sweep_tests(Suite *s);
 
 #endif

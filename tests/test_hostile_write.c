@@ -25,15 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* One output per writer: the target's file name inside the directory, and
- * the command (the target's path is appended). The error names the directory,
- * or names_instead when that is set and in it. */
-typedef struct output_case {
-    const char *target;
-    const char *argv[10];
-    int scratch_file;   /* FLATPARAMS_SCRATCH_FILE: hessian's big-matrix path */
-} output_case;
-
 static const char old_content[] = "the old target\n";
 
 /* The vectors rebuild needs, written outside the directory under test. */
@@ -48,7 +39,7 @@ static const char *vector_of(const char *model, const char *name)
     return vec;
 }
 
-static size_t output_cases(output_case *cases)
+size_t hostile_output_cases(output_case *cases)
 {
     const char *seed = testdata("seed.json"), *rich = testdata("cli/rich.h5");
     const char *seed_vec = vector_of(seed, "seed.npy"), *rich_vec = vector_of(rich, "rich.npy");
@@ -66,6 +57,7 @@ static size_t output_cases(output_case *cases)
          * large for memory goes: its errors name the target (or its directory) */
         { "hess2.npy", { "hessian", seed, "-x", testdata("hessian/seed_x.npy"), "-o", NULL }, 1 },
     };
+    _Static_assert(sizeof all / sizeof *all <= MAX_OUTPUT_CASES, "MAX_OUTPUT_CASES");
     memcpy(cases, all, sizeof all);
     return sizeof all / sizeof *all;
 }
@@ -200,8 +192,8 @@ static void fill_up(const char *dir)
 
 START_TEST(disk_full_tmpfs)
 {
-    output_case cases[9];
-    size_t n = output_cases(cases);
+    output_case cases[MAX_OUTPUT_CASES];
+    size_t n = hostile_output_cases(cases);
     const char *dir = small_tmpfs();
     if (!dir)
         return;
@@ -214,8 +206,8 @@ END_TEST
 
 START_TEST(file_size_limit)
 {
-    output_case cases[9];
-    size_t n = output_cases(cases);
+    output_case cases[MAX_OUTPUT_CASES];
+    size_t n = hostile_output_cases(cases);
     const char *dir = tmpfile_in("limited");
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     write_old_targets(dir, cases, n);
@@ -226,8 +218,8 @@ END_TEST
 
 START_TEST(read_only_mount)
 {
-    output_case cases[9];
-    size_t n = output_cases(cases);
+    output_case cases[MAX_OUTPUT_CASES];
+    size_t n = hostile_output_cases(cases);
     const char *dir = small_tmpfs();
     if (!dir)
         return;
@@ -245,8 +237,8 @@ START_TEST(read_only_directory)
         fprintf(stderr, "hostile: running as root, chmod 0555 does not bind: case skipped\n");
         return;
     }
-    output_case cases[9];
-    size_t n = output_cases(cases);
+    output_case cases[MAX_OUTPUT_CASES];
+    size_t n = hostile_output_cases(cases);
     const char *dir = tmpfile_in("readonly");
     ck_assert_int_eq(mkdir(dir, 0755), 0);
     write_old_targets(dir, cases, n);

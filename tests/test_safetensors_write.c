@@ -192,6 +192,62 @@ START_TEST(unwritable_trees_refused_with_path)
 }
 END_TEST
 
+/* Names that would not read back as written (issue 15): where a '/' inside
+ * a key makes two paths meet, the same name twice (the reference package
+ * then finds an invalid offset, flatparams a tensor named twice) or a name
+ * inside another's (flatparams: a tensor inside a tensor); a key that is not
+ * UTF-8 (both refuse the header); a top-level __metadata__ (the format's
+ * own). convert wrote each and exited 0. */
+START_TEST(names_that_would_not_read_back_refused)
+{
+    fp_error err;
+    fp_node *root = fp_node_new(FP_MAP), *a = fp_node_new(FP_MAP);
+    fp_node_append(root, "a", a, &err);
+    fp_node_append(a, "b", array_of(FP_F32, 2), &err);
+    fp_node_append(root, "a/b", array_of(FP_F32, 2), &err);
+    expect_write_error(root, "/a/b: two arrays have this path (a key holds '/'), and safetensors "
+                             "would name both 'a.b'", "");
+    root->refs = 1;
+    fp_node_release(root);
+
+    root = fp_node_new(FP_MAP);
+    fp_node *x = fp_node_new(FP_MAP);
+    fp_node_append(root, "x", x, &err);
+    fp_node_append(x, "a", array_of(FP_F32, 1), &err);
+    fp_node_append(x, "a-z", array_of(FP_F32, 1), &err);   /* sorts between x.a and x.a.b.c */
+    fp_node_append(x, "a/b/c", array_of(FP_F32, 1), &err);
+    expect_write_error(root, "/x/a and /x/a/b/c: safetensors would name them 'x.a' and "
+                             "'x.a.b.c', which read back as an array inside an array (a key "
+                             "holds '/')", "");
+    root->refs = 1;
+    fp_node_release(root);
+
+    root = fp_node_new(FP_MAP);
+    fp_node_append(root, "w\xff\xfe", array_of(FP_F32, 1), &err);
+    expect_write_error(root, "/w\\xff\\xfe: a key is not UTF-8, which safetensors names must be", "");
+    root->refs = 1;
+    fp_node_release(root);
+
+    root = fp_node_new(FP_MAP);
+    fp_node_append(root, "__metadata__", array_of(FP_F32, 1), &err);
+    expect_write_error(root, "/__metadata__: safetensors keeps this name for the file's metadata", "");
+    root->refs = 1;
+    fp_node_release(root);
+
+    /* a '/' in a key where no paths meet, and UTF-8 keys, write and read back */
+    root = fp_node_new(FP_MAP);
+    fp_node_append(root, "inner/kernel", array_of(FP_F32, 2), &err);
+    fp_node_append(root, "d\xc3\xabnse", array_of(FP_F32, 2), &err);
+    fp_tree back;
+    open_ok(write_tree(root, "slash.safetensors", NULL), &back);
+    ck_assert_uint_eq(node_at(back.root, "/inner/kernel")->n_elems, 2);
+    ck_assert_uint_eq(node_at(back.root, "/d\xc3\xabnse")->n_elems, 2);
+    fp_tree_free(&back);
+    root->refs = 1;
+    fp_node_release(root);
+}
+END_TEST
+
 /* ---- patching: what rebuild does for a safetensors output */
 
 START_TEST(patch_keeps_header_and_other_bytes)
@@ -269,6 +325,7 @@ TCase *safetensors_write_tcase(void)
     tcase_add_test(write, json_model_keeps_arrays_drops_settings);
     tcase_add_test(write, shared_array_written_once);
     tcase_add_test(write, unwritable_trees_refused_with_path);
+    tcase_add_test(write, names_that_would_not_read_back_refused);
     tcase_add_test(write, patch_keeps_header_and_other_bytes);
     tcase_add_test(write, patch_refuses_foreign_arrays);
     return write;

@@ -40,12 +40,26 @@ typedef struct fp_backend {
      * NULL for a device backend. */
     int (*get_threads)(void);
     void (*set_threads)(int n);
+    /* Readies n host threads to run gemm side by side: a working buffer of
+     * the BLAS for each, while there is room (blas_memory.c); returns how
+     * many are ready, at least 1. NULL: all of them, always. */
+    size_t (*ready_gemm_callers)(size_t n);
 } fp_backend;
 
 extern const fp_backend fp_backend_cpu;
 
+/* blas_memory.c: OpenBLAS's working buffers, taken while there is room for
+ * them (a buffer OpenBLAS maps itself and cannot get, it retries for ever).
+ * The pool then holds one for each of up to `wanted` threads calling gemm at
+ * once; returns for how many (0: not even one). Call with no gemm running on
+ * this program's own threads. */
+size_t blas_reserve_buffers(size_t wanted);
+/* One buffer (blas_reserve_buffers(1)), or -1 with the reason in why. */
+int blas_reserve_caller_buffer(char *why, size_t why_cap);
+
 /* By name: "cpu" (or NULL), "cuda", or "auto" (cuda when built and a GPU is
- * usable, else cpu); NULL with the reason in why otherwise. */
+ * usable, else cpu); NULL with the reason in why otherwise, or when the
+ * calling thread's BLAS buffer does not fit (cpu). */
 const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap);
 
 /* backend_cuda.cu (the module libflatparams_cuda.so): the CUDA backend when a

@@ -40,6 +40,7 @@ const fp_backend fp_backend_cpu = {
     .gemm_f64 = gemm_f64,
     .get_threads = get_threads,
     .set_threads = set_threads,
+    .ready_gemm_callers = blas_reserve_buffers,
 };
 
 /* The CUDA backend lives in libflatparams_cuda.so beside this library (or at
@@ -78,14 +79,13 @@ static const fp_backend *cuda_open(char *why, size_t why_cap)
 
 const fp_backend *fp_backend_find(const char *name, char *why, size_t why_cap)
 {
-    if (!name || !strcmp(name, "cpu"))
-        return &fp_backend_cpu;
-    if (strcmp(name, "cuda") && strcmp(name, "auto")) {
+    if (name && strcmp(name, "cpu") && strcmp(name, "cuda") && strcmp(name, "auto")) {
         snprintf(why, why_cap, "unknown device '%s' (cpu, cuda, auto)", name);
         return NULL;
     }
-    const fp_backend *gpu = cuda_open(why, why_cap);
-    if (!gpu && !strcmp(name, "auto"))
-        return &fp_backend_cpu;   /* auto falls back silently */
-    return gpu;
+    const fp_backend *gpu = name && strcmp(name, "cpu") ? cuda_open(why, why_cap) : NULL;
+    if (gpu || (name && !strcmp(name, "cuda")))
+        return gpu;
+    /* cpu, or auto falling back silently: with the calling thread's BLAS buffer */
+    return blas_reserve_caller_buffer(why, why_cap) == 0 ? &fp_backend_cpu : NULL;
 }

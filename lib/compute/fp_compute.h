@@ -47,6 +47,15 @@ typedef struct fp_net fp_net;
  * reason in err (cuda: not built, no GPU, no driver). auto is always usable. */
 int fp_device_usable(const char *device, fp_error *err);
 
+/* For a program's .preinit_array (argv and envp as it receives them), before
+ * any library's constructor runs. OpenBLAS starts its worker threads from its
+ * constructor, each mapping a 128 MiB buffer and retrying for ever when the
+ * address space has no room (then exit() waits for ever). Under an
+ * address-space limit (ulimit -v) too small for the threads OpenBLAS would
+ * start, this re-executes the program with OPENBLAS_NUM_THREADS lowered to
+ * what fits; without a limit, or when they fit, it returns at once. */
+void fp_blas_fit_threads(char **argv, char **envp);
+
 typedef struct fp_net_options {
     fp_dtype precision;     /* FP_F32 or FP_F64; FP_DT_NONE: the layout's dtype */
     int train_mode;         /* BatchNorm uses (and differentiates through) batch statistics */

@@ -366,6 +366,10 @@ static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_los
         }
         memcpy(w->work, net->work, net->work_elems * elem);
     }
+    if (threads > 1 && net->backend->ready_gemm_callers) {   /* each needs a BLAS buffer */
+        size_t ready = net->backend->ready_gemm_callers(threads);
+        threads = ready && ready < threads ? ready : threads;   /* fewer take the same parts */
+    }
     hvp_thread t[MAX_WORKERS];
     size_t started = 1;
     for (; started < threads; started++) {

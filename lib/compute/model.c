@@ -518,8 +518,10 @@ int fp_net_build(fp_net **out, const fp_node *root, const fp_layout *layout,
     builder b = { .net = net, .layout = layout, .source = opts ? opts->source : NULL, .err = err };
     char why[128];
     int rc = 0;
-    if (!(net->backend = fp_backend_find(opts ? opts->device : NULL, why, sizeof why)))
-        rc = fp_fail(err, "--device %s: %s", opts->device, why);
+    const char *device = opts ? opts->device : NULL;
+    if (!(net->backend = fp_backend_find(device, why, sizeof why)))
+        rc = device && strcmp(device, "cpu") ? fp_fail(err, "--device %s: %s", device, why)
+                                             : fp_fail(err, "%s", why);
     net->train_mode = opts && opts->train_mode;
     net->n_params = layout->n_elems;
     if (rc == 0)

@@ -26,6 +26,13 @@ step "convert to safetensors" "$bin" convert "$src/testdata/mlp_bn.json" -o "$wo
 step "flatten --all" "$bin" flatten "$src/testdata/mlp_bn.json" --all --dtype f64 -o "$work/mlp.npy"
 step "safetensors reads our convert output" python3 "$src/tests/interop/check_safetensors.py" \
     "$work/mlp.safetensors" "$work/mlp.npy" --all
+# a weight name holding '/' (nest/inner/kernel) and a UTF-8 layer name (dënse)
+step "convert Keras names to safetensors" "$bin" convert "$src/testdata/keras/synthetic.h5" \
+    -o "$work/syn.safetensors"
+step "flatten --all Keras" "$bin" flatten "$src/testdata/keras/synthetic.h5" --all --dtype f64 \
+    -o "$work/syn.npy"
+step "safetensors reads our convert of Keras names" python3 \
+    "$src/tests/interop/check_safetensors.py" "$work/syn.safetensors" "$work/syn.npy" --all
 step "flatten reference file" "$bin" flatten "$st" -o "$work/st.npy"
 step "scale the vector" python3 -c "import numpy as n; v = n.load('$work/st.npy'); n.save('$work/st2.npy', 2 * v)"
 step "rebuild reference file" "$bin" rebuild "$st" "$work/st2.npy" -o "$work/st2.safetensors"
