@@ -13,7 +13,7 @@ environment() {
     cat <<'EOF'
 FLATPARAMS_FSYNC	1: fsync each output file before renaming it into place (durable across a power loss, slower; off by default, as in cp and np.save).
 TMPDIR	where temporary files go that cannot live beside their target: a .keras model's extracted weights, the Hessian's scratch for standard output, an HDF5 or safetensors output to a device or FIFO (default /tmp).
-OPENBLAS_NUM_THREADS	the CPU threads the compute commands use (OpenBLAS's own variable).
+OPENBLAS_NUM_THREADS	the CPU threads the compute commands use (OpenBLAS's own variable); flatparams lowers it when an address-space limit (ulimit -v) cannot hold that many threads.
 HDF5_VDS_PREFIX	where the source files of a virtual dataset are looked for first (with --allow-external; HDF5's own variable).
 FLATPARAMS_NEURON_ROWS	0 or 1: the Hessian's neuron rows (a faster algebra for the rows of Dense weights) off or on; default on for the CPU, off for the GPU.
 FLATPARAMS_PROGRESS_SECONDS	seconds between hessian --progress lines on a standard error that is not a terminal (default 5; 0: every step).
