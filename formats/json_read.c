@@ -1,9 +1,11 @@
-/* Reading JSON models: cJSON parses the whole document, this file maps it onto
- * the fp_node tree (the mapping is in json.c) and resolves $ref sharing once the
- * whole tree exists. Arrays are materialized: the file is read whole anyway. */
+/* Reading JSON models: json_parse.c parses the whole document (a run of numbers
+ * stays text until it is read straight into its array's buffer), this file maps
+ * it onto the fp_node tree (the mapping is in json.c) and resolves $ref sharing
+ * once the whole tree exists. Arrays are materialized: the file is read whole
+ * anyway. */
 #include "json_internal.h"
+#include "json_parse.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -42,14 +44,14 @@ static int push_index(reader *r, size_t index)
     return fp_json_path_push_index(&r->path, index) < 0 ? fail(r, "out of memory") : 0;
 }
 
-static const char *kind_name(const cJSON *item)
+static const char *kind_name(const fp_jvalue *item)
 {
-    if (cJSON_IsString(item)) return "a string";
-    if (cJSON_IsNumber(item)) return "a number";
-    if (cJSON_IsBool(item)) return "a boolean";
-    if (cJSON_IsNull(item)) return "null";
-    if (cJSON_IsArray(item)) return "an array";
-    return "an object";
+    static const char *const names[] = {
+        [FP_J_NULL] = "null", [FP_J_FALSE] = "a boolean", [FP_J_TRUE] = "a boolean",
+        [FP_J_NUMBER] = "a number", [FP_J_STRING] = "a string", [FP_J_ARRAY] = "an array",
+        [FP_J_NUMBERS] = "an array", [FP_J_OBJECT] = "an object",
+    };
+    return names[item->type];
 }
 
 /* ---- the file and its nesting */
@@ -158,19 +160,19 @@ static int check_depth(reader *r, const char *text, size_t n)
 /* A tensor element: a number, or one of the strings that stand for the values
  * JSON cannot write ("NaN", "Infinity", "-Infinity"; case and "inf" forgiven);
  * true/false too for bool tensors. */
-static int element_value(const cJSON *item, fp_dtype dtype, double *value)
+static int element_value(const fp_jvalue *item, fp_dtype dtype, double *value)
 {
-    if (cJSON_IsNumber(item)) {
-        *value = item->valuedouble;
+    if (item->type == FP_J_NUMBER) {
+        *value = item->u.number;
         return 0;
     }
-    if (cJSON_IsBool(item) && dtype == FP_BOOL) {
-        *value = cJSON_IsTrue(item);
+    if ((item->type == FP_J_TRUE || item->type == FP_J_FALSE) && dtype == FP_BOOL) {
+        *value = item->type == FP_J_TRUE;
         return 0;
     }
-    if (!cJSON_IsString(item))
+    if (item->type != FP_J_STRING)
         return -1;
-    const char *s = item->valuestring;
+    const char *s = item->u.string;
     int negative = *s == '-';
     if (*s == '-' || *s == '+')
         s++;
@@ -219,12 +221,13 @@ static int check_integer(reader *r, fp_dtype dtype, uint64_t index, double value
                 value, fp_dtype_name(dtype), (long long)lo, (unsigned long long)hi);
 }
 
-/* Walks a tensor's "data" in row-major order: counting when dst is NULL,
- * otherwise converting through a small double buffer into dst. */
+/* Walks a tensor's "data" in row-major order: checking and counting when dst
+ * is NULL, otherwise converting through a small double buffer into dst. */
 typedef struct data_walk {
     reader *r;
     fp_dtype dtype;
     int complex;
+    int integer;           /* the dtype has a range to check each value against */
     unsigned char *dst;
     uint64_t n_done;
     double chunk[1024];
@@ -240,21 +243,66 @@ static void flush_chunk(data_walk *w)
     w->n_chunk = 0;
 }
 
-static int walk_data(data_walk *w, const cJSON *item)
+/* One element (its two parts when complex), checked already. */
+static void take_element(data_walk *w, const double parts[2])
 {
-    int pair = w->complex && cJSON_IsArray(item) && item->child && !cJSON_IsArray(item->child);
-    if (cJSON_IsArray(item) && !pair) {
-        for (const cJSON *child = item->child; child; child = child->next)
-            if (walk_data(w, child) < 0)
+    if (!w->dst) {
+        w->n_done++;
+        return;
+    }
+    w->chunk[w->n_chunk++] = parts[0];
+    if (w->complex)
+        w->chunk[w->n_chunk++] = parts[1];
+    if (w->n_chunk == sizeof w->chunk / sizeof w->chunk[0])
+        flush_chunk(w);
+}
+
+/* A run of numbers where elements are expected: real elements, read from the
+ * text only when they are stored or their range checked. */
+static int walk_numbers(data_walk *w, const fp_jvalue *run)
+{
+    if (w->complex)
+        return fail(w->r, "data element %llu is a number, expected an [re, im] pair",
+                    (unsigned long long)(w->n_done + w->n_chunk / 2));
+    if (!w->dst && !w->integer) {
+        w->n_done += run->n;
+        return 0;
+    }
+    fp_jnumbers it;
+    fp_jnumbers_start(&it, run);
+    for (size_t i = 0; i < run->n; i++) {
+        double parts[2] = { fp_jnumbers_next(&it, NULL, NULL), 0 };
+        if (!w->dst && check_integer(w->r, w->dtype, w->n_done, parts[0]) < 0)
+            return -1;
+        take_element(w, parts);
+    }
+    return 0;
+}
+
+static int walk_data(data_walk *w, const fp_jvalue *item)
+{
+    int pair = w->complex && fp_json_is_array(item) && item->n
+               && (item->type == FP_J_NUMBERS || !fp_json_is_array(&item->u.items[0]));
+    if (item->type == FP_J_NUMBERS && !pair)
+        return walk_numbers(w, item);
+    if (item->type == FP_J_ARRAY && !pair) {
+        for (size_t i = 0; i < item->n; i++)
+            if (walk_data(w, &item->u.items[i]) < 0)
                 return -1;
         return 0;
     }
     uint64_t index = w->n_done + (w->complex ? w->n_chunk / 2 : w->n_chunk);
     double parts[2] = { 0, 0 };
-    if (pair) {
-        const cJSON *re = item->child, *im = re->next;
-        if (!im || im->next || element_value(re, w->dtype, &parts[0]) < 0
-            || element_value(im, w->dtype, &parts[1]) < 0)
+    if (pair && item->type == FP_J_NUMBERS && item->n == 2) {
+        fp_jnumbers it;
+        fp_jnumbers_start(&it, item);
+        if (w->dst) {
+            parts[0] = fp_jnumbers_next(&it, NULL, NULL);
+            parts[1] = fp_jnumbers_next(&it, NULL, NULL);
+        }
+    } else if (pair) {
+        if (item->n != 2 || element_value(&item->u.items[0], w->dtype, &parts[0]) < 0
+            || element_value(&item->u.items[1], w->dtype, &parts[1]) < 0)
             return fail(w->r, "data element %llu is not an [re, im] pair of numbers",
                         (unsigned long long)index);
     } else if (w->complex) {
@@ -263,60 +311,58 @@ static int walk_data(data_walk *w, const cJSON *item)
     } else if (element_value(item, w->dtype, &parts[0]) < 0) {
         return fail(w->r, "data element %llu is %s, expected a number",
                     (unsigned long long)index, kind_name(item));
-    } else if (check_integer(w->r, w->dtype, index, parts[0]) < 0) {
+    } else if (!w->dst && check_integer(w->r, w->dtype, index, parts[0]) < 0) {
         return -1;
     }
-    if (!w->dst) {
-        w->n_done++;
-        return 0;
-    }
-    w->chunk[w->n_chunk++] = parts[0];
-    if (w->complex)
-        w->chunk[w->n_chunk++] = parts[1];
-    if (w->n_chunk == sizeof w->chunk / sizeof w->chunk[0])
-        flush_chunk(w);
+    take_element(w, parts);
     return 0;
 }
 
-static int shape_from_json(reader *r, const cJSON *json, int *rank, uint64_t *shape)
+static int shape_from_json(reader *r, const fp_jvalue *json, int *rank, uint64_t *shape)
 {
-    if (!cJSON_IsArray(json))
+    if (!fp_json_is_array(json))
         return fail(r, "tensor shape is %s, expected an array of sizes", kind_name(json));
-    *rank = 0;
-    for (const cJSON *dim = json->child; dim; dim = dim->next) {
+    fp_jnumbers it;
+    if (json->type == FP_J_NUMBERS)
+        fp_jnumbers_start(&it, json);
+    for (*rank = 0; (size_t)*rank < json->n;) {
         if (*rank == FP_MAX_RANK)
             return fail(r, "tensor rank is beyond the supported %d", FP_MAX_RANK);
-        double x = dim->valuedouble;
-        if (!cJSON_IsNumber(dim) || x < 0 || x != floor(x) || x >= 18446744073709551616.0)
+        const fp_jvalue *dim = json->type == FP_J_ARRAY ? &json->u.items[*rank] : NULL;
+        int is_number = !dim || dim->type == FP_J_NUMBER;
+        double x = !dim ? fp_jnumbers_next(&it, NULL, NULL) : is_number ? dim->u.number : 0;
+        if (!is_number || x < 0 || x != floor(x) || x >= 18446744073709551616.0)
             return fail(r, "tensor shape entry %d is not a non-negative integer", *rank);
         shape[(*rank)++] = (uint64_t)x;
     }
     return 0;
 }
 
-static int convert_tensor(reader *r, const cJSON *item, fp_node **out)
+static int convert_tensor(reader *r, const fp_jvalue *item, fp_node **out)
 {
-    const cJSON *dtype_json = NULL, *shape_json = NULL, *data = NULL, *trainable = NULL;
-    for (const cJSON *child = item->child; child; child = child->next) {
-        const char *k = child->string;
-        const cJSON **slot = !strcmp(k, "dtype") ? &dtype_json : !strcmp(k, "shape") ? &shape_json
-                           : !strcmp(k, "data") ? &data : !strcmp(k, "trainable") ? &trainable : NULL;
+    const fp_jvalue *dtype_json = NULL, *shape_json = NULL, *data = NULL, *trainable = NULL;
+    for (size_t i = 0; i < item->n; i++) {
+        const fp_jvalue *child = &item->u.items[i];
+        const char *k = child->key;
+        const fp_jvalue **slot = !strcmp(k, "dtype") ? &dtype_json : !strcmp(k, "shape") ? &shape_json
+                               : !strcmp(k, "data") ? &data : !strcmp(k, "trainable") ? &trainable : NULL;
         if (!slot)
             return fail(r, "tensor object has an unexpected key \"%s\" (it may hold dtype, "
                         "shape, data and trainable)", k);
         *slot = child;
     }
-    if (!cJSON_IsString(dtype_json))
+    if (dtype_json->type != FP_J_STRING)
         return fail(r, "tensor dtype is %s, expected a string", kind_name(dtype_json));
-    fp_dtype dtype = fp_dtype_parse(dtype_json->valuestring);
+    fp_dtype dtype = fp_dtype_parse(dtype_json->u.string);
     if (dtype == FP_DT_NONE)
-        return fail(r, "unknown dtype \"%s\"", dtype_json->valuestring);
+        return fail(r, "unknown dtype \"%s\"", dtype_json->u.string);
     int rank = 0;
     uint64_t shape[FP_MAX_RANK];
     if (shape_from_json(r, shape_json, &rank, shape) < 0)
         return -1;
-    if (trainable && !cJSON_IsBool(trainable)
-        && !(cJSON_IsNumber(trainable) && (trainable->valuedouble == 0 || trainable->valuedouble == 1)))
+    int trainable_number = trainable && trainable->type == FP_J_NUMBER;
+    if (trainable && trainable->type != FP_J_TRUE && trainable->type != FP_J_FALSE
+        && !(trainable_number && (trainable->u.number == 0 || trainable->u.number == 1)))
         return fail(r, "tensor trainable is %s, expected true or false", kind_name(trainable));
 
     fp_error sub;
@@ -324,12 +370,16 @@ static int convert_tensor(reader *r, const cJSON *item, fp_node **out)
     if (!node)
         return fail(r, "%s", sub.msg);
     *out = node;
-    node->trainable = !trainable || cJSON_IsTrue(trainable) || trainable->valuedouble == 1;
+    node->trainable = !trainable || trainable->type == FP_J_TRUE
+                      || (trainable_number && trainable->u.number == 1);
 
     data_walk *w = calloc(1, sizeof *w);
     if (!w)
         return fail(r, "out of memory");
-    *w = (data_walk){ .r = r, .dtype = dtype, .complex = fp_dtype_is_complex(dtype) };
+    int64_t lo;
+    uint64_t hi;
+    *w = (data_walk){ .r = r, .dtype = dtype, .complex = fp_dtype_is_complex(dtype),
+                      .integer = integer_range(dtype, &lo, &hi) };
     int rc = walk_data(w, data);
     if (rc == 0 && w->n_done != node->n_elems)
         rc = fail(r, "tensor data has %llu elements but its shape holds %llu",
@@ -341,7 +391,7 @@ static int convert_tensor(reader *r, const cJSON *item, fp_node **out)
         } else {
             w->dst = node->data;
             w->n_done = 0;
-            walk_data(w, data); /* validated by the counting pass */
+            walk_data(w, data); /* checked by the counting pass */
             flush_chunk(w);
         }
     }
@@ -353,15 +403,16 @@ static int convert_tensor(reader *r, const cJSON *item, fp_node **out)
 
 /* The rank and shape an array of numbers and arrays would have: the nesting
  * down to its first number (depth-first). 0 when it nests no number: a list. */
-static int first_number_rank(const cJSON *array, int depth, uint64_t *shape)
+static int first_number_rank(const fp_jvalue *array, int depth, uint64_t *shape)
 {
-    shape[depth] = 0;
-    for (const cJSON *child = array->child; child; child = child->next)
-        shape[depth]++;
-    for (const cJSON *child = array->child; child; child = child->next) {
-        if (cJSON_IsNumber(child))
+    shape[depth] = array->n;
+    if (array->type == FP_J_NUMBERS)
+        return depth + 1;
+    for (size_t i = 0; i < array->n; i++) {
+        const fp_jvalue *child = &array->u.items[i];
+        if (child->type == FP_J_NUMBER)
             return depth + 1;
-        int rank = cJSON_IsArray(child) ? first_number_rank(child, depth + 1, shape) : 0;
+        int rank = fp_json_is_array(child) ? first_number_rank(child, depth + 1, shape) : 0;
         if (rank)
             return rank;
     }
@@ -378,32 +429,43 @@ static void format_row(char *buf, size_t cap, const size_t *trail, int n)
 
 /* Copies the numbers in row-major order, checking the array is rectangular with
  * the shape found above and holds nothing but numbers. */
-static int fill_numeric(reader *r, const cJSON *array, int depth, const fp_node *node,
+static int fill_numeric(reader *r, const fp_jvalue *array, int depth, const fp_node *node,
                         size_t *trail, double **dst)
 {
     char row[256];
-    size_t count = 0;
-    for (const cJSON *child = array->child; child; child = child->next)
-        count++;
+    size_t count = array->n;
     if (count != node->shape[depth]) {
         format_row(row, sizeof row, trail, depth);
         return fail(r, "ragged array: row %s has %zu element%s, expected %llu", row, count,
                     count == 1 ? "" : "s", (unsigned long long)node->shape[depth]);
     }
     int leaf_level = depth + 1 == node->rank;
-    size_t index = 0;
-    for (const cJSON *child = array->child; child; child = child->next, index++) {
+    if (array->type == FP_J_NUMBERS && leaf_level) {
+        fp_jnumbers it;
+        fp_jnumbers_start(&it, array);
+        for (size_t i = 0; i < count; i++)
+            *(*dst)++ = fp_jnumbers_next(&it, NULL, NULL);
+        return 0;
+    }
+    if (array->type == FP_J_NUMBERS) {
+        trail[depth] = 0;
+        format_row(row, sizeof row, trail, depth + 1);
+        return fail(r, "ragged array: row %s is a number, expected %llu elements", row,
+                    (unsigned long long)node->shape[depth + 1]);
+    }
+    for (size_t index = 0; index < count; index++) {
+        const fp_jvalue *child = &array->u.items[index];
         trail[depth] = index;
-        if (cJSON_IsNumber(child) && leaf_level) {
-            *(*dst)++ = child->valuedouble;
+        if (child->type == FP_J_NUMBER && leaf_level) {
+            *(*dst)++ = child->u.number;
             continue;
         }
         format_row(row, sizeof row, trail, depth + 1);
-        if (!cJSON_IsNumber(child) && !cJSON_IsArray(child))
+        if (child->type != FP_J_NUMBER && !fp_json_is_array(child))
             return fail(r, "array mixes numbers with %s (element %s)", kind_name(child), row);
         if (leaf_level)
             return fail(r, "ragged array: element %s is an array, expected a number", row);
-        if (!cJSON_IsArray(child))
+        if (!fp_json_is_array(child))
             return fail(r, "ragged array: row %s is a number, expected %llu elements", row,
                         (unsigned long long)node->shape[depth + 1]);
         if (fill_numeric(r, child, depth + 1, node, trail, dst) < 0)
@@ -412,9 +474,9 @@ static int fill_numeric(reader *r, const cJSON *array, int depth, const fp_node 
     return 0;
 }
 
-static int convert(reader *r, const cJSON *item, fp_node **out);
+static int convert(reader *r, const fp_jvalue *item, fp_node **out);
 
-static int append_child(reader *r, fp_node *parent, const char *key, const cJSON *item)
+static int append_child(reader *r, fp_node *parent, const char *key, const fp_jvalue *item)
 {
     fp_node *child = NULL;
     size_t saved = r->path.len;
@@ -431,29 +493,32 @@ static int append_child(reader *r, fp_node *parent, const char *key, const cJSON
 }
 
 /* The first element, at any depth of nested arrays, that is not a number. */
-static const cJSON *first_non_number(const cJSON *array)
+static const fp_jvalue *first_non_number(const fp_jvalue *array)
 {
-    for (const cJSON *child = array->child; child; child = child->next) {
-        const cJSON *found = cJSON_IsArray(child) ? first_non_number(child)
-                           : cJSON_IsNumber(child) ? NULL : child;
+    if (array->type == FP_J_NUMBERS)
+        return NULL;
+    for (size_t i = 0; i < array->n; i++) {
+        const fp_jvalue *child = &array->u.items[i];
+        const fp_jvalue *found = fp_json_is_array(child) ? first_non_number(child)
+                               : child->type == FP_J_NUMBER ? NULL : child;
         if (found)
             return found;
     }
     return NULL;
 }
 
-static int convert_array(reader *r, const cJSON *item, fp_node **out)
+static int convert_array(reader *r, const fp_jvalue *item, fp_node **out)
 {
     /* Beside objects, strings, booleans or nulls, numbers and arrays are
      * elements of a list (Keras configs hold [null, 16] and ["dense", 0, 0]). */
-    const cJSON *other = first_non_number(item);
+    const fp_jvalue *other = first_non_number(item);
     uint64_t shape[FP_JSON_MAX_DEPTH + 1];
     int rank = other ? 0 : first_number_rank(item, 0, shape);
     if (rank == 0) {
         if (!(*out = fp_node_new(FP_LIST)))
             return fail(r, "out of memory");
-        for (const cJSON *child = item->child; child; child = child->next)
-            if (append_child(r, *out, NULL, child) < 0)
+        for (size_t i = 0; i < item->n; i++)
+            if (append_child(r, *out, NULL, &item->u.items[i]) < 0)
                 return -1;
         return 0;
     }
@@ -476,19 +541,16 @@ static int compare_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int check_unique_keys(reader *r, const cJSON *item)
+static int check_unique_keys(reader *r, const fp_jvalue *item)
 {
-    size_t n = 0;
-    for (const cJSON *child = item->child; child; child = child->next)
-        n++;
+    size_t n = item->n;
     if (n < 2)
         return 0;
     const char **keys = malloc(n * sizeof *keys);
     if (!keys)
         return fail(r, "out of memory");
-    n = 0;
-    for (const cJSON *child = item->child; child; child = child->next)
-        keys[n++] = child->string;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = item->u.items[i].key;
     qsort(keys, n, sizeof *keys, compare_keys);
     int rc = 0;
     for (size_t i = 1; i < n && rc == 0; i++)
@@ -498,28 +560,28 @@ static int check_unique_keys(reader *r, const cJSON *item)
     return rc;
 }
 
-static int convert_ref(reader *r, const cJSON *item, const cJSON *ref, fp_node **out)
+static int convert_ref(reader *r, const fp_jvalue *item, const fp_jvalue *ref, fp_node **out)
 {
-    if (item->child != ref || ref->next)
+    if (item->n != 1)
         return fail(r, "an object with \"$ref\" may hold no other key");
-    if (!cJSON_IsString(ref))
+    if (ref->type != FP_J_STRING)
         return fail(r, "$ref is %s, expected a path string", kind_name(ref));
     if (r->path.len == 0)
         return fail(r, "the root cannot be a $ref");
-    if (!(*out = fp_json_refs_add(&r->refs, ref->valuestring, r->path.buf)))
+    if (!(*out = fp_json_refs_add(&r->refs, ref->u.string, r->path.buf)))
         return fail(r, "out of memory");
     return 0;
 }
 
-static int convert_map(reader *r, const cJSON *item, fp_node **out)
+static int convert_map(reader *r, const fp_jvalue *item, fp_node **out)
 {
     if (check_unique_keys(r, item) < 0)
         return -1;
     fp_node *node = *out = fp_node_new(FP_MAP);
     if (!node)
         return fail(r, "out of memory");
-    for (const cJSON *child = item->child; child; child = child->next)
-        if (append_child(r, node, child->string, child) < 0)
+    for (size_t i = 0; i < item->n; i++)
+        if (append_child(r, node, item->u.items[i].key, &item->u.items[i]) < 0)
             return -1;
     /* The layer type and the trainable mark stay ordinary children as well, so
      * writing the tree back reproduces the document. */
@@ -532,28 +594,35 @@ static int convert_map(reader *r, const cJSON *item, fp_node **out)
     return 0;
 }
 
-static int convert(reader *r, const cJSON *item, fp_node **out)
+static int convert(reader *r, const fp_jvalue *item, fp_node **out)
 {
     *out = NULL;
-    if (cJSON_IsObject(item)) {
-        const cJSON *ref = cJSON_GetObjectItemCaseSensitive(item, "$ref");
+    switch (item->type) {
+    case FP_J_OBJECT: {
+        const fp_jvalue *ref = fp_json_member(item, "$ref");
         if (ref)
             return convert_ref(r, item, ref, out);
-        if (cJSON_GetObjectItemCaseSensitive(item, "dtype") && cJSON_GetObjectItemCaseSensitive(item, "shape")
-            && cJSON_GetObjectItemCaseSensitive(item, "data"))
+        if (fp_json_member(item, "dtype") && fp_json_member(item, "shape") && fp_json_member(item, "data"))
             return check_unique_keys(r, item) < 0 ? -1 : convert_tensor(r, item, out);
         return convert_map(r, item, out);
     }
-    if (cJSON_IsArray(item))
+    case FP_J_ARRAY:
+    case FP_J_NUMBERS:
         return convert_array(r, item, out);
-    if (cJSON_IsString(item))
-        *out = fp_node_new_string(item->valuestring);
-    else if (cJSON_IsNumber(item))
-        *out = fp_node_new_number(item->valuedouble);
-    else if (cJSON_IsBool(item))
-        *out = fp_node_new_bool(cJSON_IsTrue(item));
-    else
+    case FP_J_STRING:
+        *out = fp_node_new_string(item->u.string);
+        break;
+    case FP_J_NUMBER:
+        *out = fp_node_new_number(item->u.number);
+        break;
+    case FP_J_TRUE:
+    case FP_J_FALSE:
+        *out = fp_node_new_bool(item->type == FP_J_TRUE);
+        break;
+    case FP_J_NULL:
         *out = fp_node_new(FP_NULL);
+        break;
+    }
     return *out ? 0 : fail(r, "out of memory");
 }
 
@@ -567,20 +636,26 @@ int fp_json_read(fp_tree *tree, fp_error *err)
     if (!text)
         return -1;
     const char *nul = memchr(text, 0, n);
-    cJSON *json = NULL;
+    fp_jvalue json = { .type = FP_J_NULL };
     int rc = nul ? invalid_at(&r, text, (size_t)(nul - text)) : check_depth(&r, text, n);
     if (rc == 0) {
-        const char *end = NULL;
-        json = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
-        if (!json)
-            rc = invalid_at(&r, text, end && end >= text && end <= text + n ? (size_t)(end - text) : n);
+        size_t end;
+        int out_of_memory;
+        rc = fp_json_parse(text, n + 1, 1, &json, &end, &out_of_memory);
+        if (rc < 0 && out_of_memory)
+            fp_fail(err, "%s: out of memory parsing the JSON text (%zu bytes)", r.file, n);
+        else if (rc < 0)
+            invalid_at(&r, text, end);
+        else
+            fp_json_unescape(&json);
     }
-    free(text);
 
+    /* The text holds the document's strings and numbers until the tree has them. */
     fp_node *root = NULL;
     if (rc == 0)
-        rc = convert(&r, json, &root);
-    cJSON_Delete(json);
+        rc = convert(&r, &json, &root);
+    fp_json_free(&json);
+    free(text);
     if (rc == 0 && r.refs.n)
         rc = fp_json_refs_link(&r.refs, root, err);
     if (root)
