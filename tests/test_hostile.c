@@ -297,5 +297,6 @@ int main(void)
     add_hostile_input_tests(s);
     add_hostile_output_tests(s);
     add_hostile_fuzz_tests(s);
+    add_hostile_memory_tests(s);
     return run_suite(s);
 }

@@ -22,5 +22,6 @@ int run_hostile(const char *const *argv, const char *out_file, const char *names
 void add_hostile_input_tests(Suite *s);
 void add_hostile_output_tests(Suite *s);
 void add_hostile_fuzz_tests(Suite *s);
+void add_hostile_memory_tests(Suite *s);
 
 #endif
