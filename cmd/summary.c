@@ -197,7 +197,8 @@ static int find_shared_nodes(summary_ctx *ctx, const fp_node *root)
 {
     if (fp_tree_walk(root, note_shared, ctx) != 0)
         return -1;
-    qsort(ctx->shared, ctx->n_shared, sizeof *ctx->shared, by_address);
+    if (ctx->n_shared)
+        qsort(ctx->shared, ctx->n_shared, sizeof *ctx->shared, by_address);
     return 0;
 }
 
