@@ -421,7 +421,7 @@ static int run(cmd_opts *opts)
         ctx.by_path[i] = &all.params[i];
     qsort(ctx.by_path, all.n_params, sizeof *ctx.by_path, path_order);
     if (find_shared_nodes(&ctx, tree.root) < 0) {
-        fp_fail(&ctx.err, "out of memory");
+        fp_fail(&ctx.err, "%s: out of memory", opts->args[0]);
         ctx.failed = 1;
     }
     int root_printed = !ctx.failed && is_container(&ctx, tree.root);
