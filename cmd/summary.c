@@ -1,9 +1,13 @@
 /* flatparams summary: the tree printed the way Flux shows a model, one line per
  * layer with its parameter count, and the Total line. Array data is read one
- * array at a time, only to flag layers that are all zero or hold NaN/Inf. */
+ * array at a time, only to flag layers that are all zero or hold NaN/Inf.
+ * A module the file shares (JSON $ref, HDF5 hard links) is printed once, where
+ * the depth-first walk first meets it; each later occurrence is one line that
+ * names that path, so a file that nests sharing prints in its own size. */
 #include "cmd.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +22,17 @@ typedef struct counts {
     int all_zero, some_nan, some_inf;
 } counts;
 
+/* A node the file holds in more than one place (refs > 1). */
+typedef struct shared_node {
+    const fp_node *node;
+    char *first_path;            /* where the depth-first walk first meets it */
+    signed char holds_arrays;    /* -1 until known */
+} shared_node;
+
 typedef struct summary_ctx {
     const fp_layout *all;
+    shared_node *shared;        /* sorted by node address */
+    size_t n_shared, cap_shared;
     const fp_param **by_path;   /* every parameter, sorted by path (see params_below) */
     const fp_param **below;     /* room for all of them: one module's, in flat order */
     const fp_select *sel;
@@ -147,30 +160,95 @@ static counts count_below(summary_ctx *ctx, const char *path, int with_values)
     return c;
 }
 
-/* Containers that hold no array anywhere below (lists of settings, Keras'
- * weight_names) are settings, not modules: summary leaves them out. */
-static int holds_arrays(const fp_node *n, int depth)
+/* ---- shared nodes */
+
+static int note_shared(const fp_node *node, const char *path, int depth, int first_time,
+                       int inherited_trainable, void *vctx)
 {
-    if (n->kind == FP_ARRAY)
-        return 1;
-    for (size_t i = 0; i < n->n_children && depth < 512; i++)
-        if (holds_arrays(n->children[i], depth + 1))
-            return 1;
+    (void)depth; (void)inherited_trainable;
+    summary_ctx *ctx = vctx;
+    if (!first_time || node->refs < 2)
+        return 0;
+    if (ctx->n_shared == ctx->cap_shared) {
+        size_t cap = ctx->cap_shared ? 2 * ctx->cap_shared : 16;
+        shared_node *grown = realloc(ctx->shared, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        ctx->shared = grown;
+        ctx->cap_shared = cap;
+    }
+    shared_node *s = &ctx->shared[ctx->n_shared];
+    *s = (shared_node){ .node = node, .first_path = strdup(path), .holds_arrays = -1 };
+    if (!s->first_path)
+        return -1;
+    ctx->n_shared++;
     return 0;
 }
 
-static int is_container(const fp_node *n)
+static int by_address(const void *a, const void *b)
 {
-    return (n->kind == FP_MAP || n->kind == FP_LIST) && holds_arrays(n, 0);
+    uintptr_t x = (uintptr_t)((const shared_node *)a)->node, y = (uintptr_t)((const shared_node *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+/* The walk visits a shared node's subtree once, so listing them costs the
+ * file's size however deep the sharing nests. */
+static int find_shared_nodes(summary_ctx *ctx, const fp_node *root)
+{
+    if (fp_tree_walk(root, note_shared, ctx) != 0)
+        return -1;
+    if (ctx->n_shared)
+        qsort(ctx->shared, ctx->n_shared, sizeof *ctx->shared, by_address);
+    return 0;
+}
+
+static shared_node *shared_entry(const summary_ctx *ctx, const fp_node *node)
+{
+    if (node->refs < 2 || !ctx->n_shared)
+        return NULL;
+    shared_node key = { .node = node };
+    return bsearch(&key, ctx->shared, ctx->n_shared, sizeof *ctx->shared, by_address);
+}
+
+/* Where node was first met, when that is not `path`: this occurrence is a
+ * reference. NULL for the first occurrence and for unshared nodes. */
+static const char *seen_before_at(const summary_ctx *ctx, const fp_node *node, const char *path)
+{
+    const shared_node *s = shared_entry(ctx, node);
+    return s && strcmp(s->first_path, path) ? s->first_path : NULL;
+}
+
+/* Containers that hold no array anywhere below (lists of settings, Keras'
+ * weight_names) are settings, not modules: summary leaves them out. The
+ * answer is kept for shared nodes, so that asking again (at each level, and
+ * at each place a node is shared) costs nothing. */
+static int holds_arrays(summary_ctx *ctx, const fp_node *n, int depth)
+{
+    if (n->kind == FP_ARRAY)
+        return 1;
+    shared_node *s = shared_entry(ctx, n);
+    if (s && s->holds_arrays >= 0)
+        return s->holds_arrays;
+    int found = 0;
+    for (size_t i = 0; i < n->n_children && depth < 512 && !found; i++)
+        found = holds_arrays(ctx, n->children[i], depth + 1);
+    if (s)
+        s->holds_arrays = (signed char)found;
+    return found;
+}
+
+static int is_container(summary_ctx *ctx, const fp_node *n)
+{
+    return (n->kind == FP_MAP || n->kind == FP_LIST) && holds_arrays(ctx, n, 0);
 }
 
 /* A layer is a map none of whose children are containers: printed on one line. */
-static int is_leaf_layer(const fp_node *node)
+static int is_leaf_layer(summary_ctx *ctx, const fp_node *node)
 {
     if (node->kind != FP_MAP)
         return 0;
     for (size_t i = 0; i < node->n_children; i++)
-        if (is_container(node->children[i]))
+        if (is_container(ctx, node->children[i]))
             return 0;
     return 1;
 }
@@ -237,12 +315,33 @@ static void print_comment(const char *text, int col, const counts *c)
     fputc('\n', out);
 }
 
+/* A later occurrence of a shared node: the line it would open with, its
+ * contents elided, and the path of its first occurrence (which counts its
+ * parameters). */
+static void print_reference(summary_ctx *ctx, const fp_node *node, const char *key, int indent,
+                            const char *first_path)
+{
+    char line[2048], what[1536];
+    if (node->kind == FP_ARRAY)
+        snprintf(what, sizeof what, "%s[%llu elements]", fp_dtype_name(node->dtype),
+                 (unsigned long long)node->n_elems);
+    else if (is_leaf_layer(ctx, node) && node->type)
+        layer_signature(node, what, sizeof what);
+    else if (node->type)
+        snprintf(what, sizeof what, "%s(...)", node->type);
+    else
+        snprintf(what, sizeof what, node->kind == FP_LIST ? "[...]" : "(...)");
+    int col = snprintf(line, sizeof line, "%*s%s%s%s,", indent, "", key ? key : "", key ? " = " : "", what);
+    int pad = 40 - col;
+    fprintf(out, "%s%*s# same as %s\n", line, pad > 1 ? pad : 1, "", first_path);
+}
+
 static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, const char *path,
                        int indent)
 {
     char line[2048], sig[1536], child_path[4096];
     const char *label_sep = key ? " = " : "";
-    if (is_leaf_layer(node) && node->type) {
+    if (is_leaf_layer(ctx, node) && node->type) {
         layer_signature(node, sig, sizeof sig);
         int col = snprintf(line, sizeof line, "%*s%s%s%s,", indent, "", key ? key : "", label_sep, sig);
         counts c = count_below(ctx, path, 1);
@@ -257,7 +356,7 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
     const char *items_path = path;
     size_t n_containers = 0, list_index = 0;
     for (size_t i = 0; i < node->n_children; i++)
-        if (is_container(node->children[i]))
+        if (is_container(ctx, node->children[i]))
             n_containers++, list_index = i;
     if (node->kind == FP_MAP && n_containers == 1 && node->children[list_index]->kind == FP_LIST) {
         items = node->children[list_index];
@@ -273,9 +372,13 @@ static void print_node(summary_ctx *ctx, const fp_node *node, const char *key, c
         const char *name = items->kind == FP_MAP ? items->keys[i] : index;
         snprintf(index, sizeof index, "%zu", i);
         snprintf(child_path, sizeof child_path, "%s/%s", strcmp(items_path, "/") ? items_path : "", name);
-        if (is_container(c)) {
+        int container = is_container(ctx, c), param = c->kind == FP_ARRAY && fp_dtype_is_param(c->dtype);
+        const char *first_path = container || param ? seen_before_at(ctx, c, child_path) : NULL;
+        if (first_path) {
+            print_reference(ctx, c, items->kind == FP_MAP ? name : NULL, indent + 2, first_path);
+        } else if (container) {
             print_node(ctx, c, items->kind == FP_MAP ? name : NULL, child_path, indent + 2);
-        } else if (c->kind == FP_ARRAY && fp_dtype_is_param(c->dtype)) {
+        } else if (param) {
             counts k = count_below(ctx, child_path, 1);
             int col = snprintf(line, sizeof line, "%*s%s%s%s[%llu elements],", indent + 2, "",
                                items->kind == FP_MAP ? name : "", items->kind == FP_MAP ? " = " : "",
@@ -317,10 +420,15 @@ static int run(cmd_opts *opts)
     for (size_t i = 0; i < all.n_params; i++)
         ctx.by_path[i] = &all.params[i];
     qsort(ctx.by_path, all.n_params, sizeof *ctx.by_path, path_order);
-    if (is_container(tree.root))
+    if (find_shared_nodes(&ctx, tree.root) < 0) {
+        fp_fail(&ctx.err, "%s: out of memory", opts->args[0]);
+        ctx.failed = 1;
+    }
+    int root_printed = !ctx.failed && is_container(&ctx, tree.root);
+    if (root_printed)
         print_node(&ctx, tree.root, NULL, "/", 0);
     counts total = count_below(&ctx, "/", 0);
-    int pad = is_container(tree.root) ? 19 : 20;
+    int pad = root_printed ? 19 : 20;
     char a[40], b[40];
     if (total.a_frozen == 0)
         fprintf(out, "%*s# Total: %llu arrays, %s parameters, %llu bytes.\n", pad, "",
@@ -332,6 +440,9 @@ static int run(cmd_opts *opts)
                grouped(total.n_train, a), 20, "", (unsigned long long)total.a_frozen,
                grouped(total.n_frozen, b), (unsigned long long)total.bytes);
     fclose(out);
+    for (size_t i = 0; i < ctx.n_shared; i++)
+        free(ctx.shared[i].first_path);
+    free(ctx.shared);
     free(ctx.by_path);
     free(ctx.below);
     fp_layout_free(&all);
@@ -355,6 +466,10 @@ const cmd cmd_summary = {
         "Prints the model tree the way Flux shows a model: one line per layer with its\n"
         "parameter count (\"# 3 parameters\", \"plus K non-trainable\"), flags for layers\n"
         "that are (all zero), hold (some NaN) or (some Inf), and the Total line.\n"
+        "A module or array the file shares (JSON $ref, HDF5 hard links) is printed in\n"
+        "full where it first occurs, depth-first; each later occurrence is one line,\n"
+        "\"b = Dense(2 => 1),  # same as /a\" (\"Chain(...)\", \"(...)\" or \"[...]\" for\n"
+        "one that holds more), and its parameters count once, at the first.\n"
         "\n"
         "  --include/--exclude GLOB   parameters deselected count as non-trainable\n"
         "  --all           non-trainable parameters count as trainable\n"

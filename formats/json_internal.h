@@ -3,6 +3,7 @@
 #define FP_JSON_INTERNAL_H
 
 #include "flatparams.h"
+#include "json_parse.h"
 
 #include <stddef.h>
 
@@ -46,6 +47,27 @@ FP_JSON_HIDDEN fp_node *fp_json_refs_add(fp_json_refs *refs, const char *ref, co
 FP_JSON_HIDDEN void fp_json_refs_placed(fp_json_refs *refs, fp_node *parent);
 FP_JSON_HIDDEN int fp_json_refs_link(fp_json_refs *refs, fp_node *root, fp_error *err);
 FP_JSON_HIDDEN void fp_json_refs_free(fp_json_refs *refs);
+
+/* Reading a model (json_read.c, json_arrays.c): the file, where the walk is
+ * (for messages) and the $refs met so far. */
+typedef struct fp_json_reader {
+    const char *file;
+    fp_error *err;
+    fp_json_path path;
+    fp_json_refs refs;
+} fp_json_reader;
+
+/* fp_json_fail at the reader's path. */
+FP_JSON_HIDDEN int fp_json_reader_fail(fp_json_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* What a value is, for messages: "a string", "an array", ... */
+FP_JSON_HIDDEN const char *fp_json_kind_name(const fp_jvalue *value);
+/* json_arrays.c: a tensor object (its keys checked unique) into *out. */
+FP_JSON_HIDDEN int fp_json_convert_tensor(fp_json_reader *r, const fp_jvalue *item, fp_node **out);
+/* A bare array that nests numbers only, rectangular: a float64 array in *out.
+ * *out stays NULL (returning 0) when it holds anything else, or no number: a
+ * list. On failure *out may hold the node made (the caller releases it). */
+FP_JSON_HIDDEN int fp_json_convert_numeric(fp_json_reader *r, const fp_jvalue *item, fp_node **out);
 
 FP_JSON_HIDDEN int fp_json_read(fp_tree *tree, fp_error *err);
 FP_JSON_HIDDEN int fp_json_write(const char *path, const fp_node *root,

@@ -1,10 +1,11 @@
-/* Reading safetensors: the header is parsed with cJSON and checked the way the
- * reference (huggingface/safetensors, Metadata::validate) checks it, then each
- * tensor is placed at its dotted name in offset order; arrays stay lazy, one
- * pread each from the file the tree keeps open. The mapping is in safetensors.c. */
+/* Reading safetensors: the header is parsed (json_parse.c: what cJSON accepts,
+ * in a compact form) and checked the way the reference (huggingface/safetensors,
+ * Metadata::validate) checks it, then each tensor is placed at its dotted name
+ * in offset order; arrays stay lazy, one pread each from the file the tree
+ * keeps open. The mapping is in safetensors.c. */
 #include "safetensors_internal.h"
+#include "json_parse.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 #define MAX_NAME_DEPTH 512               /* components in one name, like JSON nesting */
-#define MAX_EXACT ((uint64_t)1 << 53)    /* integers cJSON holds exactly */
+#define MAX_EXACT ((uint64_t)1 << 53)    /* integers a double holds exactly */
 
 static void close_file(void *state)
 {
@@ -46,7 +47,7 @@ int fp_st_load(const fp_node *node, void *dst, fp_error *err)
 }
 
 typedef struct entry {
-    const char *name;            /* the header's key (cJSON owns it) */
+    const char *name;            /* the header's key (in the header's text) */
     size_t index;                /* position in the header, to break ties */
     uint64_t begin, end;
     fp_node *node;               /* refs 0 until placed in the tree */
@@ -255,52 +256,98 @@ int fp_st_is_utf8(const unsigned char *s, size_t n)
 }
 
 /* Numbers in a parsed value: as many as it has number tokens in the text. */
-static size_t count_numbers(const cJSON *item)
+static size_t count_numbers(const fp_jvalue *item)
 {
-    size_t n = cJSON_IsNumber(item);
-    for (const cJSON *child = item->child; child; child = child->next)
-        n += count_numbers(child);
+    if (item->type == FP_J_NUMBER || item->type == FP_J_NUMBERS)
+        return item->type == FP_J_NUMBER ? 1 : item->n;
+    size_t n = 0;
+    for (size_t i = 0; item->type == FP_J_ARRAY || item->type == FP_J_OBJECT ? i < item->n : 0; i++)
+        n += count_numbers(&item->u.items[i]);
     return n;
 }
 
-static int exact_uint(const cJSON *item, uint64_t *out)
+/* An array's elements in order, as numbers: *is_number tells which are. */
+typedef struct element_reader {
+    const fp_jvalue *array;
+    fp_jnumbers numbers;
+    size_t next;
+} element_reader;
+
+static void elements_start(element_reader *er, const fp_jvalue *array)
 {
-    if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0 && item->valuedouble <= (double)MAX_EXACT)
-        || signbit(item->valuedouble) || item->valuedouble != (double)(uint64_t)item->valuedouble)
+    *er = (element_reader){ .array = array };
+    if (array->type == FP_J_NUMBERS)
+        fp_jnumbers_start(&er->numbers, array);
+}
+
+static double element_next(element_reader *er, int *is_number)
+{
+    const fp_jvalue *array = er->array;
+    size_t i = er->next++;
+    *is_number = 1;
+    if (array->type == FP_J_NUMBERS)
+        return fp_jnumbers_next(&er->numbers, NULL, NULL);
+    *is_number = array->u.items[i].type == FP_J_NUMBER;
+    return *is_number ? array->u.items[i].u.number : 0;
+}
+
+static int exact_uint(double value, int is_number, uint64_t *out)
+{
+    if (!is_number || !(value >= 0 && value <= (double)MAX_EXACT)
+        || signbit(value) || value != (double)(uint64_t)value)
         return -1;
-    *out = (uint64_t)item->valuedouble;
+    *out = (uint64_t)value;
     return 0;
 }
 
 /* The reference reads sizes and offsets as usize, which serde_json takes only
- * from a plain integer token: "24", not "24.0", "2.4e1" or "024". cJSON keeps
- * the value alone, so the form comes from the header's scan (r->plain), where
- * first is the array's first number among the header's number tokens. The
- * array's values were checked: all numbers. */
-static int check_plain(reader *r, const entry *e, const cJSON *array, const char *field, size_t first)
+ * from a plain integer token: "24", not "24.0", "2.4e1" or "024". The parse
+ * keeps the value alone, so the form comes from the header's scan (r->plain),
+ * where first is the array's first number among the header's number tokens.
+ * The array's values were checked: all numbers. */
+static int check_plain(reader *r, const entry *e, const fp_jvalue *array, const char *field, size_t first)
 {
-    size_t k = 0;
-    for (const cJSON *item = array->child; item; item = item->next, k++)
+    element_reader er;
+    elements_start(&er, array);
+    for (size_t k = 0; k < array->n; k++) {
+        int is_number;
+        double value = element_next(&er, &is_number);
         if (first + k >= r->n_numbers || !r->plain[first + k])
             return fail_tensor(r, e->name, "%s entry %zu, %.0f, is not written as a plain integer "
-                               "(no fraction, exponent or leading zero)", field, k, item->valuedouble);
+                               "(no fraction, exponent or leading zero)", field, k, value);
+    }
+    return 0;
+}
+
+/* An array's n elements as exact unsigned integers; -1 if one is not. */
+static int exact_uints(const fp_jvalue *array, uint64_t *out, size_t n)
+{
+    element_reader er;
+    elements_start(&er, array);
+    for (size_t i = 0; i < n; i++) {
+        int is_number;
+        double value = element_next(&er, &is_number);
+        if (exact_uint(value, is_number, &out[i]) < 0)
+            return -1;
+    }
     return 0;
 }
 
 /* dtype, shape and offsets of one header entry; makes its (unplaced) node.
  * first_number: the entry's first number among the header's number tokens. */
-static int parse_tensor(reader *r, const cJSON *info, size_t first_number, entry *e)
+static int parse_tensor(reader *r, const fp_jvalue *info, size_t first_number, entry *e)
 {
-    if (!cJSON_IsObject(info))
+    if (info->type != FP_J_OBJECT)
         return fail_tensor(r, e->name, "needs an object with dtype, shape and data_offsets");
     /* Each field at most once, as the reference wants (other fields it ignores,
      * repeated or not); and where each field's numbers start. */
-    const cJSON *dtype = NULL, *shape = NULL, *offsets = NULL;
+    const fp_jvalue *dtype = NULL, *shape = NULL, *offsets = NULL;
     size_t number_at = first_number, shape_at = 0, offsets_at = 0;
-    for (const cJSON *field = info->child; field; number_at += count_numbers(field), field = field->next) {
-        const char *k = field->string;
-        const cJSON **known = !strcmp(k, "dtype") ? &dtype : !strcmp(k, "shape") ? &shape
-                            : !strcmp(k, "data_offsets") ? &offsets : NULL;
+    for (size_t i = 0; i < info->n; number_at += count_numbers(&info->u.items[i]), i++) {
+        const fp_jvalue *field = &info->u.items[i];
+        const char *k = field->key;
+        const fp_jvalue **known = !strcmp(k, "dtype") ? &dtype : !strcmp(k, "shape") ? &shape
+                                : !strcmp(k, "data_offsets") ? &offsets : NULL;
         if (known && *known)
             return fail_tensor(r, e->name, "has field %s twice", k);
         if (known)
@@ -310,22 +357,21 @@ static int parse_tensor(reader *r, const cJSON *info, size_t first_number, entry
         else if (known == &offsets)
             offsets_at = number_at;
     }
-    if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !offsets)
+    if (!dtype || dtype->type != FP_J_STRING || !fp_json_is_array(shape) || !offsets)
         return fail_tensor(r, e->name, "needs an object with dtype, shape and data_offsets");
-    fp_dtype dt = fp_st_dtype_parse(dtype->valuestring);
+    fp_dtype dt = fp_st_dtype_parse(dtype->u.string);
     if (dt == FP_DT_NONE)
-        return fail_tensor(r, e->name, "unsupported dtype %.40s", dtype->valuestring);
-    int rank = cJSON_GetArraySize(shape);
-    if (rank > FP_MAX_RANK)
-        return fail_tensor(r, e->name, "rank %d is beyond the supported %d", rank, FP_MAX_RANK);
-    uint64_t dims[FP_MAX_RANK];
-    for (int d = 0; d < rank; d++)
-        if (exact_uint(cJSON_GetArrayItem(shape, d), &dims[d]) < 0)
-            return fail_tensor(r, e->name, "shape must be a list of integers from 0 to 2^53");
-    if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2
-        || exact_uint(cJSON_GetArrayItem(offsets, 0), &e->begin) < 0
-        || exact_uint(cJSON_GetArrayItem(offsets, 1), &e->end) < 0)
+        return fail_tensor(r, e->name, "unsupported dtype %.40s", dtype->u.string);
+    if (shape->n > FP_MAX_RANK)
+        return fail_tensor(r, e->name, "rank %zu is beyond the supported %d", shape->n, FP_MAX_RANK);
+    int rank = (int)shape->n;
+    uint64_t dims[FP_MAX_RANK], range[2];
+    if (exact_uints(shape, dims, shape->n) < 0)
+        return fail_tensor(r, e->name, "shape must be a list of integers from 0 to 2^53");
+    if (!fp_json_is_array(offsets) || offsets->n != 2 || exact_uints(offsets, range, 2) < 0)
         return fail_tensor(r, e->name, "data_offsets must be [begin, end], integers from 0 to 2^53");
+    e->begin = range[0];
+    e->end = range[1];
     if (check_plain(r, e, shape, "shape", shape_at) < 0
         || check_plain(r, e, offsets, "data_offsets", offsets_at) < 0)
         return -1;
@@ -392,25 +438,26 @@ static int check_offsets(reader *r, const entry *entries, size_t n, uint64_t buf
 }
 
 /* Header entries -> validated, offset-ordered entries with nodes. */
-static int parse_header(reader *r, const cJSON *doc, entry *entries, size_t *n_entries)
+static int parse_header(reader *r, const fp_jvalue *doc, entry *entries, size_t *n_entries)
 {
-    size_t n = 0, index = 0, number_at = 0;
+    size_t n = 0, number_at = 0;
     int has_metadata = 0;
     /* Kept current: on any failure the caller frees the nodes made so far. */
     *n_entries = 0;
-    for (const cJSON *item = doc->child; item; number_at += count_numbers(item), item = item->next, index++) {
-        if (!strcmp(item->string, "__metadata__")) {
+    for (size_t index = 0; index < doc->n; number_at += count_numbers(&doc->u.items[index]), index++) {
+        const fp_jvalue *item = &doc->u.items[index];
+        if (!strcmp(item->key, "__metadata__")) {
             if (has_metadata++)
                 return fp_fail(r->err, "%s: __metadata__ is given twice", r->file);
-            if (!cJSON_IsObject(item))
+            if (item->type != FP_J_OBJECT)
                 return fp_fail(r->err, "%s: __metadata__ must be an object of strings", r->file);
-            for (const cJSON *m = item->child; m; m = m->next)
-                if (!cJSON_IsString(m))
+            for (size_t m = 0; m < item->n; m++)
+                if (item->u.items[m].type != FP_J_STRING)
                     return fp_fail(r->err, "%s: __metadata__ value '%.200s' is not a string",
-                                   r->file, m->string);
+                                   r->file, item->u.items[m].key);
             continue;
         }
-        entries[n] = (entry){ .name = item->string, .index = index };
+        entries[n] = (entry){ .name = item->key, .index = index };
         int rc = parse_tensor(r, item, number_at, &entries[n]);
         *n_entries = ++n;
         if (rc < 0)
@@ -476,8 +523,8 @@ static int number_form(const char *text, size_t start, size_t end)
 }
 
 /* Checks each number token of a parsed header against JSON's grammar and notes
- * in plain, in document order (the order a depth-first walk of cJSON's tree
- * meets them), whether it is a plain non-negative integer. Returns how many
+ * in plain, in document order (the order a depth-first walk of the parsed
+ * document meets them), whether it is a plain non-negative integer. Returns how many
  * tokens it noted (at most cap), or -1 with the offending token's offset: one
  * outside the grammar or beyond a double's range, as serde refuses them. */
 static int64_t scan_numbers(const char *text, size_t len, unsigned char *plain, size_t cap,
@@ -492,7 +539,7 @@ static int64_t scan_numbers(const char *text, size_t len, unsigned char *plain, 
         }
         if (text[i] != '-' && (text[i] < '0' || text[i] > '9'))
             continue;
-        /* cJSON took the whole run of number characters (strtod consumed it). */
+        /* The parse took the whole run of number characters (strtod consumed it). */
         size_t start = i;
         while (i < len && text[i] && strchr("0123456789+-.eE", text[i]))
             i++;
@@ -508,45 +555,49 @@ static int64_t scan_numbers(const char *text, size_t len, unsigned char *plain, 
 }
 
 /* The header: UTF-8, one JSON object, nothing after it but whitespace (the
- * reference pads with spaces). NULL with err filled otherwise. On success
- * *plain holds scan_numbers' notes, *n_numbers of them (the caller frees). */
-static cJSON *parse_header_text(const fp_st_file *file, unsigned char **plain, size_t *n_numbers,
-                                fp_error *err)
+ * reference pads with spaces). On success *text holds it, with its strings
+ * unescaped in place (doc's keys and strings point there), and *plain
+ * scan_numbers' notes, *n_numbers of them; the caller frees text, doc and
+ * plain. -1 with err filled otherwise. */
+static int parse_header_text(const fp_st_file *file, char **text_out, fp_jvalue *doc,
+                             unsigned char **plain, size_t *n_numbers, fp_error *err)
 {
     size_t len = (size_t)(file->data_start - 8);
     char *text = malloc(len + 1);
-    if (!text) {
-        fp_fail(err, "out of memory for the %zu-byte header", len);
-        return NULL;
-    }
+    *doc = (fp_jvalue){ .type = FP_J_NULL };
+    *plain = NULL;
+    if (!text)
+        return fp_fail(err, "out of memory for the %zu-byte header", len);
     text[len] = 0;
-    cJSON *doc = NULL;
-    const char *end = NULL;
-    size_t bad_at = len;
+    size_t end = 0, bad_at = len;
+    int parsed = -1, out_of_memory = 0;
     if (fp_st_pread(file->fd, text, len, 8) != (int64_t)len)
         fp_fail(err, "%s: cannot read the header: %s", file->path, strerror(errno ? errno : EIO));
     else if (!fp_st_is_utf8((const unsigned char *)text, len))
         fp_fail(err, "%s: header is not valid UTF-8", file->path);
-    else if (!(doc = cJSON_ParseWithLengthOpts(text, len, &end, 0)))
-        fp_fail(err, "%s: header is not valid JSON (at byte %zu)", file->path,
-                end ? (size_t)(end - text) : 0);
-    else if (end + strspn(end, " \t\r\n") != text + len)
+    else if ((parsed = fp_json_parse(text, len, 0, doc, &end, &out_of_memory)) < 0 && out_of_memory)
+        fp_fail(err, "%s: out of memory parsing the %zu-byte header", file->path, len);
+    else if (parsed < 0)
+        fp_fail(err, "%s: header is not valid JSON (at byte %zu)", file->path, end);
+    else if (end + strspn(text + end, " \t\r\n") != len)
         fp_fail(err, "%s: header is not valid JSON (text after the object at byte %zu)",
-                file->path, (size_t)(end - text));
-    else if (!cJSON_IsObject(doc))
+                file->path, end);
+    else if (doc->type != FP_J_OBJECT)
         fp_fail(err, "%s: header is not a JSON object", file->path);
     else if (!(*plain = malloc((*n_numbers = count_numbers(doc)) + 1)))
         fp_fail(err, "out of memory for the header's %zu numbers", *n_numbers);
     else if (scan_numbers(text, len, *plain, *n_numbers, &bad_at) != (int64_t)*n_numbers)
         fp_fail(err, "%s: header is not valid JSON (number at byte %zu)", file->path, bad_at);
     else {
-        free(text);
-        return doc;
+        fp_json_unescape(doc);   /* after scan_numbers, which reads the text as written */
+        *text_out = text;
+        return 0;
     }
     free(*plain);
-    cJSON_Delete(doc);
+    *plain = NULL;
+    fp_json_free(doc);
     free(text);
-    return NULL;
+    return -1;
 }
 
 /* ---- the order a writer recorded (safetensors_order.c reads the list) */
@@ -559,21 +610,28 @@ static int keys_in_index_order(const fp_node *map)
     return 1;
 }
 
+/* __metadata__'s "flatparams.order" list (its text, which lives in the
+ * header's text), or NULL when the file gives none. */
+static int find_listed_order(reader *r, const fp_jvalue *doc, const char **list)
+{
+    const fp_jvalue *metadata = fp_json_member(doc, "__metadata__");
+    *list = NULL;
+    for (size_t i = 0; metadata && i < metadata->n; i++) {
+        const fp_jvalue *m = &metadata->u.items[i];
+        if (strcmp(m->key, FP_ST_ORDER_KEY))
+            continue;
+        if (*list)   /* JSON readers disagree on which one counts */
+            return fp_fail(r->err, "%s: __metadata__ has \"" FP_ST_ORDER_KEY "\" twice", r->file);
+        *list = m->u.string;
+    }
+    return 0;
+}
+
 /* The hook for __metadata__ "flatparams.order": after check_offsets (which
  * needs the offsets' order), before build_tree, which then places the entries
  * in the list's order and makes lists only of maps listed in index order. */
-static int apply_listed_order(reader *r, const cJSON *doc, entry *entries, size_t n)
+static int apply_listed_order(reader *r, const char *list, entry *entries, size_t n)
 {
-    const cJSON *metadata = cJSON_GetObjectItemCaseSensitive(doc, "__metadata__"), *list = NULL;
-    for (const cJSON *m = metadata ? metadata->child : NULL; m; m = m->next) {
-        if (strcmp(m->string, FP_ST_ORDER_KEY))
-            continue;
-        if (list)   /* JSON readers disagree on which one counts */
-            return fp_fail(r->err, "%s: __metadata__ has \"" FP_ST_ORDER_KEY "\" twice", r->file);
-        list = m;
-    }
-    if (!list)
-        return 0;
     const char **names = malloc((n + 1) * sizeof *names);
     size_t *order = malloc((n + 1) * sizeof *order);
     entry *placed = malloc((n + 1) * sizeof *placed);
@@ -581,7 +639,7 @@ static int apply_listed_order(reader *r, const cJSON *doc, entry *entries, size_
     for (size_t i = 0; rc == 0 && i < n; i++)
         names[i] = entries[i].name;
     if (rc == 0)
-        rc = fp_st_listed_order(r->file, list->valuestring, names, n, order, r->err);
+        rc = fp_st_listed_order(r->file, list, names, n, order, r->err);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             placed[i] = entries[order[i]];
@@ -623,22 +681,29 @@ int fp_st_read(fp_tree *tree, fp_error *err)
     if (open_file(tree, &file_size, err) < 0)
         return -1;
     const fp_st_file *file = tree->state;
+    char *text = NULL;
+    fp_jvalue doc;
+    const char *listed = NULL;
     unsigned char *plain = NULL;
     size_t n_numbers = 0;
-    cJSON *doc = parse_header_text(file, &plain, &n_numbers, err);
-    if (!doc)
+    if (parse_header_text(file, &text, &doc, &plain, &n_numbers, err) < 0)
         return -1;
     reader r = { .file = tree->path, .err = err, .plain = plain, .n_numbers = n_numbers };
     size_t n_entries = 0;
-    entry *entries = calloc((size_t)cJSON_GetArraySize(doc) + 1, sizeof *entries);
+    entry *entries = calloc(doc.n + 1, sizeof *entries);
     fp_node *root = fp_node_new(FP_MAP);
     int rc = -1;
-    if (!entries || !root || remember_map(&r, root) < 0)
+    if (!entries || !root || remember_map(&r, root) < 0) {
         fp_fail(err, "out of memory");
-    else if (parse_header(&r, doc, entries, &n_entries) == 0
-             && check_offsets(&r, entries, n_entries, file_size - file->data_start) == 0
-             && apply_listed_order(&r, doc, entries, n_entries) == 0)
-        rc = build_tree(&r, file, entries, n_entries, root);
+    } else if (parse_header(&r, &doc, entries, &n_entries) == 0
+               && find_listed_order(&r, &doc, &listed) == 0) {
+        /* The entries hold what the tree needs (names, and the order's list,
+         * point into the text): the parsed document goes before the tree grows. */
+        fp_json_free(&doc);
+        if (check_offsets(&r, entries, n_entries, file_size - file->data_start) == 0
+            && (!listed || apply_listed_order(&r, listed, entries, n_entries) == 0))
+            rc = build_tree(&r, file, entries, n_entries, root);
+    }
     /* Nodes never placed in the tree (refs 0) are the entries' to free. */
     for (size_t i = 0; i < n_entries; i++)
         if (entries[i].node && entries[i].node->refs == 0)
@@ -653,6 +718,7 @@ int fp_st_read(fp_tree *tree, fp_error *err)
     free(r.maps);
     free(entries);
     free(plain);
-    cJSON_Delete(doc);
+    fp_json_free(&doc);
+    free(text);
     return rc;
 }

@@ -88,7 +88,7 @@ struct fp_node {
     /* FP_ARRAY */
     fp_dtype dtype;
     int rank;
-    uint64_t shape[FP_MAX_RANK];
+    uint64_t *shape;       /* rank sizes, held in the node's own allocation */
     uint64_t n_elems;
     void *data;            /* owned, n_elems of dtype; NULL until loaded */
     fp_load_fn load;       /* NULL when data is always present */

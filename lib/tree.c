@@ -6,15 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-fp_node *fp_node_new(fp_kind kind)
+/* A node with room for `extra` bytes after it (an array's shape): one
+ * allocation, and no room for a rank's worth of sizes in every node (trees
+ * of many small arrays hold millions of nodes). */
+static fp_node *node_with_room(fp_kind kind, size_t extra)
 {
-    fp_node *node = calloc(1, sizeof *node);
+    fp_node *node = calloc(1, sizeof *node + extra);
     if (node) {
         node->kind = kind;
         node->trainable = 1;
         node->raw_offset = -1;
     }
     return node;
+}
+
+fp_node *fp_node_new(fp_kind kind)
+{
+    return node_with_room(kind, 0);
 }
 
 fp_node *fp_node_new_string(const char *s)
@@ -57,13 +65,14 @@ fp_node *fp_node_new_array(fp_dtype dtype, int rank, const uint64_t *shape, fp_e
         }
         n *= shape[i];
     }
-    fp_node *node = fp_node_new(FP_ARRAY);
+    fp_node *node = node_with_room(FP_ARRAY, (size_t)rank * sizeof *shape);
     if (!node) {
         fp_fail(err, "out of memory");
         return NULL;
     }
     node->dtype = dtype;
     node->rank = rank;
+    node->shape = (uint64_t *)(node + 1);
     if (rank)
         memcpy(node->shape, shape, (size_t)rank * sizeof *shape);
     node->n_elems = n;

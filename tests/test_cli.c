@@ -194,6 +194,27 @@ START_TEST(nested_summary_flags)
 }
 END_TEST
 
+/* An array the file shares (a hard link in cli/shared.h5) counts where it
+ * first occurs; the later occurrence names that path. */
+START_TEST(summary_names_a_shared_array_once)
+{
+    run_result r = run_fpv(NULL, "summary", testdata("cli/shared.h5"), NULL);
+    assert_ok(&r);
+    ck_assert_str_eq(r.out,
+        "(\n"
+        "  a = (\n"
+        "    bias = float32[2 elements],         # 2 parameters\n"
+        "    weight = float32[6 elements],       # 6 parameters\n"
+        "  ),\n"
+        "  b = (\n"
+        "    bias = float32[2 elements],         # 2 parameters\n"
+        "    weight = float32[6 elements],       # same as /a/weight\n"
+        "  ),\n"
+        ")                   # Total: 3 arrays, 10 parameters, 40 bytes.\n");
+    run_free(&r);
+}
+END_TEST
+
 /* The flags of arrays read from the file in pieces, in their own type: an
  * Inf past the first piece of a float16 tensor, NaN, zeros; complex parts. */
 START_TEST(summary_flags_of_lazy_and_complex_arrays)
@@ -1127,6 +1148,7 @@ int main(void)
     tcase_add_test(tc, mlp_bn_modules);
     tcase_add_test(tc, nested_summary_flags);
     tcase_add_test(tc, summary_flags_of_lazy_and_complex_arrays);
+    tcase_add_test(tc, summary_names_a_shared_array_once);
     tcase_add_test(tc, raw_copy_matches_numpy);
     tcase_add_test(tc, hard_links_once_and_kept);
     tcase_add_test(tc, rebuild_keeps_everything_else);

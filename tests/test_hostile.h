@@ -40,5 +40,6 @@ void add_hostile_limit_tests(Suite *s);
 void add_hostile_zip_tests(Suite *s);
 void add_hostile_link_tests(Suite *s);
 void add_hostile_sweep_tests(Suite *s);
+void add_hostile_memory_tests(Suite *s);
 
 #endif

@@ -452,5 +452,6 @@ int main(void)
     tcase_add_test(read, errors_name_the_path);
     suite_add_tcase(s, read);
     suite_add_tcase(s, json_write_tcase());
+    suite_add_tcase(s, json_parse_tcase());
     return run_suite(s);
 }

@@ -11,5 +11,7 @@ void open_doc(const char *json, fp_tree *tree);
 fp_node *at(const fp_node *root, const char *path);
 /* The writing tests (test_json_write.c). */
 TCase *json_write_tcase(void);
+/* The parser against cJSON (test_json_parse.c). */
+TCase *json_parse_tcase(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include "compute_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +103,15 @@ typedef struct constant {
     uint64_t offset;
 } constant;
 
+/* A file can share a Chain (JSON $ref, HDF5 hard links) and share it again
+ * inside, so its layers expand to 2^depth: a 3 KB file to 10^12 layers. This
+ * many layers and lists of layers (each use of a shared one counted) are
+ * the most a model may expand to. */
+enum { MAX_EXPANDED_LAYERS = 100000 };
+
 typedef struct builder {
     fp_net *net;
+    size_t n_expanded;     /* add_node calls so far */
     const fp_layout *layout;
     const char *source;
     fp_error *err;
@@ -179,10 +187,7 @@ static int take_slot(builder *b, const fp_node *node, const char *path, uint64_t
     if (!(c->path = strdup(path)))
         return fp_fail(b->err, "out of memory");
     c->node = node;
-    c->offset = b->net->n_consts;
-    b->n_consts++;
-    b->net->n_consts += want;
-    *out = (slot){ SLOT_CONST, c->offset };
+    *out = (slot){ SLOT_CONST, b->n_consts++ };   /* placed by place_constants */
     return 0;
 }
 
@@ -422,6 +427,9 @@ static int add_node(builder *b, const fp_node *node, const char *path, int depth
 {
     if (depth > 64)
         return fail_at(b, path, "layers nested more than 64 deep");
+    if (++b->n_expanded > MAX_EXPANDED_LAYERS)
+        return fail_at(b, path, "the model expands to more than %d layers here (a shared layer, "
+                       "Chain or list of layers counts at each use)", MAX_EXPANDED_LAYERS);
     if (node->kind == FP_LIST)
         return add_children(b, node, path, depth, 0);
     char names[512];
@@ -450,6 +458,68 @@ static int add_node(builder *b, const fp_node *node, const char *path, int depth
     int rc = add_children(b, layers, at, depth, 0);
     free(at);
     return rc;
+}
+
+/* ---------------------------------------------------------------- shared constants */
+
+/* A layer that a shared Chain holds is built once per use, and each use names
+ * the same arrays: place_constants gives each array one place among the
+ * constants (in the order of first use), so they hold the file's arrays, not
+ * a copy per use. Until then a constant slot's offset is its constant's index. */
+typedef struct const_use {
+    const fp_node *node;
+    size_t index;
+} const_use;
+
+static int by_node_then_index(const void *pa, const void *pb)
+{
+    const const_use *a = pa, *b = pb;
+    if (a->node != b->node)
+        return (uintptr_t)a->node < (uintptr_t)b->node ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int place_constants(builder *b)
+{
+    size_t n = b->n_consts, n_kept = 0;
+    const_use *uses = malloc((n ? n : 1) * sizeof *uses);
+    size_t *first_use = malloc((n ? n : 1) * sizeof *first_use);
+    if (!uses || !first_use) {
+        free(uses);
+        free(first_use);
+        return fp_fail(b->err, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        uses[i] = (const_use){ b->consts[i].node, i };
+    qsort(uses, n, sizeof *uses, by_node_then_index);
+    for (size_t i = 0; i < n; i++)
+        first_use[uses[i].index] = i && uses[i].node == uses[i - 1].node ? first_use[uses[i - 1].index]
+                                                                          : uses[i].index;
+    for (size_t i = 0; i < n; i++) {
+        if (first_use[i] != i) {
+            b->consts[i].offset = b->consts[first_use[i]].offset;
+            continue;
+        }
+        b->consts[i].offset = b->net->n_consts;
+        b->net->n_consts += b->consts[i].node->n_elems;
+    }
+    for (size_t l = 0; l < b->net->n_layers; l++) {
+        layer *ly = &b->net->layers[l];
+        slot *slots[] = { &ly->weight, &ly->bias, &ly->mean, &ly->var };
+        for (size_t k = 0; k < sizeof slots / sizeof *slots; k++)
+            if (slots[k]->home == SLOT_CONST)
+                slots[k]->offset = b->consts[slots[k]->offset].offset;
+    }
+    for (size_t i = 0; i < n; i++) {   /* load_buffers reads each kept one */
+        if (first_use[i] == i)
+            b->consts[n_kept++] = b->consts[i];
+        else
+            free(b->consts[i].path);
+    }
+    b->n_consts = n_kept;
+    free(uses);
+    free(first_use);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- the net */
@@ -531,6 +601,8 @@ int fp_net_build(fp_net **out, const fp_node *root, const fp_layout *layout,
     /* A model of identities only: one identity keeps every pass uniform. */
     if (rc == 0 && net->n_layers == 0)
         rc = add_layer(&b, NULL, "", LAYER_ACTIVATION);
+    if (rc == 0)
+        rc = place_constants(&b);
     if (rc == 0)
         rc = load_buffers(&b);
     for (size_t i = 0; i < b.n_consts; i++)
