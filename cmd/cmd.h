@@ -57,6 +57,10 @@ int cmd_open_model(const char *path, fp_tree *tree, fp_error *err);
  * that matches no parameter path of the tree: a dotted PyTorch name, a missing
  * leading slash, would otherwise select nothing in silence. */
 void cmd_warn_unmatched(const cmd_opts *opts, const fp_node *root);
+/* Names the model and the array's path in err after reading the array failed,
+ * unless the format's loader named the file itself (an HDF5 dataset's message
+ * names it and the dataset); returns -1. */
+int cmd_fail_reading_array(fp_error *err, const char *model, const char *path);
 /* Opens a model and lists every parameter, trainable or not (modules, summary):
  * on success the caller frees both; on failure it has printed the error and
  * returns EXIT_BAD_INPUT with nothing to free. What cmd_open_model refuses is

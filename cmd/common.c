@@ -293,3 +293,12 @@ int cmd_open_all_params(const char *path, fp_tree *tree, fp_layout *all)
     }
     return 0;
 }
+
+int cmd_fail_reading_array(fp_error *err, const char *model, const char *path)
+{
+    if (!strncmp(err->msg, model, strlen(model)))
+        return -1;
+    char where[4096];
+    snprintf(where, sizeof where, "%s: %s", model, path);
+    return fp_fail_prefix(err, where);
+}

@@ -135,10 +135,7 @@ static int run(cmd_opts *opts)
             }
         }
         if (fp_array_read(p->node, buf, dtype, &err) < 0) {
-            char where[4096];
-            snprintf(where, sizeof where, "%s: %s", model, p->path);
-            /* (a format's loader may name the file and path itself) */
-            rc = strncmp(err.msg, model, strlen(model)) ? fp_fail_prefix(&err, where) : -1;
+            rc = cmd_fail_reading_array(&err, model, p->path);
         } else {
             rc = fp_vec_writer_write(w, buf, p->n_elems, &err);
         }

@@ -67,9 +67,7 @@ static void scan_values(summary_ctx *ctx, const fp_param *p, counts *c)
     if (!arr->data && (!own || fp_array_read(arr, own, arr->dtype, &ctx->err) < 0)) {
         if (!own)
             fp_fail(&ctx->err, "out of memory for the array's %zu bytes", fp_array_bytes(arr));
-        char where[4096];
-        snprintf(where, sizeof where, "%s: %s", ctx->model, p->path);
-        fp_fail_prefix(&ctx->err, where);
+        cmd_fail_reading_array(&ctx->err, ctx->model, p->path);
         ctx->failed = 1;
         free(own);
         return;

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* One error line holding needle, nothing written to out (when not NULL). */
+/* One error line holding needle, naming the model (argv[1]) at most once (a
+ * message prefixed with its place twice would name it twice), nothing written
+ * to out (when not NULL). */
 static void assert_refused(const char *const *argv, const char *needle, const char *out)
 {
     if (out)
@@ -23,6 +25,9 @@ static void assert_refused(const char *const *argv, const char *needle, const ch
     ck_assert_msg(r.status == 1, "%s %s: status %d (a signal is 128 + N): %s", argv[0], argv[1],
                   r.status, r.err);
     assert_error_line(&r, needle);
+    const char *named = strstr(r.err, argv[1]);
+    ck_assert_msg(!named || !strstr(named + 1, argv[1]), "%s %s: names the model twice: %s",
+                  argv[0], argv[1], r.err);
     if (out)
         ck_assert_msg(!file_exists(out), "%s %s: left %s", argv[0], argv[1], out);
     run_free(&r);
