@@ -171,7 +171,7 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
         }
     }
     quiet = opts->quiet;
-    /* the common options' values, checked on every command (SPEC §2), used or not */
+    /* the common options' values, checked on every command (doc/contract.md §2), used or not */
     if (opts->precision && fp_dtype_parse(opts->precision) != FP_F32
         && fp_dtype_parse(opts->precision) != FP_F64)
         return cmd_usage_error(c, "--precision takes f32 or f64, got '%s'", opts->precision);

@@ -57,7 +57,7 @@ int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const ch
                         fp_matrix *out, fp_error *err)
 {
     fp_dtype precision = fp_net_precision(s->net);
-    /* a .bin X or Y says its element type with --dtype (SPEC §5), as VEC does */
+    /* a .bin X or Y says its element type with --dtype (doc/contract.md §5), as VEC does */
     return fp_matrix_read(path, opts->in_format, opts->dtype, precision, out, err);
 }
 

@@ -1,4 +1,4 @@
-/* Reading any HDF5 file as a model tree (SPEC §3, §4): groups become maps (or
+/* Reading any HDF5 file as a model tree (doc/contract.md §3, §4): groups become maps (or
  * lists when their members are named 0..n-1), datasets become lazy arrays,
  * attributes become the scalar settings of their group.
  *
@@ -156,7 +156,7 @@ static int by_number(const void *a, const void *b)
     return c ? c : strcmp(x, y);
 }
 
-/* SPEC §3: creation order where tracked, else numeric when every name is a
+/* doc/contract.md §3: creation order where tracked, else numeric when every name is a
  * number, else byte order of names. (HDF5 reports a creation order of 0 for
  * every member of a group that does not track it, hence the group's flag.)
  * Returns whether the order is the creation order. */
@@ -643,7 +643,7 @@ int h5_read(fp_tree *tree, fp_error *err)
     } else if (note_group(&r, root) < 0) {
         /* message set */
     } else if (keras) {
-        /* Keras' own order and names (layer_names x weight_names), SPEC §4. */
+        /* Keras' own order and names (layer_names x weight_names), doc/contract.md §4. */
         tree->keras = FP_KERAS_H5;
         if ((tree->root = keras_h5_read(state, root, err)))
             rc = 0;

@@ -1,9 +1,9 @@
-/* Writing a model tree as HDF5 (SPEC §4): map -> group, list -> group with
+/* Writing a model tree as HDF5 (doc/contract.md §4): map -> group, list -> group with
  * members "0", "1", ..., array -> dataset, scalar settings -> attributes.
  *
  * Choices a reader of the file should know:
  * - Every group tracks and indexes link and attribute creation order, so the
- *   file keeps the tree's order (SPEC §3); objects carry no timestamps, so the
+ *   file keeps the tree's order (doc/contract.md §3); objects carry no timestamps, so the
  *   same tree always gives the same bytes.
  * - Numbers are int64 attributes when the double is an integer of magnitude
  *   below 2^53 (and not -0), else float64; strings are variable-length UTF-8

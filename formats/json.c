@@ -1,4 +1,4 @@
-/* JSON, the native model format (SPEC §4). The mapping, in both directions:
+/* JSON, the native model format (doc/contract.md §4). The mapping, in both directions:
  *
  *   object                               -> map (keys in document order)
  *   {"dtype": D, "shape": S, "data": X}  -> array of dtype D (plus optional

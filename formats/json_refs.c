@@ -1,5 +1,5 @@
 /* $ref sharing in JSON models: {"$ref": "/layers/0/weight"} is the same node as
- * the one at that path (SPEC §3, shared arrays). The reader cannot look a path
+ * the one at that path (doc/contract.md §3, shared arrays). The reader cannot look a path
  * up before the whole document is converted, so each $ref first becomes a
  * placeholder node; fp_json_refs_link then puts the target in its place. */
 #include "json_internal.h"

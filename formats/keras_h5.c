@@ -1,4 +1,4 @@
-/* Keras legacy HDF5 files (SPEC §4): model.save("m.h5") files (a model_config
+/* Keras legacy HDF5 files (doc/contract.md §4): model.save("m.h5") files (a model_config
  * attribute, the weights under model_weights) and save_weights files
  * (layer_names at the root), in Keras' own order: layer_names x weight_names,
  * which is the order of Keras' trainable_weights.

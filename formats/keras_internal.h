@@ -2,7 +2,7 @@
  * the HDF5 format) and keras_zip.c (Keras 3 .keras zips). keras_config.c turns
  * Keras' architecture JSON into the layer maps both build. Not public API.
  *
- * The tree both produce (SPEC §4): a root map (type "Sequential", "Functional",
+ * The tree both produce (doc/contract.md §4): a root map (type "Sequential", "Functional",
  * "Model", or "Keras" without an architecture) whose children are one map per
  * layer, keyed by the layer's name, in Keras' order. A layer map's type is the
  * layer's class_name ("Dense", "BatchNormalization"), its arrays come first

@@ -1,4 +1,4 @@
-/* Keras 3 .keras files (SPEC §4): a zip of config.json, metadata.json and
+/* Keras 3 .keras files (doc/contract.md §4): a zip of config.json, metadata.json and
  * model.weights.h5, whose layers are the groups layers/<snake_case class>[_n]
  * holding vars/0, vars/1, ... The tree is built from config.json, in its layer
  * order (keras3_tree.c); the weights file is extracted to a private temporary

@@ -1,4 +1,4 @@
-/* safetensors (SPEC §4), Hugging Face's tensor file: an 8-byte little-endian
+/* safetensors (doc/contract.md §4), Hugging Face's tensor file: an 8-byte little-endian
  * header length N, N bytes of JSON {"NAME": {"dtype", "shape", "data_offsets":
  * [begin, end]}, "__metadata__": {str: str}}, then the data buffer. The mapping:
  *

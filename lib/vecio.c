@@ -1,4 +1,4 @@
-/* Vector and matrix files (SPEC §5): choosing the format, the public reader and
+/* Vector and matrix files (doc/contract.md §5): choosing the format, the public reader and
  * writer calls, output buffering, and fp_matrix_read. Each format lives in its own
  * file (vecio_npy.c, vecio_text.c, vecio_json.c, vecio_h5.c) behind the small
  * tables of operations in vecio_internal.h. */
@@ -389,7 +389,7 @@ static int reader_open(fp_vec_reader **out, const char *path, const char *format
     if (rc == 0 && !split && fmt != VF_H5) {
         rc = vec_src_open(&r->src, r->file, r->name, err);
         /* An explicit format is obeyed, except that standard input is recognised
-         * by its content (SPEC §5); names of files are only a first guess. */
+         * by its content (doc/contract.md §5); names of files are only a first guess. */
         if (rc == 0 && fmt != VF_BIN && (!forced || is_stdin)
             && !(fmt = sniff(r, fmt, weak && !forced, err)))
             rc = -1;

@@ -9,7 +9,7 @@ Each model NAME.h5 comes with
                       order: "PATH OFFSET N_ELEMS TRAINABLE" (offsets with --all)
     NAME.flat.npy     the --all flat vector as float64 (complex: re, im pairs),
                       built here from the numpy arrays that were written, in the
-                      order SPEC section 3 gives, not read back from the file.
+                      order doc/contract.md section 3 gives, not read back from the file.
 
     nested.h5     h5py's default (no creation order): /layers/0../11 (numeric
                   order, "10" after "9") each with weight and bias (name order),
@@ -55,7 +55,7 @@ def rounded(rng, shape, dtype=np.float32):
 
 
 def promote(dtypes):
-    """SPEC section 3: complex if any, else the widest float, at least f32."""
+    """doc/contract.md section 3: complex if any, else the widest float, at least f32."""
     kinds = [np.dtype(d) for d in dtypes]
     if any(k.kind == "c" for k in kinds):
         wide = any(k in (np.complex128, np.float64) for k in kinds)

@@ -2,7 +2,7 @@
 """Writes the JSON model fixtures the json suite (tests/test_json.c) reads.
 
     seed.json    Flux's Chain(Dense(2 => 1, tanh), Dense(1 => 1)), float32
-                 (the SPEC's example, with zero biases): 5 parameters.
+                 (the contract's example, with zero biases): 5 parameters.
     mlp_bn.json  Chain(Chain(Dense(784 => 64), BatchNorm(64, relu)), Dense(64 => 10)),
                  float32: 7 modules, 51018 trainable parameters and 128 non-trainable
                  (BatchNorm's mean and var).

@@ -542,7 +542,7 @@ START_TEST(usage_and_help)
     assert_usage_line(&r, "unknown --format 'docx'");
     run_free(&r);
 
-    /* SPEC §2's common options on every command: checked, used where they mean
+    /* doc/contract.md §2's common options on every command: checked, used where they mean
      * something; --version anywhere */
     r = run_fpv(NULL, "summary", testdata("seed.json"), "--version", NULL);
     ck_assert_str_eq(r.out, "flatparams " FP_VERSION "\n");

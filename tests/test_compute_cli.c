@@ -276,7 +276,7 @@ START_TEST(misuse_is_a_usage_error)
         assert_usage_line(&r, cases[i][0]);
         run_free(&r);
     }
-    /* a raw .bin X says its element type with --dtype, as a VEC does (SPEC §5) */
+    /* a raw .bin X says its element type with --dtype, as a VEC does (doc/contract.md §5) */
     const float raw[2] = { 1, 2 };
     const char *bin = tmpfile_in("x.bin");
     ck_assert_int_eq(write_file(bin, raw, sizeof raw), 0);
