@@ -58,32 +58,6 @@ static void list_swept_files(void)
     qsort(swept, (size_t)n_swept, sizeof *swept, compare_paths);
 }
 
-/* Files left out of a role until the change that fixes their defect lands
- * (they are swept in every other role). */
-static const struct {
-    const char *name;
-    int as_vector;   /* 1: as rebuild's vector and predict's -x; 0: as the model */
-    const char *why;
-} known_failures[] = {
-    /* HDF5 data reading (issue 15, part 3: vector .h5 files, read in the
-     * parent): libhdf5 1.10.8 allocates 256 MiB from the file's cache image
-     * (H5C__load_cache_image) and leaks it, which LeakSanitizer reports after
-     * the one error line. */
-    { "cve-2020-10812.h5", 1, "libhdf5 leaks 256 MiB of its cache image reading it as a vector" },
-};
-
-static int known_failure(const char *file, int as_vector)
-{
-    const char *name = strrchr(file, '/') + 1;
-    for (size_t i = 0; i < sizeof known_failures / sizeof *known_failures; i++)
-        if (!strcmp(name, known_failures[i].name) && as_vector == known_failures[i].as_vector) {
-            fprintf(stderr, "hostile sweep: %s as %s left out: %s\n", name,
-                    as_vector ? "a vector" : "the model", known_failures[i].why);
-            return 1;
-        }
-    return 0;
-}
-
 /* FNV-1a over the file's bytes; 0 for a missing file. */
 static uint64_t file_hash(const char *path)
 {
@@ -207,8 +181,7 @@ START_TEST(sweep_file)
         { { "predict", seed, "-x", file, NULL }, NULL },
     };
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++)
-        if (!known_failure(file, runs[i].argv[1] != file))
-            sweep_run(&s, runs[i].argv, runs[i].out, 0);
+        sweep_run(&s, runs[i].argv, runs[i].out, 0);
 }
 END_TEST
 
