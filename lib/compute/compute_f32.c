@@ -6,3 +6,4 @@
 #include "passes.c"
 #include "tangent.c"
 #include "tangent_pass.c"
+#include "symmetrise.c"

@@ -154,6 +154,14 @@ int fp_neuron_rows_on(const fp_net *net);
 
 extern const net_tangent_ops fp_net_tangent_ops_f32, fp_net_tangent_ops_f64;
 
+/* symmetrise.c, per precision: fp_hessian_symmetrise and _rows' work. */
+void fp_symmetrise_f32(void *matrix, uint64_t n, uint64_t block);
+void fp_symmetrise_f64(void *matrix, uint64_t n, uint64_t block);
+void fp_symmetrise_rows_f32(void *rows, const void *strip, uint64_t W, uint64_t block, uint64_t n,
+                            uint64_t at);
+void fp_symmetrise_rows_f64(void *rows, const void *strip, uint64_t W, uint64_t block, uint64_t n,
+                            uint64_t at);
+
 /* splitmix64, the fixed-seed generator of Hutchinson's probes and Lanczos' start. */
 uint64_t fp_splitmix64(uint64_t *state);
 

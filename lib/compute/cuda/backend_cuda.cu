@@ -429,7 +429,7 @@ static const void *rows_wait(fp_net *net)
  * one, those above it are final or upper rows, alike right of this block):
  * left of the block the transpose of the rows above, inside it the average of
  * the two, right of it as computed; so S is exactly symmetric once every
- * block is done (cmd/hessian.c's SYMMETRISE_IN_PLACE, a block at a time). One
+ * block is done (symmetrise.c's fp_symmetrise, a block at a time). One
  * thread per entry left of the diagonal block, one per pair inside it. */
 template <typename real>
 __global__ static void k_symmetrise_rows(real *S, size_t n, size_t at, size_t k)
