@@ -317,13 +317,17 @@ int fp_vec_reader_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n,
                        uint64_t *n_read, fp_error *err);
 void fp_vec_reader_close(fp_vec_reader *r);
 
-/* A whole small array (X, Y, V): rank 1 or 2, data converted to dtype, caller frees data. */
+/* A matrix, or a batch of samples of any shape (X and Y of predict, gradient
+ * and hessian): rows samples of cols elements each, row-major. */
+#define FP_MATRIX_MAX_RANK 5
 typedef struct fp_matrix {
-    int rank;
-    uint64_t rows, cols;   /* rank 1: rows = n, cols = 1 */
+    int rank;              /* 1 to FP_MATRIX_MAX_RANK */
+    uint64_t rows, cols;   /* rank 1: rows = n, cols = 1; rank > 2: cols = a sample's elements */
     fp_dtype dtype;
     void *data;
+    uint64_t shape[FP_MATRIX_MAX_RANK];   /* rank > 2: every dimension, shape[0] = rows */
 } fp_matrix;
+/* A whole small array (X, Y, V): rank 1 or 2, data converted to dtype, caller frees data. */
 int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
                    fp_dtype dtype, fp_matrix *out, fp_error *err);
 

@@ -2,7 +2,7 @@
  * The formulas, once: activations and their first two derivatives, the losses'
  * terms and second derivatives, softmax rows, and one normalisation group's
  * statistics, backward pass and tangent. Each works on one element, row or
- * group, so the CPU kernels (activations.c, losses.c, layers.c, tangent.c)
+ * group, so the CPU kernels (activations.c, losses.c, tangent.c, layers/)
  * loop over them and the CUDA kernels (cuda/kernels.cuh) give each to a thread:
  * the two backends differ in the order of the work, not in the arithmetic.
  * Included after real.h (the `real` type); FP_HD makes them callable on the

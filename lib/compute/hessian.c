@@ -88,13 +88,21 @@ static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
 {
     if (net->backend->net_ops)   /* a device sizes its passes by its own memory */
         max_bytes = net->backend->block_bytes;
-    uint64_t rows = x->rank == 1 && net->in_features != 1 ? 1 : x->rows;
-    uint64_t widest = 1, per_row = 0;
-    /* an estimate of the planned workspace (net.c's plan) per sample */
-    uint64_t cur = x->rank == 1 && net->in_features != 1 ? x->rows : x->cols;
+    uint64_t rows, widest = 1, per_row = 0;
+    /* an estimate of the planned workspace (net.c's plan) per sample: each
+     * layer's output, before its activation, its scratch and their statistics */
+    sample_shape sample;
+    fp_net_input_shape(net, x, &rows, &sample);
+    uint64_t cur = shape_elems(&sample);
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
-        cur = l->kind == LAYER_DENSE ? l->out : cur;
+        sample_shape out = sample;
+        char why[8];
+        if (l->type->output_shape && l->type->output_shape(l, &sample, &out, why, sizeof why) == 0)
+            sample = out;
+        if (l->type->flags & LAYER_RESHAPES)
+            continue;   /* (no buffer of its own) */
+        cur = shape_elems(&sample);
         per_row += 4 * cur + 2;
         widest = cur > widest ? cur : widest;
     }
@@ -121,28 +129,22 @@ int fp_neuron_rows_on(const fp_net *net)
     return !net->backend->net_ops;   /* a device's gain is not measured yet */
 }
 
-/* How many rows of H one neuron's tangent serves, at least (tangent_pass.c's
- * neuron rows): the narrowest Dense input, when every layer is Dense or an
- * activation and no Dense weight is shared; else 1. */
+/* How many rows of H one neuron's tangent serves, at least (neuron rows: a
+ * kind's fast path, dense.c's): the fewest any layer's serve, when every
+ * layer works sample by sample; else 1. */
 static size_t neuron_factor(const fp_net *net)
 {
-    size_t f = 0;
+    uint64_t f = 0;
     if (!fp_neuron_rows_on(net))
         return 1;
     for (size_t i = 0; i < net->n_layers; i++) {
-        const layer *l = &net->layers[i];
-        if (l->kind != LAYER_DENSE && l->kind != LAYER_ACTIVATION)
+        const layer_type *type = net->layers[i].type;
+        if (!(type->flags & LAYER_SAMPLEWISE))
             return 1;
-        if (l->kind != LAYER_DENSE || l->weight.home != SLOT_PARAM)
-            continue;
-        for (size_t j = 0; j < net->n_layers; j++)
-            if (j != i && net->layers[j].weight.home == SLOT_PARAM
-                && net->layers[j].weight.offset == l->weight.offset)
-                return 1;   /* shared: its rows take plain passes */
-        size_t in = (size_t)l->in;   /* the weight's (the plan may not be made yet) */
-        f = f == 0 || in < f ? in : f;
+        uint64_t rows = type->neuron_rows ? type->neuron_rows->rows_per_tangent(net, i) : 0;
+        f = rows && (f == 0 || rows < f) ? rows : f;
     }
-    return f ? f : 1;
+    return f ? (size_t)f : 1;
 }
 
 size_t fp_tangent_capacity(const fp_net *net, size_t k, int unit)
@@ -172,23 +174,18 @@ size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
     return pass_rows(net, x, max_bytes) * host_threads(net);
 }
 
-/* Elements of a neuron pass's M (tangent_pass.c): a Dense weight's rows of
- * products for the whole batch, at least one row, at most 1 Mi elements on the
- * host (8 MiB in f64, in cache) and 16 Mi on a device (fewer, bigger products);
- * none when neuron rows are off. */
+/* Elements of a neuron pass's scratch (dense.c's M: a weight's rows of
+ * products for the whole batch), at most 1 Mi elements on the host (8 MiB in
+ * f64, in cache) and 16 Mi on a device (fewer, bigger products), or what one
+ * row needs; none when neuron rows are off. */
 uint64_t fp_neuron_scratch_elems(const fp_net *net)
 {
     uint64_t most = net->backend->net_ops ? (uint64_t)1 << 24 : (uint64_t)1 << 20, need = 0;
     if (!fp_neuron_rows_on(net))
         return 0;
     for (size_t i = 0; i < net->n_layers; i++) {
-        const layer_plan *p = &net->plan[i];
-        if (net->layers[i].kind != LAYER_DENSE)
-            continue;
-        uint64_t row = net->rows * (p->in > p->out ? p->in : p->out);
-        uint64_t all = net->rows * p->in * p->out;
-        uint64_t want = all < most ? all : most;
-        want = want > row ? want : row;
+        const layer_type *type = net->layers[i].type;
+        uint64_t want = type->neuron_rows ? type->neuron_rows->scratch(net, i, most) : 0;
         need = want > need ? want : need;
     }
     return need;
@@ -235,16 +232,15 @@ typedef struct hvp_thread {
     pthread_t tid;
 } hvp_thread;
 
-/* Whether the tangent pass reads unit directions' rows: only normalisation
- * layers' parameters do (a Dense layer needs just where the 1 is). */
+/* Whether the tangent pass reads unit directions' rows: only some kinds'
+ * parameters do (normalisation layers'; a Dense layer needs just where the 1 is). */
 static int reads_unit_rows(const fp_net *net)
 {
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
-        if ((l->kind == LAYER_BATCHNORM || l->kind == LAYER_LAYERNORM)
-            && (l->weight.home == SLOT_PARAM || l->bias.home == SLOT_PARAM
-                || l->mean.home == SLOT_PARAM || l->var.home == SLOT_PARAM))
-            return 1;
+        for (int s = 0; s < LAYER_MAX_SLOTS && (l->type->flags & LAYER_READS_UNIT_ROWS); s++)
+            if (l->slots[s].home == SLOT_PARAM)
+                return 1;
     }
     return 0;
 }

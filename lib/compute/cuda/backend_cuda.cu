@@ -237,7 +237,7 @@ static fp_net shadow_of(fp_net *net)
 static int sync_in(fp_net *net, const void *x, fp_net *shadow)
 {
     cuda_net *s = state(net);
-    size_t e = elem_of(net), x_bytes = net->rows * net->width * e;
+    size_t e = elem_of(net), x_bytes = net->rows * net->in_elems * e;
     if (!s || grow(&s->params, net->n_params * e) < 0 || grow(&s->grads, net->n_params * e) < 0
         || grow(&s->consts, net->n_consts * e) < 0 || grow(&s->work, net->work_elems * e) < 0
         || grow(&s->x, x_bytes) < 0)
@@ -273,7 +273,7 @@ static void host_forward(fp_net *net, const void *x)
     const layer_plan *last = &net->plan[net->n_layers - 1];
     size_t e = elem_of(net);
     down((char *)net->work + last->out_at * e, (char *)shadow.work + last->out_at * e,
-         net->rows * last->out * e);
+         net->rows * last->out_elems * e);
 }
 
 static double host_loss(fp_net *net, fp_loss loss, int with_grad)
