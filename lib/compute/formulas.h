@@ -381,12 +381,4 @@ FP_HD static inline void unit_range(const tslice *t, size_t K, size_t *k0, size_
     *k1 = *k1 > *k0 ? *k1 : *k0;
 }
 
-/* Element j of a Dense weight as (output o, input c); a Keras kernel is in x out. */
-FP_HD static inline void weight_index(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o,
-                                      size_t *c)
-{
-    *o = kernel_in_out ? j % OC : j / C;
-    *c = kernel_in_out ? j / OC : j % C;
-}
-
 #endif

@@ -38,7 +38,9 @@ const layer_type fp_layer_batchnorm = {
 #else
 /* ---------------------------------------------------------------- the kernels */
 
-#ifndef FP_DEVICE_KERNELS   /* (the GPU's: cuda/kernels.cuh) */
+#ifdef FP_DEVICE_KERNELS   /* the GPU's, beside this file's */
+#include "../cuda/layers/batchnorm.cuh"
+#else
 
 /* stats: mean[C] then rstd[C]. Inference mode normalises with the running
  * statistics; train mode with the batch's own (and differentiates through them). */

@@ -137,7 +137,17 @@ const layer_type fp_layer_dense = {
 
 #include "../layer_ops.h"
 
-#ifndef FP_DEVICE_KERNELS   /* (the GPU's: cuda/kernels.cuh) */
+/* Element j of the weight as (output o, input c); a Keras kernel is in x out. */
+FP_HD static inline void weight_index(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o,
+                                      size_t *c)
+{
+    *o = kernel_in_out ? j % OC : j / C;
+    *c = kernel_in_out ? j / OC : j % C;
+}
+
+#ifdef FP_DEVICE_KERNELS   /* the GPU's, beside this file's */
+#include "../cuda/layers/dense.cuh"
+#else
 
 /* out = inp W^T + bias, W out x in (a Keras kernel in x out: out = inp K + bias).
  * B is the batch (rows), C the input features, OC the output features. */

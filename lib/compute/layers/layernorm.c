@@ -36,7 +36,9 @@ const layer_type fp_layer_layernorm = {
 #else
 /* ---------------------------------------------------------------- the kernels */
 
-#ifndef FP_DEVICE_KERNELS   /* (the GPU's: cuda/kernels.cuh) */
+#ifdef FP_DEVICE_KERNELS   /* the GPU's, beside this file's */
+#include "../cuda/layers/layernorm.cuh"
+#else
 
 /* stats: mean[B] then rstd[B]: each row normalised over its C features. */
 static void layernorm_forward(real *out, real *xhat, real *stats, const real *inp,

@@ -117,7 +117,9 @@ static int norm_output_shape(const layer *l, const sample_shape *in, sample_shap
 
 #include "../layer_ops.h"
 
-#ifndef FP_DEVICE_KERNELS
+#ifdef FP_DEVICE_KERNELS   /* the GPU's, beside this file's */
+#include "../cuda/layers/normalise.cuh"
+#else
 
 static void norm_stats(real *xhat, real *mean, real *rstd, const real *inp, size_t n_groups,
                        size_t n, size_t group_stride, size_t elem_stride, real eps)
