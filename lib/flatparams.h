@@ -287,6 +287,8 @@ typedef struct fp_vec_reader fp_vec_reader;
 
 /* Whether name is a vector format --format and --in-format take (npy, txt, ...). */
 int fp_vec_format_known(const char *name);
+/* Their names, one per format, comma-separated, for messages ("npy, txt, ..."). */
+const char *fp_vec_format_names(void);
 
 /* Opens an output of n_elems (rank 1) or rows x cols (rank 2) elements of dtype.
  * format: "npy", "txt", "csv", "bin", "h5", "json", or NULL to choose by extension

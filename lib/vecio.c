@@ -39,6 +39,29 @@ int fp_vec_format_known(const char *name)
     return format_by_name(name) != VF_NONE;
 }
 
+static char format_list[96];
+
+/* Each format's first name in the table, in its order. */
+static void list_formats(void)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof format_names / sizeof format_names[0]; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i; j++)
+            first &= format_names[j].format != format_names[i].format;
+        if (first && len < sizeof format_list)
+            len += (size_t)snprintf(format_list + len, sizeof format_list - len, "%s%s",
+                                    len ? ", " : "", format_names[i].name);
+    }
+}
+
+const char *fp_vec_format_names(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, list_formats);
+    return format_list;
+}
+
 static vec_format format_by_extension(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -202,8 +225,8 @@ int fp_vec_writer_open(fp_vec_writer **out, const char *path, const char *format
     *out = NULL;
     vec_format forced = VF_NONE;
     if (format && !(forced = format_by_name(format)))
-        return fp_fail(err, "%s: unknown vector format '%s' (npy, txt, csv, bin, h5, json)",
-                       path, format);
+        return fp_fail(err, "%s: unknown vector format '%s' (%s)", path, format,
+                       fp_vec_format_names());
     if (fp_dtype_size(dtype) == 0)
         return fp_fail(err, "%s: no element type to write", path);
     if (rank != 1 && rank != 2)
@@ -366,8 +389,8 @@ static int reader_open(fp_vec_reader **out, const char *path, const char *format
     *out = NULL;
     vec_format forced = VF_NONE;
     if (format && !(forced = format_by_name(format)))
-        return fp_fail(err, "%s: unknown vector format '%s' (npy, txt, csv, bin, h5, json)",
-                       path, format);
+        return fp_fail(err, "%s: unknown vector format '%s' (%s)", path, format,
+                       fp_vec_format_names());
     fp_vec_reader *r = calloc(1, sizeof *r);
     if (!r)
         return fp_fail(err, "out of memory");

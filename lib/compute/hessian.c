@@ -565,17 +565,6 @@ int fp_hessian_diag(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
     return rc;
 }
 
-void fp_hessian_symmetrise(void *S, uint64_t n, size_t block, fp_dtype dtype)
-{
-    (dtype == FP_F32 ? fp_symmetrise_f32 : fp_symmetrise_f64)(S, n, block);
-}
-
-void fp_hessian_symmetrise_rows(void *rows, const void *strip, size_t W, size_t block,
-                                uint64_t n, uint64_t at, fp_dtype dtype)
-{
-    (dtype == FP_F32 ? fp_symmetrise_rows_f32 : fp_symmetrise_rows_f64)(rows, strip, W, block, n, at);
-}
-
 uint64_t fp_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

@@ -10,10 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const loss_names[FP_LOSS_COUNT] = {
-    "sumsq", "mse", "sse", "mae", "huber", "crossentropy", "logitcrossentropy",
-    "binarycrossentropy", "logitbinarycrossentropy",
-};
+/* Flux's names of the losses, in fp_loss's order: one list, made into the
+ * table and into the text messages list them in. */
+#define LOSSES(NAME) NAME("sumsq") NAME("mse") NAME("sse") NAME("mae") NAME("huber") \
+    NAME("crossentropy") NAME("logitcrossentropy") NAME("binarycrossentropy")         \
+    NAME("logitbinarycrossentropy")
+#define LOSS_ENTRY(name) name,
+#define LOSS_LISTED(name) ", " name
+static const char *const loss_names[FP_LOSS_COUNT] = { LOSSES(LOSS_ENTRY) };
+static const char loss_list[] = LOSSES(LOSS_LISTED);
 
 int fp_loss_parse(const char *name, fp_loss *out)
 {
@@ -35,8 +40,7 @@ int fp_loss_needs_target(fp_loss loss) { return loss != FP_LOSS_SUMSQ; }
 
 const char *fp_loss_names(void)
 {
-    return "sumsq, mse, sse, mae, huber, crossentropy, logitcrossentropy, binarycrossentropy, "
-           "logitbinarycrossentropy";
+    return loss_list + 2;   /* (past the first ", ") */
 }
 
 int fp_device_usable(const char *device, fp_error *err)

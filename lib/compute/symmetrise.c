@@ -5,8 +5,8 @@
  * nothing and inside it S is symmetric only to rounding. H[i,j] is then S[i,j]
  * right of row i's block, S[j,i] left of it and the average of the two inside
  * it: the same rule as the GPU's k_symmetrise_rows (cuda/backend_cuda.cu).
- * Written over `real` and compiled once per precision; fp_hessian_symmetrise
- * and fp_hessian_symmetrise_rows (hessian.c) choose the precision.
+ * Written over `real` and compiled once per precision; the public entries,
+ * which choose the precision, are compiled once (with the double build).
  */
 #include "compute_internal.h"
 #include "real.h"
@@ -50,3 +50,17 @@ void REAL_NAME(fp_symmetrise_rows)(void *rows, const void *strip, uint64_t W, ui
                     row[c] = c < block_begin ? column[c * W + r] : (row[c] + column[c * W + r]) / 2;
             }
 }
+
+#if FP_REAL_BITS == 64
+void fp_hessian_symmetrise(void *S, uint64_t n, size_t block, fp_dtype dtype)
+{
+    (dtype == FP_F32 ? fp_symmetrise_f32 : fp_symmetrise_f64)(S, n, block);
+}
+
+void fp_hessian_symmetrise_rows(void *rows, const void *strip, size_t W, size_t block,
+                                uint64_t n, uint64_t at, fp_dtype dtype)
+{
+    (dtype == FP_F32 ? fp_symmetrise_rows_f32 : fp_symmetrise_rows_f64)(rows, strip, W, block, n,
+                                                                         at);
+}
+#endif

@@ -13,6 +13,7 @@
 #define FP_LAYERS_NORMALISE_H
 
 #include "../compute_internal.h"   /* (layer.h: what a kind is) */
+#include "vocabulary.h"
 
 enum { NORM_SCALE, NORM_SHIFT, NORM_MEAN, NORM_VAR };   /* their slots (LayerNorm: the first two) */
 
@@ -28,15 +29,14 @@ typedef struct norm_settings {
 #include <stdlib.h>
 #include <string.h>
 
-/* The keys each tool uses for the same array or setting. */
+/* The keys each tool uses for the same array or setting (the running
+ * statistics': vocabulary.h, as the trainable rule reads them too). */
 static const char *const norm_scale_keys[] = { "gamma", "γ", "scale", "weight", NULL };
 static const char *const norm_shift_keys[] = { "beta", "β", "bias", NULL };
-static const char *const norm_mean_keys[] = { "mean", "μ", "running_mean", "moving_mean", NULL };
-static const char *const norm_var_keys[] = { "var", "σ²", "running_var", "moving_variance", NULL };
 static const char *const norm_eps_keys[] = { "eps", "ϵ", "ε", "epsilon", NULL };
 static const char *const norm_diag_keys[] = { "diag", NULL };
 static const char *const *const norm_fields[] = { norm_scale_keys, norm_shift_keys,
-                                                  norm_mean_keys, norm_var_keys, norm_eps_keys,
+                                                  fp_running_mean_keys, fp_running_var_keys, norm_eps_keys,
                                                   layer_activation_keys, norm_diag_keys, NULL };
 
 /* The optional array under keys into slot s; Flux's LayerNorm keeps its scale
@@ -66,9 +66,9 @@ static int norm_read(layer_reader *r, const fp_node *map, const char *path, laye
     if (rc == 0)
         rc = norm_take(r, map, path, norm_shift_keys, "diag/bias", &n, &l->slots[NORM_SHIFT]);
     if (rc == 0 && with_stats) {
-        rc = norm_take(r, map, path, norm_mean_keys, NULL, &n, &l->slots[NORM_MEAN]);
+        rc = norm_take(r, map, path, fp_running_mean_keys, NULL, &n, &l->slots[NORM_MEAN]);
         if (rc == 0)
-            rc = norm_take(r, map, path, norm_var_keys, NULL, &n, &l->slots[NORM_VAR]);
+            rc = norm_take(r, map, path, fp_running_var_keys, NULL, &n, &l->slots[NORM_VAR]);
         if (rc == 0 && (l->slots[NORM_MEAN].home == SLOT_ABSENT
                         || l->slots[NORM_VAR].home == SLOT_ABSENT))
             return layer_fail(r, path, "BatchNorm in inference mode needs its running mean and "
