@@ -537,7 +537,7 @@ static int run(cmd_opts *opts)
     }
     allocate_on_gpu(&j, s.net_opts.device);   /* (auto: now it has chosen) */
     if (opts->y) {
-        rc = compute_read_matrix(opts, &s, opts->y, &y_data, &err);
+        rc = compute_read_batch(opts, &s, opts->y, &y_data, &err);
         if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y_data, loss, &err)) < 0)
             fp_fail_prefix(&err, opts->y);
     }

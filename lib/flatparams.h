@@ -332,6 +332,10 @@ typedef struct fp_matrix {
 /* A whole small array (X, Y, V): rank 1 or 2, data converted to dtype, caller frees data. */
 int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
                    fp_dtype dtype, fp_matrix *out, fp_error *err);
+/* The same for a batch of samples of any shape (X, Y): rank 1 to FP_MATRIX_MAX_RANK,
+ * its shape filled in. */
+int fp_batch_read(const char *path, const char *format, fp_dtype bin_dtype, fp_dtype dtype,
+                  fp_matrix *out, fp_error *err);
 
 /* Shortest decimal that reads back to the same value ("0.1", "1e-07", "nan", "inf"). */
 int fp_format_f64(char *buf, size_t cap, double x);

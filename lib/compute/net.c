@@ -134,13 +134,14 @@ int fp_net_check_input(const fp_net *net, const fp_matrix *x, fp_error *err)
 {
     if (x->rank < 1 || x->rank > FP_MATRIX_MAX_RANK)
         return fp_fail(err, "has rank %d; the model takes 1 to %d", x->rank, FP_MATRIX_MAX_RANK);
-    uint64_t rows, cols, elems = 1;
+    uint64_t rows, cols, elems = 1, given = 0;
+    int overflow = __builtin_mul_overflow(x->rows, x->cols, &given);
     sample_shape sample, out;
     input_shape(net, x, &rows, &sample);
     cols = shape_elems(&sample);
     for (int i = 0; x->rank > 2 && i < x->rank; i++)
-        elems *= x->shape[i];
-    if (x->rank > 2 && (x->shape[0] != x->rows || elems != x->rows * x->cols))
+        overflow |= __builtin_mul_overflow(elems, x->shape[i], &elems);
+    if (x->rank > 2 && (overflow || x->shape[0] != x->rows || elems != given))
         return fp_fail(err, "its shape does not match its %llu rows of %llu elements",
                        (unsigned long long)x->rows, (unsigned long long)x->cols);
     if (!fp_dtype_is_float(x->dtype) && (fp_dtype_is_complex(x->dtype) || x->dtype == FP_BOOL))
