@@ -77,11 +77,11 @@ typedef struct tangent_dirs {
 } tangent_dirs;
 
 /* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for the
- * directions on the prepared batch; tw is scratch of fp_tangent_scratch_elems
+ * directions on the prepared batch; tangents is scratch of fp_tangent_scratch_elems
  * (for k = dirs->k and its unit). */
 typedef struct net_tangent_ops {
     void (*hvp)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
-                void *tw);
+                void *tangents);
     /* A device's pipelined blocks of rows (NULL on the host): rows_start queues
      * H V for the directions and the copy of the rows back to the host, and
      * returns at once; rows_wait waits for the oldest block started and returns

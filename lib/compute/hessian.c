@@ -218,7 +218,7 @@ typedef struct hvp_run {
     fp_net *net;
     const void *x;
     fp_loss loss;
-    const tangent_dirs *dd;
+    const tangent_dirs *dirs;
     void *HV;
     size_t part, n_parts;
     size_t next;       /* the next part to take */
@@ -256,12 +256,12 @@ static void run_parts(hvp_run *r, size_t id)
         clone.work = w->work;
         use = &clone;
     }
-    void *tw = host ? grow(&w->tangent, &w->tangent_bytes,
-                           fp_tangent_scratch_elems(net, r->part, r->dd->unit) * elem)
+    void *tangents = host ? grow(&w->tangent, &w->tangent_bytes,
+                           fp_tangent_scratch_elems(net, r->part, r->dirs->unit) * elem)
                     : NULL;
-    int rows_read = host && r->dd->unit && reads_unit_rows(net);
+    int rows_read = host && r->dirs->unit && reads_unit_rows(net);
     void *unit = rows_read ? grow(&w->unit, &w->unit_bytes, r->part * n * elem) : NULL;
-    if (host && (!tw || (rows_read && !unit))) {
+    if (host && (!tangents || (rows_read && !unit))) {
         __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -270,19 +270,19 @@ static void run_parts(hvp_run *r, size_t id)
         if (at >= r->n_parts || __atomic_load_n(&r->failed, __ATOMIC_RELAXED))
             return;
         size_t done = at * r->part;
-        tangent_dirs part = *r->dd;
+        tangent_dirs part = *r->dirs;
         part.forward_done = host;   /* batch_begin ran it (a device runs its own) */
-        part.k = r->dd->k - done < r->part ? r->dd->k - done : r->part;
-        part.V = r->dd->V ? (const char *)r->dd->V + done * n * elem : NULL;
-        if (r->dd->unit) {   /* unit rows: the support moves with the part */
-            part.lo = r->dd->lo + done;
+        part.k = r->dirs->k - done < r->part ? r->dirs->k - done : r->part;
+        part.V = r->dirs->V ? (const char *)r->dirs->V + done * n * elem : NULL;
+        if (r->dirs->unit) {   /* unit rows: the support moves with the part */
+            part.lo = r->dirs->lo + done;
             part.hi = part.lo + part.k;
             if (unit) {
                 unit_rows(unit, net->precision, n, part.lo, part.k);
                 part.V = unit;
             }
         }
-        use->tangent_ops->hvp(use, r->x, r->loss, &part, (char *)r->HV + done * n * elem, tw);
+        use->tangent_ops->hvp(use, r->x, r->loss, &part, (char *)r->HV + done * n * elem, tangents);
         if (!host && fp_net_device_failed(net, r->err) < 0) {
             r->failed = 2;
             return;
@@ -333,21 +333,21 @@ static void batch_end(fp_net *net, hvp_batch *b)
     free(b->owned);
 }
 
-/* H V for the directions dd describes (dd->k of them, any count) on a prepared
+/* H V for the directions dirs describes (dirs->k of them, any count) on a prepared
  * batch, in passes whose scratch stays near FP_HESSIAN_BLOCK_BYTES each: on the
  * host, as many passes side by side as it has threads (each gemm then on one
  * thread, so the elementwise work runs in parallel too); unit directions
- * (dd->V NULL) are made per pass. A part's arithmetic does not depend on which
+ * (dirs->V NULL) are made per pass. A part's arithmetic does not depend on which
  * thread runs it: the same parts give the same bytes on every run. */
 static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
-                     const tangent_dirs *dd, void *HV, fp_error *err)
+                     const tangent_dirs *dirs, void *HV, fp_error *err)
 {
-    size_t k = dd->k, threads = b->side_by_side;
-    size_t part = dd->unit ? pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
+    size_t k = dirs->k, threads = b->side_by_side;
+    size_t part = dirs->unit ? pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
                            : pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     size_t even = (k + threads - 1) / threads;   /* the directions shared out */
     part = even && even < part ? even : part;
-    hvp_run r = { net, b->x, loss, dd, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
+    hvp_run r = { net, b->x, loss, dirs, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
     threads = threads < r.n_parts ? threads : r.n_parts;
     if (workers_ready(net, threads ? threads : 1) < 0)
         return fp_fail(err, "out of memory for the tangent pass of %zu directions", part);
@@ -380,11 +380,11 @@ static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_los
 int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
            size_t k, void *HV, fp_error *err)
 {
-    tangent_dirs dd = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
+    tangent_dirs dirs = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
     hvp_batch b;
     if (batch_begin(net, x, y, loss, k > 1, &b, err) < 0)
         return -1;
-    int rc = hvp_parts(net, x, &b, loss, &dd, HV, err);
+    int rc = hvp_parts(net, x, &b, loss, &dirs, HV, err);
     batch_end(net, &b);
     return rc;
 }
@@ -404,9 +404,9 @@ static int batch_rows(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_lo
                       uint64_t row_begin, uint64_t row_end, uint64_t col_begin, int diag_only,
                       void *out, fp_error *err)
 {
-    tangent_dirs dd = { .V = NULL, .k = (size_t)(row_end - row_begin), .lo = row_begin,
+    tangent_dirs dirs = { .V = NULL, .k = (size_t)(row_end - row_begin), .lo = row_begin,
                         .hi = row_end, .col_lo = col_begin, .unit = 1, .diag_only = diag_only };
-    return dd.k ? hvp_parts(net, x, b, loss, &dd, out, err) : 0;
+    return dirs.k ? hvp_parts(net, x, b, loss, &dirs, out, err) : 0;
 }
 
 int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -444,10 +444,10 @@ static int pipelined_blocks(fp_net *net, const hvp_batch *b, fp_loss loss, uint6
     while (at < (rc == 0 ? row_end : started)) {
         while (rc == 0 && started < row_end && started - at < 2 * (uint64_t)block) {
             uint64_t stop = row_end - started < block ? row_end : started + block;
-            tangent_dirs dd = { .V = NULL, .k = (size_t)(stop - started), .lo = started,
+            tangent_dirs dirs = { .V = NULL, .k = (size_t)(stop - started), .lo = started,
                                 .hi = stop, .col_lo = flags & FP_ROWS_UPPER ? started : 0,
                                 .unit = 1 };
-            ops->rows_start(net, b->x, loss, &dd);
+            ops->rows_start(net, b->x, loss, &dirs);
             started = stop;
         }
         uint64_t stop = row_end - at < block ? row_end : at + block;

@@ -61,24 +61,24 @@ static inline void act_rows_cols(const fp_net *net, const layer_plan *p, size_t 
 /* ---- the tangent pass */
 
 /* A parameter's directions (formulas.h's tslice): not live when they are zero there. */
-static inline tslice slot_dirs(const fp_net *net, const tangent_dirs *dd, const slot *s)
+static inline tslice slot_dirs(const fp_net *net, const tangent_dirs *dirs, const slot *s)
 {
     tslice t = { 0, NULL, 0, 0, 0, 0 };
-    if (s->home != SLOT_PARAM || s->offset >= dd->hi || s->offset + s->n_elems <= dd->lo)
+    if (s->home != SLOT_PARAM || s->offset >= dirs->hi || s->offset + s->n_elems <= dirs->lo)
         return t;
     t.live = 1;
-    t.rows = dd->V ? (const real *)dd->V + s->offset : NULL;
+    t.rows = dirs->V ? (const real *)dirs->V + s->offset : NULL;
     t.stride = net->n_params;
-    t.unit = dd->unit;
-    t.unit_at = (int64_t)dd->lo - (int64_t)s->offset;
+    t.unit = dirs->unit;
+    t.unit_at = (int64_t)dirs->lo - (int64_t)s->offset;
     t.size = s->n_elems;
     return t;
 }
 
 /* Whether a parameter's H V columns are wanted (not a constant, not all below col_lo). */
-static inline int slot_wanted(const tangent_dirs *dd, const slot *s)
+static inline int slot_wanted(const tangent_dirs *dirs, const slot *s)
 {
-    return s->home == SLOT_PARAM && s->offset + s->n_elems > dd->col_lo;
+    return s->home == SLOT_PARAM && s->offset + s->n_elems > dirs->col_lo;
 }
 
 struct neuron_rows;   /* dense.c's */
@@ -91,7 +91,7 @@ typedef struct tangent_step {
     const layer *l;
     const layer_plan *p;
     size_t rows, K;            /* the batch's samples, the directions */
-    real *tw;                  /* the tangent workspace: the plan, scaled by K */
+    real *tangents;                  /* the tangent workspace: the plan, scaled by K */
     const real *inp, *tinp;    /* the input, its tangents (NULL: zero) */
     /* forward */
     real *pre, *tpre;          /* the output before the activation, and its tangents */
@@ -131,24 +131,24 @@ typedef struct layer_ops {
     void (*tangent_backward)(const tangent_step *s);
     /* Neuron rows (NULL: none): the end of the run of rows, from flat element
      * e (one of layer i's), that its neurons' tangents may give for the
-     * columns dd wants; 0 when they may not. */
-    uint64_t (*neuron_rows_end)(const fp_net *net, const tangent_dirs *dd, size_t i, uint64_t e);
-    /* Rows [at, stop) of such a run (HV's first row is flat element dd->lo),
-     * cap directions' tangents at a time in tw. */
-    void (*neuron_rows)(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dd,
-                        size_t i, uint64_t at, uint64_t stop, size_t cap, real *HV, real *tw);
+     * columns dirs wants; 0 when they may not. */
+    uint64_t (*neuron_rows_end)(const fp_net *net, const tangent_dirs *dirs, size_t i, uint64_t e);
+    /* Rows [at, stop) of such a run (HV's first row is flat element dirs->lo),
+     * cap directions' tangents at a time in tangents. */
+    void (*neuron_rows)(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dirs,
+                        size_t i, uint64_t at, uint64_t stop, size_t cap, real *HV, real *tangents);
 } layer_ops;
 
 /* The passes a kind's fast path runs (passes.c, tangent_pass.c, tangent.c). */
 static double net_loss(fp_net *net, fp_loss kind, int with_grad);
-static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out, const real *y,
-                         size_t B, size_t C, size_t K);
-static void tangent_forward(fp_net *net, const real *x, const tangent_dirs *dd, size_t first_live,
-                            size_t first_need, real *tw, const tslice *neuron);
-static void tangent_backward(fp_net *net, const real *x, const tangent_dirs *dd,
-                             size_t first_live, size_t first_need, real *HV, real *tw,
-                             const struct neuron_rows *nr);
-static void plain_passes(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dd,
-                         size_t from, size_t to, size_t cap, real *HV, real *tw);
+static void loss_tangent(fp_loss loss, real *tdout, const real *tout, const real *out,
+                         const real *y, size_t B, size_t C, size_t K);
+static void tangent_forward(fp_net *net, const real *x, const tangent_dirs *dirs, size_t first_live,
+                            size_t first_need, real *tangents, const tslice *neuron);
+static void tangent_backward(fp_net *net, const real *x, const tangent_dirs *dirs,
+                             size_t first_live, size_t first_need, real *HV, real *tangents,
+                             const struct neuron_rows *neurons);
+static void plain_passes(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dirs,
+                         size_t from, size_t to, size_t cap, real *HV, real *tangents);
 
 #endif

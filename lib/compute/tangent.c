@@ -80,19 +80,19 @@ static void act_tangent_backward(act_kind act, real *td, const real *tpre, const
     }
 }
 
-/* tg = the tangent of dL/dout (loss_forward_backward's d), given tout. */
-static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out, const real *y,
-                         size_t B, size_t C, size_t K)
+/* tdout = the tangent of dL/dout (loss_forward_backward's d), given tout. */
+static void loss_tangent(fp_loss loss, real *tdout, const real *tout, const real *out,
+                         const real *y, size_t B, size_t C, size_t K)
 {
     size_t n = B * C;
     real per_row = 1 / (real)B;
     if (!tout) {
-        memset(tg, 0, K * n * sizeof *tg);
+        memset(tdout, 0, K * n * sizeof *tdout);
         return;
     }
     if (loss == FP_LOSS_LOGITCROSSENTROPY) {   /* d = (p Σy - y)/B, p = softmax(out) */
         for (size_t r = 0; r < K * B; r++)
-            logit_crossentropy_tangent_row(tg + r * C, out + (r % B) * C, y + (r % B) * C,
+            logit_crossentropy_tangent_row(tdout + r * C, out + (r % B) * C, y + (r % B) * C,
                                            tout + r * C, C, per_row);
         return;
     }
@@ -103,6 +103,6 @@ static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *o
             hs[i] = loss_second_derivative(loss, out[at + i], y ? y[at + i] : 0, n, B);
         for (size_t k = 0; k < K; k++)
             for (size_t i = 0; i < len; i++)
-                tg[k * n + at + i] = hs[i] * tout[k * n + at + i];
+                tdout[k * n + at + i] = hs[i] * tout[k * n + at + i];
     }
 }

@@ -236,31 +236,31 @@ static void act_tangent_backward(act_kind act, real *td, const real *tpre, const
         LAUNCH_K(k_act_tangent_backward, K, n, act, td, tpre, dout, pre, out, n, K);
 }
 
-__global__ static void k_loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out,
+__global__ static void k_loss_tangent(fp_loss loss, real *tdout, const real *tout, const real *out,
                                       const real *y, size_t n, size_t B, size_t K)
 {
     FOR_EACH_K(k, i, K, n)
-        tg[k * n + i] = loss_second_derivative(loss, out[i], y ? y[i] : 0, n, B) * tout[k * n + i];
+        tdout[k * n + i] = loss_second_derivative(loss, out[i], y ? y[i] : 0, n, B) * tout[k * n + i];
 }
 
-__global__ static void k_logitce_tangent(real *tg, const real *tout, const real *out, const real *y,
+__global__ static void k_logitce_tangent(real *tdout, const real *tout, const real *out, const real *y,
                                          size_t B, size_t C, size_t K)
 {
     FOR_EACH(r, K * B)
-        logit_crossentropy_tangent_row(tg + r * C, out + (r % B) * C, y + (r % B) * C, tout + r * C,
+        logit_crossentropy_tangent_row(tdout + r * C, out + (r % B) * C, y + (r % B) * C, tout + r * C,
                                        C, 1 / (real)B);
 }
 
-static void loss_tangent(fp_loss loss, real *tg, const real *tout, const real *out, const real *y,
+static void loss_tangent(fp_loss loss, real *tdout, const real *tout, const real *out, const real *y,
                          size_t B, size_t C, size_t K)
 {
     size_t n = B * C;
     if (!tout)
-        zero_reals(tg, K * n);
+        zero_reals(tdout, K * n);
     else if (loss == FP_LOSS_LOGITCROSSENTROPY)
-        LAUNCH(k_logitce_tangent, K * B, tg, tout, out, y, B, C, K);
+        LAUNCH(k_logitce_tangent, K * B, tdout, tout, out, y, B, C, K);
     else
-        LAUNCH_K(k_loss_tangent, K, n, loss, tg, tout, out, y, n, B, K);
+        LAUNCH_K(k_loss_tangent, K, n, loss, tdout, tout, out, y, n, B, K);
 }
 
 /* ---- batched products (the layers' tangents: one per direction) */

@@ -112,10 +112,10 @@ static void running_stats_tangent(real *txhat, real *trstd, const real *tinp, co
     }
 }
 
-/* Inference mode backwards: dinp = g rstd, dmean = -Σ g rstd,
- * dvar = -1/2 Σ g xhat rstd^2; their tangents. tdinp may be NULL. */
+/* Inference mode backwards: dinp = dxhat rstd, dmean = -Σ dxhat rstd,
+ * dvar = -1/2 Σ dxhat xhat rstd^2; their tangents. tdinp may be NULL. */
 static void running_stats_tangent_backward(real *tdinp, real *hmean, real *hvar, size_t stride,
-                                           const real *tg, const real *g, const real *xhat,
+                                           const real *tdxhat, const real *dxhat, const real *xhat,
                                            const real *txhat, const real *rstd,
                                            const real *trstd, size_t B, size_t C, size_t K)
 {
@@ -123,14 +123,15 @@ static void running_stats_tangent_backward(real *tdinp, real *hmean, real *hvar,
         for (size_t i = 0; i < B * C; i++) {
             size_t c = i % C, ki = k * B * C + i;
             real r = rstd[c], tr = trstd[k * C + c];
-            real t = tg[ki] * r + g[i] * tr;
+            real t = tdxhat[ki] * r + dxhat[i] * tr;
             if (tdinp)
                 tdinp[ki] = t;
             if (hmean)
                 hmean[k * stride + c] -= t;
             if (hvar)
-                hvar[k * stride + c] -= R1(0.5) * (tg[ki] * xhat[i] * r * r + g[i] * txhat[ki] * r * r
-                                                   + 2 * g[i] * xhat[i] * r * tr);
+                hvar[k * stride + c] -= R1(0.5) * (tdxhat[ki] * xhat[i] * r * r
+                                                   + dxhat[i] * txhat[ki] * r * r
+                                                   + 2 * dxhat[i] * xhat[i] * r * tr);
         }
 }
 
@@ -163,7 +164,7 @@ static void batchnorm_op_backward(fp_net *net, const layer *l, const layer_plan 
 /* The way back reads the tangents of xhat and the statistics. */
 static void batchnorm_op_tangent_zero(const tangent_step *step)
 {
-    norm_scratch s = norm_scratch_of(step->net, step->p, step->tw, step->K);
+    norm_scratch s = norm_scratch_of(step->net, step->p, step->tangents, step->K);
     size_t C = step->p->in_elems;
     zero_reals(s.txhat, step->K * step->rows * C);
     zero_reals(s.tstats, step->K * C);
@@ -173,7 +174,7 @@ static void batchnorm_op_tangent_forward(const tangent_step *step)
 {
     fp_net *net = step->net;
     const layer *l = step->l;
-    norm_scratch s = norm_scratch_of(net, step->p, step->tw, step->K);
+    norm_scratch s = norm_scratch_of(net, step->p, step->tangents, step->K);
     size_t B = step->rows, C = step->p->in_elems, K = step->K;
     if (net->train_mode)
         norm_stats_tangent(s.txhat, s.tstats, step->tinp, s.xhat, s.stats + C, C, B, 1, C, K);
@@ -192,19 +193,19 @@ static void batchnorm_op_tangent_backward(const tangent_step *step)
 {
     fp_net *net = step->net;
     const layer *l = step->l;
-    norm_scratch s = norm_scratch_of(net, step->p, step->tw, step->K);
+    norm_scratch s = norm_scratch_of(net, step->p, step->tangents, step->K);
     size_t B = step->rows, C = step->p->in_elems, K = step->K, n = net->n_params;
     const real *gamma = slot_value(net, &l->slots[NORM_SCALE]);
-    real *g = step->spare;   /* dL/dxhat */
-    affine_tangent_backward(g, step->tdpre, step_hv(step, &l->slots[NORM_SCALE]),
+    real *dxhat = step->spare;   /* dL/dxhat */
+    affine_tangent_backward(dxhat, step->tdpre, step_hv(step, &l->slots[NORM_SCALE]),
                             step_hv(step, &l->slots[NORM_SHIFT]), n, step->dpre, s.xhat, s.txhat,
                             gamma, slot_dirs(net, step->dirs, &l->slots[NORM_SCALE]).rows, B, C, K);
     if (net->train_mode && step->tdinp)
-        norm_stats_tangent_backward(step->tdinp, step->tdpre, g, s.xhat, s.txhat, s.stats + C,
+        norm_stats_tangent_backward(step->tdinp, step->tdpre, dxhat, s.xhat, s.txhat, s.stats + C,
                                     s.tstats, C, B, 1, C, K);
     else if (!net->train_mode)
         running_stats_tangent_backward(step->tdinp, step_hv(step, &l->slots[NORM_MEAN]),
-                                       step_hv(step, &l->slots[NORM_VAR]), n, step->tdpre, g,
+                                       step_hv(step, &l->slots[NORM_VAR]), n, step->tdpre, dxhat,
                                        s.xhat, s.txhat, s.stats + C, s.tstats, B, C, K);
     batchnorm_backward(step->dinp, NULL, NULL, NULL, NULL, step->dpre, s.xhat, s.stats, gamma, B,
                        C, net->train_mode);

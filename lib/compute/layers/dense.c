@@ -185,8 +185,8 @@ static void dense_backward(const fp_backend *be, real *dinp, real *dweight, real
  * (H V rows: hweight/hbias, direction k at + k*stride) are NULL when not wanted. */
 
 static void dense_tangent_forward(const fp_backend *be, real *tout, const real *tinp,
-                                  const real *inp, const real *weight, const tslice *tw,
-                                  const tslice *tb, size_t B, size_t C, size_t OC, size_t K,
+                                  const real *inp, const real *weight, const tslice *weight_dirs,
+                                  const tslice *bias_dirs, size_t B, size_t C, size_t OC, size_t K,
                                   int kernel_in_out)
 {
     size_t ldw = kernel_in_out ? OC : C, k0, k1;
@@ -194,29 +194,29 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
         GEMM(be)(0, !kernel_in_out, K * B, OC, C, 1, tinp, C, weight, ldw, 0, tout, OC);
     else
         memset(tout, 0, K * B * OC * sizeof *tout);
-    if (tw->live && tw->unit) {   /* X e_(o,c)^T: column c of X into column o */
-        unit_range(tw, K, &k0, &k1);
+    if (weight_dirs->live && weight_dirs->unit) {   /* X e_(o,c)^T: column c of X into column o */
+        unit_range(weight_dirs, K, &k0, &k1);
         for (size_t k = k0; k < k1; k++) {
             size_t o, c;
-            weight_index((size_t)(tw->unit_at + (int64_t)k), C, OC, kernel_in_out, &o, &c);
+            weight_index((size_t)(weight_dirs->unit_at + (int64_t)k), C, OC, kernel_in_out, &o, &c);
             for (size_t b = 0; b < B; b++)
                 tout[(k * B + b) * OC + o] += inp[b * C + c];
         }
-    } else if (tw->rows) {
+    } else if (weight_dirs->rows) {
         for (size_t k = 0; k < K; k++)
-            GEMM(be)(0, !kernel_in_out, B, OC, C, 1, inp, C, tw->rows + k * tw->stride, ldw, 1,
-                     tout + k * B * OC, OC);
+            GEMM(be)(0, !kernel_in_out, B, OC, C, 1, inp, C,
+                     weight_dirs->rows + k * weight_dirs->stride, ldw, 1, tout + k * B * OC, OC);
     }
-    if (tb->live && tb->unit) {
-        unit_range(tb, K, &k0, &k1);
+    if (bias_dirs->live && bias_dirs->unit) {
+        unit_range(bias_dirs, K, &k0, &k1);
         for (size_t k = k0; k < k1; k++)
             for (size_t b = 0; b < B; b++)
-                tout[(k * B + b) * OC + (size_t)(tb->unit_at + (int64_t)k)] += 1;
-    } else if (tb->rows) {
+                tout[(k * B + b) * OC + (size_t)(bias_dirs->unit_at + (int64_t)k)] += 1;
+    } else if (bias_dirs->rows) {
         for (size_t k = 0; k < K; k++)
             for (size_t b = 0; b < B; b++)
                 for (size_t o = 0; o < OC; o++)
-                    tout[(k * B + b) * OC + o] += tb->rows[k * tb->stride + o];
+                    tout[(k * B + b) * OC + o] += bias_dirs->rows[k * bias_dirs->stride + o];
     }
 }
 
@@ -247,8 +247,8 @@ static void dense_tangent_hweight(const fp_backend *be, real *hw, size_t stride,
 static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hweight, real *hbias,
                                    size_t stride, const real *tdout, const real *dout,
                                    const real *tinp, const real *inp, const real *weight,
-                                   const tslice *tw, size_t B, size_t C, size_t OC, size_t K,
-                                   int kernel_in_out)
+                                   const tslice *weight_dirs, size_t B, size_t C, size_t OC,
+                                   size_t K, int kernel_in_out)
 {
     size_t ldw = kernel_in_out ? OC : C;
     if (hweight)
@@ -263,19 +263,19 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
         return;
     /* (dout W)' = td W + dout dW_k */
     GEMM(be)(0, kernel_in_out, K * B, C, OC, 1, tdout, OC, weight, ldw, 0, tdinp, C);
-    if (tw->live && tw->unit) {   /* dout e_(o,c): column o of dout into column c */
+    if (weight_dirs->live && weight_dirs->unit) {   /* dout e_(o,c): column o of dout into c */
         size_t k0, k1;
-        unit_range(tw, K, &k0, &k1);
+        unit_range(weight_dirs, K, &k0, &k1);
         for (size_t k = k0; k < k1; k++) {
             size_t o, c;
-            weight_index((size_t)(tw->unit_at + (int64_t)k), C, OC, kernel_in_out, &o, &c);
+            weight_index((size_t)(weight_dirs->unit_at + (int64_t)k), C, OC, kernel_in_out, &o, &c);
             for (size_t b = 0; b < B; b++)
                 tdinp[(k * B + b) * C + c] += dout[b * OC + o];
         }
-    } else if (tw->rows) {
+    } else if (weight_dirs->rows) {
         for (size_t k = 0; k < K; k++)
-            GEMM(be)(0, kernel_in_out, B, C, OC, 1, dout, OC, tw->rows + k * tw->stride, ldw, 1,
-                     tdinp + k * B * C, C);
+            GEMM(be)(0, kernel_in_out, B, C, OC, 1, dout, OC,
+                     weight_dirs->rows + k * weight_dirs->stride, ldw, 1, tdinp + k * B * C, C);
     }
 }
 
@@ -323,7 +323,7 @@ static void neuron_outer(real *M, const real *td, const real *dout, const real *
  * products with the batch as their inner dimension, for the columns of the
  * layers from L up: the upper triangle's rows (all columns when L is first).
  * td_o, tx_o: the tangents of layer j's dL/dpre and input for neuron o; d:
- * dL/dpre. M is formed a few of layer j's weight rows at a time (nr->M_cap).
+ * dL/dpre. M is formed a few of layer j's weight rows at a time (neurons->M_cap).
  * Where it runs: fp_neuron_rows_on (hessian.c). */
 
 typedef struct neuron_rows neuron_rows;
@@ -357,34 +357,35 @@ static void neuron_inputs(const dense_settings *d, uint64_t e0, uint64_t e1, siz
 
 /* Layer j's columns of the neuron rows, from its td (K x B x OC), d, input
  * tangent tin (K x B x C, NULL: zero) and input. */
-static void neuron_rows_of(fp_net *net, const neuron_rows *nr, const tangent_dirs *dd, size_t j,
-                           const real *td, const real *d, const real *tin, const real *inp)
+static void neuron_rows_of(fp_net *net, const neuron_rows *neurons, const tangent_dirs *dirs,
+                           size_t j, const real *td, const real *d, const real *tin,
+                           const real *inp)
 {
-    const layer *l = &net->layers[j], *lL = &net->layers[nr->L];
+    const layer *l = &net->layers[j], *lL = &net->layers[neurons->L];
     const dense_settings *dj = (const dense_settings *)l->settings;
     const dense_settings *dL = (const dense_settings *)lL->settings;
-    const real *xL = layer_input(net, nr->x, nr->L);
+    const real *xL = layer_input(net, neurons->x, neurons->L);
     size_t B = net->rows, C = dj->in, OC = dj->out, CL = dL->in, OCL = dL->out;
     uint64_t n = net->n_params;
     uint64_t stride = dL->kernel_in_out ? OCL * n : n;   /* row (o, c) to (o, c + 1) */
     size_t minor = dj->kernel_in_out ? OC : C, majors = dj->kernel_in_out ? C : OC;
-    size_t chunk = nr->M_cap / (B * minor);
+    size_t chunk = neurons->M_cap / (B * minor);
     chunk = chunk ? chunk : 1;
     const slot *weight = &l->slots[DENSE_WEIGHT], *bias = &l->slots[DENSE_BIAS];
-    int want_w = slot_wanted(dd, weight), want_b = slot_wanted(dd, bias);
-    for (size_t k = 0; k < nr->K; k++) {
-        size_t o = nr->o0 + k, c0, c1;
-        neuron_inputs(dL, nr->e0, nr->e1, o, &c0, &c1);
+    int want_w = slot_wanted(dirs, weight), want_b = slot_wanted(dirs, bias);
+    for (size_t k = 0; k < neurons->K; k++) {
+        size_t o = neurons->o0 + k, c0, c1;
+        neuron_inputs(dL, neurons->e0, neurons->e1, o, &c0, &c1);
         if (c0 == c1)
             continue;
         uint64_t e = dL->kernel_in_out ? c0 * OCL + o : o * CL + c0;
-        real *rows = nr->HV + (lL->slots[DENSE_WEIGHT].offset + e - nr->row0) * n;
+        real *rows = neurons->HV + (lL->slots[DENSE_WEIGHT].offset + e - neurons->row0) * n;
         size_t ldc = (size_t)(c1 - c0 > 1 ? stride : n);   /* (neuron_rows_end: within max_dim) */
         const real *tdk = td + k * B * OC, *tik = tin ? tin + k * B * C : NULL;
         for (size_t m0 = 0; want_w && m0 < majors; m0 += chunk) {
             size_t m1 = majors - m0 < chunk ? majors : m0 + chunk, w = (m1 - m0) * minor;
-            neuron_outer(nr->M, tdk, d, tik, inp, B, C, OC, m0, m1, dj->kernel_in_out);
-            GEMM(net->backend)(1, 0, c1 - c0, w, B, 1, xL + c0, CL, nr->M, w, 1,
+            neuron_outer(neurons->M, tdk, d, tik, inp, B, C, OC, m0, m1, dj->kernel_in_out);
+            GEMM(net->backend)(1, 0, c1 - c0, w, B, 1, xL + c0, CL, neurons->M, w, 1,
                                rows + weight->offset + m0 * minor, ldc);
         }
         if (want_b)
@@ -394,8 +395,8 @@ static void neuron_rows_of(fp_net *net, const neuron_rows *nr, const tangent_dir
 }
 
 /* Where flat element e is in layer L's weight and its rows may come from
- * neurons for the columns dd wants: the weight's end; else 0. */
-static uint64_t dense_neuron_rows_end(const fp_net *net, const tangent_dirs *dd, size_t L,
+ * neurons for the columns dirs wants: the weight's end; else 0. */
+static uint64_t dense_neuron_rows_end(const fp_net *net, const tangent_dirs *dirs, size_t L,
                                       uint64_t e)
 {
     const layer *lL = &net->layers[L];
@@ -417,7 +418,7 @@ static uint64_t dense_neuron_rows_end(const fp_net *net, const tangent_dirs *dd,
             uint64_t at = other->offset, end = at + other->n_elems;
             if (at < w_end && end > w->offset)
                 return 0;   /* W_L shared: its directions enter twice */
-            if (i < L && end > dd->col_lo)
+            if (i < L && end > dirs->col_lo)
                 return 0;   /* a column below L is wanted */
         }
         if (i >= L && (!(l->type->flags & LAYER_SAMPLEWISE)
@@ -445,32 +446,34 @@ static size_t neuron_span(const dense_settings *d, uint64_t e0, uint64_t e1, siz
     return (size_t)first;
 }
 
-/* W_L's rows [a, b) (flat indices; HV's first row is flat index dd->lo) from
+/* W_L's rows [a, b) (flat indices; HV's first row is flat index dirs->lo) from
  * the tangents of neurons o0 .. o0 + K - 1; M after cap directions' tangents. */
-static void neuron_pass(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dd, size_t L,
-                        uint64_t a, uint64_t b, size_t o0, size_t K, size_t cap, real *HV,
-                        real *tw)
+static void neuron_pass(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dirs,
+                        size_t L, uint64_t a, uint64_t b, size_t o0, size_t K, size_t cap,
+                        real *HV, real *tangents)
 {
     const layer *l = &net->layers[L];
     const layer_plan *pL = &net->plan[L];
     const real *out = layer_output(net, x, net->n_layers - 1);
     const real *y = fp_loss_needs_target(loss) ? WORK(net, net->target_at) : NULL;
     uint64_t w_at = l->slots[DENSE_WEIGHT].offset;
-    neuron_rows nr = { L, x, a - w_at, b - w_at, o0, K, HV, dd->lo, tw + cap * net->work_elems,
-                       fp_neuron_scratch_elems(net) };
+    neuron_rows neurons = { L, x, a - w_at, b - w_at, o0, K, HV, dirs->lo,
+                            tangents + cap * net->work_elems, fp_neuron_scratch_elems(net) };
     /* K directions that touch no parameter (lo = hi): the neurons' come at layer L */
-    tangent_dirs dn = { NULL, K, 0, 0, dd->col_lo, 1, dd->diag_only, 1 };
+    tangent_dirs dn = { NULL, K, 0, 0, dirs->col_lo, 1, dirs->diag_only, 1 };
     tslice neuron = { 1, NULL, net->n_params, 1, (int64_t)o0, pL->out_elems };
-    tangent_forward(net, x, &dn, L, L, tw, &neuron);
+    tangent_forward(net, x, &dn, L, L, tangents, &neuron);
     net_loss(net, loss, 1);
-    loss_tangent(loss, tw + K * net->delta_at[0], tw + K * net->plan[net->n_layers - 1].out_at,
-                 out, y, net->rows, net->plan[net->n_layers - 1].out_elems, K);
-    tangent_backward(net, x, &dn, L, L, NULL, tw, &nr);
+    const layer_plan *last = &net->plan[net->n_layers - 1];
+    loss_tangent(loss, tangents + K * net->delta_at[0], tangents + K * last->out_at, out, y,
+                 net->rows, last->out_elems, K);
+    tangent_backward(net, x, &dn, L, L, NULL, tangents, &neurons);
 }
 
 /* W_L's rows [at, stop), cap neurons a pass. */
-static void dense_neuron_rows(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dd,
-                              size_t L, uint64_t at, uint64_t stop, size_t cap, real *HV, real *tw)
+static void dense_neuron_rows(fp_net *net, const real *x, fp_loss loss, const tangent_dirs *dirs,
+                              size_t L, uint64_t at, uint64_t stop, size_t cap, real *HV,
+                              real *tangents)
 {
     const layer *l = &net->layers[L];
     const dense_settings *d = (const dense_settings *)l->settings;
@@ -478,14 +481,14 @@ static void dense_neuron_rows(fp_net *net, const real *x, fp_loss loss, const ta
     if (d->kernel_in_out && stop - at < 2 * d->out) {
         /* a Keras kernel's rows run over o first: in fewer than 2 x out rows
          * a neuron serves about one row (a wrapping range, every neuron) */
-        plain_passes(net, x, loss, dd, (size_t)(at - dd->lo), (size_t)(stop - dd->lo), cap, HV,
-                     tw);
+        plain_passes(net, x, loss, dirs, (size_t)(at - dirs->lo), (size_t)(stop - dirs->lo), cap,
+                     HV, tangents);
         return;
     }
     size_t K, o0 = neuron_span(d, at - w_at, stop - w_at, &K);
     for (size_t done = 0; done < K; done += cap)
-        neuron_pass(net, x, loss, dd, L, at, stop, o0 + done, K - done < cap ? K - done : cap, cap,
-                    HV, tw);
+        neuron_pass(net, x, loss, dirs, L, at, stop, o0 + done, K - done < cap ? K - done : cap,
+                    cap, HV, tangents);
 }
 
 /* ---------------------------------------------------------------- the ops */

@@ -83,7 +83,7 @@ static void layernorm_op_backward(fp_net *net, const layer *l, const layer_plan 
 /* The way back reads the tangents of xhat and the statistics. */
 static void layernorm_op_tangent_zero(const tangent_step *step)
 {
-    norm_scratch s = norm_scratch_of(step->net, step->p, step->tw, step->K);
+    norm_scratch s = norm_scratch_of(step->net, step->p, step->tangents, step->K);
     zero_reals(s.txhat, step->K * step->rows * step->p->in_elems);
     zero_reals(s.tstats, step->K * step->rows);
 }
@@ -92,7 +92,7 @@ static void layernorm_op_tangent_forward(const tangent_step *step)
 {
     fp_net *net = step->net;
     const layer *l = step->l;
-    norm_scratch s = norm_scratch_of(net, step->p, step->tw, step->K);
+    norm_scratch s = norm_scratch_of(net, step->p, step->tangents, step->K);
     size_t B = step->rows, C = step->p->in_elems, K = step->K;
     norm_stats_tangent(s.txhat, s.tstats, step->tinp, s.xhat, s.stats + B, B, C, C, 1, K);
     affine_tangent_forward(step->tpre, s.txhat, s.xhat, slot_value(net, &l->slots[NORM_SCALE]),
@@ -105,16 +105,16 @@ static void layernorm_op_tangent_backward(const tangent_step *step)
 {
     fp_net *net = step->net;
     const layer *l = step->l;
-    norm_scratch s = norm_scratch_of(net, step->p, step->tw, step->K);
+    norm_scratch s = norm_scratch_of(net, step->p, step->tangents, step->K);
     size_t B = step->rows, C = step->p->in_elems, K = step->K;
     const real *gamma = slot_value(net, &l->slots[NORM_SCALE]);
-    real *g = step->spare;   /* dL/dxhat */
-    affine_tangent_backward(g, step->tdpre, step_hv(step, &l->slots[NORM_SCALE]),
+    real *dxhat = step->spare;   /* dL/dxhat */
+    affine_tangent_backward(dxhat, step->tdpre, step_hv(step, &l->slots[NORM_SCALE]),
                             step_hv(step, &l->slots[NORM_SHIFT]), net->n_params, step->dpre,
                             s.xhat, s.txhat, gamma,
                             slot_dirs(net, step->dirs, &l->slots[NORM_SCALE]).rows, B, C, K);
     if (step->tdinp)
-        norm_stats_tangent_backward(step->tdinp, step->tdpre, g, s.xhat, s.txhat, s.stats + B,
+        norm_stats_tangent_backward(step->tdinp, step->tdpre, dxhat, s.xhat, s.txhat, s.stats + B,
                                     s.tstats, B, C, C, 1, K);
     layernorm_backward(step->dinp, NULL, NULL, step->dpre, s.xhat, s.stats, gamma, B, C);
 }

@@ -36,8 +36,9 @@ static const char *const norm_shift_keys[] = { "beta", "β", "bias", NULL };
 static const char *const norm_eps_keys[] = { "eps", "ϵ", "ε", "epsilon", NULL };
 static const char *const norm_diag_keys[] = { "diag", NULL };
 static const char *const *const norm_fields[] = { norm_scale_keys, norm_shift_keys,
-                                                  fp_running_mean_keys, fp_running_var_keys, norm_eps_keys,
-                                                  layer_activation_keys, norm_diag_keys, NULL };
+                                                  fp_running_mean_keys, fp_running_var_keys,
+                                                  norm_eps_keys, layer_activation_keys,
+                                                  norm_diag_keys, NULL };
 
 /* The optional array under keys into slot s; Flux's LayerNorm keeps its scale
  * and shift in a `diag` (Scale) child, so look there as well (diag_key: what
@@ -206,15 +207,15 @@ static void affine_tangent_forward(real *tout, const real *txhat, const real *xh
             }
 }
 
-/* The affine part backwards: g = dout gamma (primal, into g), td becomes the
- * tangent of g (in place), and the parameters' H V rows accumulate. */
-static void affine_tangent_backward(real *g, real *td, real *hgamma, real *hbeta, size_t stride,
+/* The affine part backwards: dxhat = dout gamma (primal, into dxhat), td becomes
+ * the tangent of dxhat (in place), and the parameters' H V rows accumulate. */
+static void affine_tangent_backward(real *dxhat, real *td, real *hgamma, real *hbeta, size_t stride,
                                     const real *dout, const real *xhat, const real *txhat,
                                     const real *gamma, const real *tgamma, size_t B, size_t C,
                                     size_t K)
 {
     for (size_t i = 0; i < B * C; i++)
-        g[i] = dout[i] * (gamma ? gamma[i % C] : 1);
+        dxhat[i] = dout[i] * (gamma ? gamma[i % C] : 1);
     for (size_t k = 0; k < K; k++)
         for (size_t i = 0; i < B * C; i++) {
             size_t c = i % C, ki = k * B * C + i;
@@ -228,7 +229,7 @@ static void affine_tangent_backward(real *g, real *td, real *hgamma, real *hbeta
 
 /* The tangent of norm_stats_backward's dinp, each group and direction by
  * formulas.h's norm_stats_tangent_backward_group. */
-static void norm_stats_tangent_backward(real *tdinp, const real *tg, const real *g,
+static void norm_stats_tangent_backward(real *tdinp, const real *tdxhat, const real *dxhat,
                                         const real *xhat, const real *txhat, const real *rstd,
                                         const real *trstd, size_t n_groups, size_t n,
                                         size_t group_stride, size_t elem_stride, size_t K)
@@ -237,9 +238,9 @@ static void norm_stats_tangent_backward(real *tdinp, const real *tg, const real 
     for (size_t k = 0; k < K; k++)
         for (size_t grp = 0; grp < n_groups; grp++) {
             size_t at = k * block + grp * group_stride, p = grp * group_stride;
-            norm_stats_tangent_backward_group(tdinp + at, tg + at, g + p, xhat + p, txhat + at,
-                                              rstd[grp], trstd[k * n_groups + grp], n,
-                                              elem_stride);
+            norm_stats_tangent_backward_group(tdinp + at, tdxhat + at, dxhat + p, xhat + p,
+                                              txhat + at, rstd[grp], trstd[k * n_groups + grp],
+                                              n, elem_stride);
         }
 }
 
@@ -252,14 +253,14 @@ typedef struct norm_scratch {
     real *txhat, *tstats;
 } norm_scratch;
 
-static inline norm_scratch norm_scratch_of(const fp_net *net, const layer_plan *p, real *tw,
+static inline norm_scratch norm_scratch_of(const fp_net *net, const layer_plan *p, real *tangents,
                                            size_t K)
 {
     uint64_t xhat_at = p->scratch_at, stats_at = p->scratch_at + net->rows * p->in_elems;
     norm_scratch s = { WORK(net, xhat_at), WORK(net, stats_at), NULL, NULL };
-    if (tw) {
-        s.txhat = tw + K * xhat_at;
-        s.tstats = tw + K * stats_at;
+    if (tangents) {
+        s.txhat = tangents + K * xhat_at;
+        s.tstats = tangents + K * stats_at;
     }
     return s;
 }

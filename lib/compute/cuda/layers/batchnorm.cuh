@@ -95,17 +95,17 @@ static void running_stats_tangent(real *txhat, real *trstd, const real *tinp, co
     LAUNCH(k_running_trstd, K * C, trstd, rstd, tvar, stride, C, K);
     LAUNCH(k_running_txhat, K * B * C, txhat, trstd, tinp, xhat, rstd, tmean, stride, B, C, K);
 }
-__global__ static void k_running_tdinp(real *tdinp, const real *tg, const real *g, const real *rstd,
+__global__ static void k_running_tdinp(real *tdinp, const real *tdxhat, const real *dxhat, const real *rstd,
                                        const real *trstd, size_t B, size_t C, size_t K)
 {
     FOR_EACH(ki, K * B * C) {
         size_t k = ki / (B * C), i = ki % (B * C), c = i % C;
-        tdinp[ki] = tg[ki] * rstd[c] + g[i] * trstd[k * C + c];
+        tdinp[ki] = tdxhat[ki] * rstd[c] + dxhat[i] * trstd[k * C + c];
     }
 }
 
-__global__ static void k_running_hv(real *hmean, real *hvar, size_t stride, const real *tg,
-                                    const real *g, const real *xhat, const real *txhat,
+__global__ static void k_running_hv(real *hmean, real *hvar, size_t stride, const real *tdxhat,
+                                    const real *dxhat, const real *xhat, const real *txhat,
                                     const real *rstd, const real *trstd, size_t B, size_t C,
                                     size_t K)
 {
@@ -114,9 +114,9 @@ __global__ static void k_running_hv(real *hmean, real *hvar, size_t stride, cons
         real r = rstd[c], tr = trstd[k * C + c], sm = 0, sv = 0;
         for (size_t b = 0; b < B; b++) {
             size_t i = b * C + c, ki = k * B * C + i;
-            sm += tg[ki] * r + g[i] * tr;
-            sv += R1(0.5) * (tg[ki] * xhat[i] * r * r + g[i] * txhat[ki] * r * r
-                             + 2 * g[i] * xhat[i] * r * tr);
+            sm += tdxhat[ki] * r + dxhat[i] * tr;
+            sv += R1(0.5) * (tdxhat[ki] * xhat[i] * r * r + dxhat[i] * txhat[ki] * r * r
+                             + 2 * dxhat[i] * xhat[i] * r * tr);
         }
         if (hmean)
             hmean[k * stride + c] -= sm;
@@ -126,12 +126,12 @@ __global__ static void k_running_hv(real *hmean, real *hvar, size_t stride, cons
 }
 
 static void running_stats_tangent_backward(real *tdinp, real *hmean, real *hvar, size_t stride,
-                                           const real *tg, const real *g, const real *xhat,
+                                           const real *tdxhat, const real *dxhat, const real *xhat,
                                            const real *txhat, const real *rstd,
                                            const real *trstd, size_t B, size_t C, size_t K)
 {
     if (tdinp)
-        LAUNCH(k_running_tdinp, K * B * C, tdinp, tg, g, rstd, trstd, B, C, K);
+        LAUNCH(k_running_tdinp, K * B * C, tdinp, tdxhat, dxhat, rstd, trstd, B, C, K);
     if (hmean || hvar)
-        LAUNCH(k_running_hv, K * C, hmean, hvar, stride, tg, g, xhat, txhat, rstd, trstd, B, C, K);
+        LAUNCH(k_running_hv, K * C, hmean, hvar, stride, tdxhat, dxhat, xhat, txhat, rstd, trstd, B, C, K);
 }

@@ -75,8 +75,8 @@ __global__ static void k_add_bias_rows(real *tout, const real *tbias, size_t str
 }
 
 static void dense_tangent_forward(const fp_backend *be, real *tout, const real *tinp,
-                                  const real *inp, const real *weight, const tslice *tw,
-                                  const tslice *tb, size_t B, size_t C, size_t OC, size_t K,
+                                  const real *inp, const real *weight, const tslice *weight_dirs,
+                                  const tslice *bias_dirs, size_t B, size_t C, size_t OC, size_t K,
                                   int kernel_in_out)
 {
     size_t ldw = kernel_in_out ? OC : C, k0, k1;
@@ -84,20 +84,20 @@ static void dense_tangent_forward(const fp_backend *be, real *tout, const real *
         GEMM(be)(0, !kernel_in_out, K * B, OC, C, 1, tinp, C, weight, ldw, 0, tout, OC);
     else
         zero_reals(tout, K * B * OC);
-    if (tw->live && tw->unit) {
-        unit_range(tw, K, &k0, &k1);
-        LAUNCH(k_unit_scatter, (k1 - k0) * B, tout, inp, k0, k1, tw->unit_at, B, C, OC,
+    if (weight_dirs->live && weight_dirs->unit) {
+        unit_range(weight_dirs, K, &k0, &k1);
+        LAUNCH(k_unit_scatter, (k1 - k0) * B, tout, inp, k0, k1, weight_dirs->unit_at, B, C, OC,
                kernel_in_out, 0, 0);
-    } else if (tw->rows) {   /* tout_k += inp tw_k^T, all k in one batched call */
-        gemm_batched(0, !kernel_in_out, B, OC, C, 1, inp, C, 0, tw->rows, ldw,
-                     (long long)tw->stride, 1, tout, OC, (long long)(B * OC), K);
+    } else if (weight_dirs->rows) {   /* tout_k += inp tw_k^T, all k in one batched call */
+        gemm_batched(0, !kernel_in_out, B, OC, C, 1, inp, C, 0, weight_dirs->rows, ldw,
+                     (long long)weight_dirs->stride, 1, tout, OC, (long long)(B * OC), K);
     }
-    if (tb->live && tb->unit) {
-        unit_range(tb, K, &k0, &k1);
-        LAUNCH(k_unit_scatter, (k1 - k0) * B, tout, (const real *)NULL, k0, k1, tb->unit_at, B,
+    if (bias_dirs->live && bias_dirs->unit) {
+        unit_range(bias_dirs, K, &k0, &k1);
+        LAUNCH(k_unit_scatter, (k1 - k0) * B, tout, (const real *)NULL, k0, k1, bias_dirs->unit_at, B,
                C, OC, kernel_in_out, 0, 1);
-    } else if (tb->rows) {
-        LAUNCH(k_add_bias_rows, K * B * OC, tout, tb->rows, tb->stride, B, OC, K);
+    } else if (bias_dirs->rows) {
+        LAUNCH(k_add_bias_rows, K * B * OC, tout, bias_dirs->rows, bias_dirs->stride, B, OC, K);
     }
 }
 
@@ -118,7 +118,7 @@ __global__ static void k_bias_hv(real *hbias, size_t stride, const real *tdout, 
 static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hweight, real *hbias,
                                    size_t stride, const real *tdout, const real *dout,
                                    const real *tinp, const real *inp, const real *weight,
-                                   const tslice *tw, size_t B, size_t C, size_t OC, size_t K,
+                                   const tslice *weight_dirs, size_t B, size_t C, size_t OC, size_t K,
                                    int kernel_in_out)
 {
     size_t ldw = kernel_in_out ? OC : C;
@@ -137,14 +137,14 @@ static void dense_tangent_backward(const fp_backend *be, real *tdinp, real *hwei
     if (!tdinp)
         return;
     GEMM(be)(0, kernel_in_out, K * B, C, OC, 1, tdout, OC, weight, ldw, 0, tdinp, C);
-    if (tw->live && tw->unit) {
+    if (weight_dirs->live && weight_dirs->unit) {
         size_t k0, k1;
-        unit_range(tw, K, &k0, &k1);
-        LAUNCH(k_unit_scatter, (k1 - k0) * B, tdinp, dout, k0, k1, tw->unit_at, B, C, OC,
+        unit_range(weight_dirs, K, &k0, &k1);
+        LAUNCH(k_unit_scatter, (k1 - k0) * B, tdinp, dout, k0, k1, weight_dirs->unit_at, B, C, OC,
                kernel_in_out, 1, 0);
-    } else if (tw->rows) {
-        gemm_batched(0, kernel_in_out, B, C, OC, 1, dout, OC, 0, tw->rows, ldw,
-                     (long long)tw->stride, 1, tdinp, C, si, K);
+    } else if (weight_dirs->rows) {
+        gemm_batched(0, kernel_in_out, B, C, OC, 1, dout, OC, 0, weight_dirs->rows, ldw,
+                     (long long)weight_dirs->stride, 1, tdinp, C, si, K);
     }
 }
 

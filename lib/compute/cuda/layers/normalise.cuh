@@ -155,18 +155,18 @@ __global__ static void k_affine_td(real *td, const real *dout, const real *gamma
     }
 }
 
-static void affine_tangent_backward(real *g, real *td, real *hgamma, real *hbeta, size_t stride,
+static void affine_tangent_backward(real *dxhat, real *td, real *hgamma, real *hbeta, size_t stride,
                                     const real *dout, const real *xhat, const real *txhat,
                                     const real *gamma, const real *tgamma, size_t B, size_t C,
                                     size_t K)
 {
-    LAUNCH(k_scale_columns, B * C, g, dout, gamma, B, C);
+    LAUNCH(k_scale_columns, B * C, dxhat, dout, gamma, B, C);
     if (hgamma || hbeta)
         LAUNCH(k_affine_hv, K * C, hgamma, hbeta, stride, td, dout, xhat, txhat, B, C, K);
     LAUNCH(k_affine_td, K * B * C, td, dout, gamma, tgamma, stride, B, C, K);
 }
 
-__global__ static void k_norm_stats_tangent_backward(real *tdinp, const real *tg, const real *g,
+__global__ static void k_norm_stats_tangent_backward(real *tdinp, const real *tdxhat, const real *dxhat,
                                                      const real *xhat, const real *txhat,
                                                      const real *rstd, const real *trstd,
                                                      size_t n_groups, size_t n,
@@ -177,16 +177,16 @@ __global__ static void k_norm_stats_tangent_backward(real *tdinp, const real *tg
     FOR_EACH(t, K * n_groups) {
         size_t k = t / n_groups, grp = t % n_groups;
         size_t at = k * block + grp * group_stride, p = grp * group_stride;
-        norm_stats_tangent_backward_group(tdinp + at, tg + at, g + p, xhat + p, txhat + at,
+        norm_stats_tangent_backward_group(tdinp + at, tdxhat + at, dxhat + p, xhat + p, txhat + at,
                                           rstd[grp], trstd[k * n_groups + grp], n, elem_stride);
     }
 }
 
-static void norm_stats_tangent_backward(real *tdinp, const real *tg, const real *g,
+static void norm_stats_tangent_backward(real *tdinp, const real *tdxhat, const real *dxhat,
                                         const real *xhat, const real *txhat, const real *rstd,
                                         const real *trstd, size_t n_groups, size_t n,
                                         size_t group_stride, size_t elem_stride, size_t K)
 {
-    LAUNCH(k_norm_stats_tangent_backward, K * n_groups, tdinp, tg, g, xhat, txhat, rstd, trstd,
+    LAUNCH(k_norm_stats_tangent_backward, K * n_groups, tdinp, tdxhat, dxhat, xhat, txhat, rstd, trstd,
            n_groups, n, group_stride, elem_stride, K);
 }
