@@ -192,7 +192,7 @@ int cmd_check_vec_format(const cmd *c, const char *option, const char *format)
 {
     if (!format || fp_vec_format_known(format))
         return 0;
-    return cmd_usage_error(c, "unknown --%s '%s' (npy, txt, csv, bin, h5, json)", option, format);
+    return cmd_usage_error(c, "unknown --%s '%s' (%s)", option, format, fp_vec_format_names());
 }
 
 int cmd_error(const fp_error *err)

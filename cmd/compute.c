@@ -61,6 +61,12 @@ int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const ch
     return fp_matrix_read(path, opts->in_format, opts->dtype, precision, out, err);
 }
 
+int compute_read_batch(const cmd_opts *opts, const compute_session *s, const char *path,
+                       fp_matrix *out, fp_error *err)
+{
+    return fp_batch_read(path, opts->in_format, opts->dtype, fp_net_precision(s->net), out, err);
+}
+
 int compute_write(const cmd_opts *opts, const compute_session *s, const char *path, int rank,
                   uint64_t rows, uint64_t cols, const void *data, fp_error *err)
 {
@@ -159,7 +165,7 @@ int compute_open_net(const cmd *c, cmd_opts *opts, compute_session *s)
         s->net_opts.device = auto_device(c, s->layout.n_elems);
     if (fp_net_build(&s->net, s->tree.root, &s->layout, &s->net_opts, &err) < 0)
         goto fail;
-    if (compute_read_matrix(opts, s, opts->x, &s->x, &err) < 0)
+    if (compute_read_batch(opts, s, opts->x, &s->x, &err) < 0)
         goto fail;
     if (fp_net_check_input(s->net, &s->x, &err) < 0) {
         fp_fail_prefix(&err, opts->x);

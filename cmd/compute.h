@@ -30,10 +30,13 @@ int compute_open_net(const cmd *c, cmd_opts *opts, compute_session *s);
  * choose it: --precision, else the flat vector's type). */
 fp_dtype compute_precision(const compute_session *s);
 
-/* Reads a matrix file (-x, -y) in the compute dtype; raw .bin is read as --dtype,
+/* Reads a matrix file (--hvp's V) in the compute dtype; raw .bin is read as --dtype,
  * else as the compute dtype. Messages name the file. */
 int compute_read_matrix(const cmd_opts *opts, const compute_session *s, const char *path,
                         fp_matrix *out, fp_error *err);
+/* The same for a batch of samples (-x, -y), of rank up to FP_MATRIX_MAX_RANK. */
+int compute_read_batch(const cmd_opts *opts, const compute_session *s, const char *path,
+                       fp_matrix *out, fp_error *err);
 
 /* Writes n elements (rank 1) or rows x cols (rank 2) of the compute dtype to path
  * ("-" for standard output) as --dtype, else the compute dtype. */

@@ -74,7 +74,7 @@ static int run(cmd_opts *opts)
     fp_error err;
     fp_matrix y = { 0 };
     if (opts->y) {
-        rc = compute_read_matrix(opts, &s, opts->y, &y, &err);
+        rc = compute_read_batch(opts, &s, opts->y, &y, &err);
         if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y, loss, &err)) < 0)
             fp_fail_prefix(&err, opts->y);
     }

@@ -182,45 +182,6 @@ static int io_all(scratch *s, void *buf, size_t bytes, off_t at, int writing, fp
     return 0;
 }
 
-/* Rows [at, at+W) of the symmetric matrix, from the upper triangle's rows S
- * (rows: S[at+r, c], valid from the row's computed block on, the blocks being K
- * rows) and the strip S[c, at+r] for c < at+W: left of the row's block S^T,
- * inside it the average of the two, right of it S. */
-#define SYMMETRISE(real, rows, strip, W, K, n, at)                                   \
-    do {                                                                             \
-        enum { TILE = 64 };   /* the strip is read across: in tiles, for the cache */ \
-        const real *st = (const real *)(strip);                                      \
-        for (size_t r0 = 0; r0 < (W); r0 += TILE)                                    \
-            for (uint64_t c0 = 0; c0 < (at) + (W); c0 += TILE)                       \
-                for (size_t r = r0; r < r0 + TILE && r < (W); r++) {                 \
-                    real *row = (real *)(rows) + r * (n);                            \
-                    uint64_t bb = ((at) + r) / (K) * (K);                            \
-                    uint64_t be = bb + (K) < (n) ? bb + (K) : (n);                   \
-                    uint64_t stop = c0 + TILE < be ? c0 + TILE : be;                 \
-                    for (uint64_t c = c0; c < stop; c++)                             \
-                        row[c] = c < bb ? st[c * (W) + r] : (row[c] + st[c * (W) + r]) / 2; \
-                }                                                                    \
-    } while (0)
-
-/* In memory, the whole of S at once, in place and in tiles: below the diagonal
- * blocks the transpose of what is above them, inside them the average. */
-#define SYMMETRISE_IN_PLACE(real, mem, n, K)                                          \
-    do {                                                                             \
-        real *S = (real *)(mem);                                                     \
-        enum { TILE = 64 };                                                          \
-        for (uint64_t i0 = 0; i0 < (n); i0 += TILE)                                  \
-            for (uint64_t j0 = i0; j0 < (n); j0 += TILE)                             \
-                for (uint64_t i = i0; i < i0 + TILE && i < (n); i++) {               \
-                    uint64_t be = i / (K) * (K) + (K);                               \
-                    for (uint64_t j = j0 > i ? j0 : i + 1; j < j0 + TILE && j < (n); j++) \
-                        if (j >= be)                                                 \
-                            S[j * (n) + i] = S[i * (n) + j];                         \
-                        else                                                         \
-                            S[j * (n) + i] = S[i * (n) + j] =                        \
-                                (S[i * (n) + j] + S[j * (n) + i]) / 2;               \
-                }                                                                    \
-    } while (0)
-
 /* Asks for transparent huge pages over the whole pages inside [p, p + bytes). */
 static void advise_huge(void *p, size_t bytes)
 {
@@ -360,10 +321,7 @@ static int write_full(job *j, fp_error *err)
                                    &sink, err);
     phase_time("rows", &clock);
     if (rc == 0 && sc.mem) {
-        if (elem == 4)
-            SYMMETRISE_IN_PLACE(float, sc.mem, n, (uint64_t)block);
-        else
-            SYMMETRISE_IN_PLACE(double, sc.mem, n, (uint64_t)block);
+        fp_hessian_symmetrise(sc.mem, n, block, fp_net_precision(j->s->net));
         phase_time("symmetrise", &clock);
         for (uint64_t at = 0; rc == 0 && at < n; at += wide) {
             size_t W = n - at < wide ? (size_t)(n - at) : wide;
@@ -387,10 +345,7 @@ static int write_full(job *j, fp_error *err)
         }
         if (rc < 0)
             break;
-        if (elem == 4)
-            SYMMETRISE(float, rows, strip, W, block, n, at);
-        else
-            SYMMETRISE(double, rows, strip, W, block, n, at);
+        fp_hessian_symmetrise_rows(rows, strip, W, block, n, at, fp_net_precision(j->s->net));
         rc = write_converted(j, w, rows, W * n, conv, err);
         cmd_progress_show(&j->prog, at + W, n);
     }
@@ -560,7 +515,7 @@ static int run(cmd_opts *opts)
     }
     allocate_on_gpu(&j, s.net_opts.device);   /* (auto: now it has chosen) */
     if (opts->y) {
-        rc = compute_read_matrix(opts, &s, opts->y, &y_data, &err);
+        rc = compute_read_batch(opts, &s, opts->y, &y_data, &err);
         if (rc == 0 && (rc = fp_net_check_target(s.net, &s.x, &y_data, loss, &err)) < 0)
             fp_fail_prefix(&err, opts->y);
     }

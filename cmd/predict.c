@@ -12,7 +12,11 @@ static int run(cmd_opts *opts)
     fp_error err;
     fp_matrix y;
     rc = fp_predict(s.net, &s.x, &y, &err);
-    if (rc == 0) {
+    if (rc == 0 && y.rank > 2) {   /* (the writers take vectors and matrices) */
+        rc = fp_fail(&err, "%s: the model's output for X has rank %d; predict writes only a "
+                     "vector or a matrix (end the model with a Flatten)", opts->x, y.rank);
+        free(y.data);
+    } else if (rc == 0) {
         /* A single sample given as a vector answers with a vector, as PyTorch does. */
         int rank = s.x.rank == 1 && y.rows == 1 ? 1 : 2;
         rc = compute_write(opts, &s, opts->output ? opts->output : "-", rank,

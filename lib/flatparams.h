@@ -312,6 +312,8 @@ typedef struct fp_vec_reader fp_vec_reader;
 
 /* Whether name is a vector format --format and --in-format take (npy, txt, ...). */
 int fp_vec_format_known(const char *name);
+/* Their names, one per format, comma-separated, for messages ("npy, txt, ..."). */
+const char *fp_vec_format_names(void);
 
 /* Opens an output of n_elems (rank 1) or rows x cols (rank 2) elements of dtype.
  * format: "npy", "txt", "csv", "bin", "h5", "json", or NULL to choose by extension
@@ -342,15 +344,23 @@ int fp_vec_reader_read(fp_vec_reader *r, void *dst, fp_dtype dtype, uint64_t n,
                        uint64_t *n_read, fp_error *err);
 void fp_vec_reader_close(fp_vec_reader *r);
 
-/* A whole small array (X, Y, V): rank 1 or 2, data converted to dtype, caller frees data. */
+/* A matrix, or a batch of samples of any shape (X and Y of predict, gradient
+ * and hessian): rows samples of cols elements each, row-major. */
+#define FP_MATRIX_MAX_RANK 5
 typedef struct fp_matrix {
-    int rank;
-    uint64_t rows, cols;   /* rank 1: rows = n, cols = 1 */
+    int rank;              /* 1 to FP_MATRIX_MAX_RANK */
+    uint64_t rows, cols;   /* rank 1: rows = n, cols = 1; rank > 2: cols = a sample's elements */
     fp_dtype dtype;
     void *data;
+    uint64_t shape[FP_MATRIX_MAX_RANK];   /* rank > 2: every dimension, shape[0] = rows */
 } fp_matrix;
+/* A whole small array (X, Y, V): rank 1 or 2, data converted to dtype, caller frees data. */
 int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
                    fp_dtype dtype, fp_matrix *out, fp_error *err);
+/* The same for a batch of samples of any shape (X, Y): rank 1 to FP_MATRIX_MAX_RANK,
+ * its shape filled in. */
+int fp_batch_read(const char *path, const char *format, fp_dtype bin_dtype, fp_dtype dtype,
+                  fp_matrix *out, fp_error *err);
 
 /* Shortest decimal that reads back to the same value ("0.1", "1e-07", "nan", "inf"). */
 int fp_format_f64(char *buf, size_t cap, double x);

@@ -2,6 +2,7 @@
  * vector (Optimisers.jl's destructure). Depth-first, children in file order,
  * shared arrays once at their first occurrence. */
 #include "flatparams.h"
+#include "vocabulary.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
@@ -15,10 +16,7 @@ int fp_is_trainable_key(const char *layer_type, const char *key)
     static const char *const norm_types[] = {
         "BatchNorm", "BatchNormalization", "BatchNorm1d", "BatchNorm2d", "InstanceNorm", NULL
     };
-    static const char *const stat_keys[] = {
-        "mean", "var", "μ", "σ²", "moving_mean", "moving_variance",
-        "running_mean", "running_var", NULL
-    };
+    static const char *const *const stat_keys[] = { fp_running_mean_keys, fp_running_var_keys };
     if (!layer_type || !key)
         return 1;
     int is_norm = 0;
@@ -26,9 +24,10 @@ int fp_is_trainable_key(const char *layer_type, const char *key)
         is_norm |= !strcmp(layer_type, *t);
     if (!is_norm)
         return 1;
-    for (const char *const *k = stat_keys; *k; k++)
-        if (!strcmp(key, *k))
-            return 0;
+    for (size_t i = 0; i < sizeof stat_keys / sizeof *stat_keys; i++)
+        for (const char *const *k = stat_keys[i]; *k; k++)
+            if (!strcmp(key, *k))
+                return 0;
     return 1;
 }
 

@@ -39,6 +39,29 @@ int fp_vec_format_known(const char *name)
     return format_by_name(name) != VF_NONE;
 }
 
+static char format_list[96];
+
+/* Each format's first name in the table, in its order. */
+static void list_formats(void)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof format_names / sizeof format_names[0]; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i; j++)
+            first &= format_names[j].format != format_names[i].format;
+        if (first && len < sizeof format_list)
+            len += (size_t)snprintf(format_list + len, sizeof format_list - len, "%s%s",
+                                    len ? ", " : "", format_names[i].name);
+    }
+}
+
+const char *fp_vec_format_names(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, list_formats);
+    return format_list;
+}
+
 static vec_format format_by_extension(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -202,8 +225,8 @@ int fp_vec_writer_open(fp_vec_writer **out, const char *path, const char *format
     *out = NULL;
     vec_format forced = VF_NONE;
     if (format && !(forced = format_by_name(format)))
-        return fp_fail(err, "%s: unknown vector format '%s' (npy, txt, csv, bin, h5, json)",
-                       path, format);
+        return fp_fail(err, "%s: unknown vector format '%s' (%s)", path, format,
+                       fp_vec_format_names());
     if (fp_dtype_size(dtype) == 0)
         return fp_fail(err, "%s: no element type to write", path);
     if (rank != 1 && rank != 2)
@@ -366,8 +389,8 @@ static int reader_open(fp_vec_reader **out, const char *path, const char *format
     *out = NULL;
     vec_format forced = VF_NONE;
     if (format && !(forced = format_by_name(format)))
-        return fp_fail(err, "%s: unknown vector format '%s' (npy, txt, csv, bin, h5, json)",
-                       path, format);
+        return fp_fail(err, "%s: unknown vector format '%s' (%s)", path, format,
+                       fp_vec_format_names());
     fp_vec_reader *r = calloc(1, sizeof *r);
     if (!r)
         return fp_fail(err, "out of memory");
@@ -466,22 +489,38 @@ int vec_convert_out(fp_vec_reader *r, void *dst, fp_dtype dtype, const void *src
 /* ---------------------------------------------------------------- whole matrices */
 
 /* Column-major rows x cols into row-major, through a copy. */
-static int transpose(void *data, uint64_t rows, uint64_t cols, size_t size, fp_error *err)
+/* A Fortran-ordered (column-major) array made row-major in place: its axes
+ * reversed, element by element, the row-major index an odometer. */
+static int to_row_major(void *data, int rank, const uint64_t *shape, size_t size, fp_error *err)
 {
-    size_t bytes = (size_t)(rows * cols) * size;
+    uint64_t n = 1, stride[FP_MAX_RANK], index[FP_MAX_RANK] = { 0 }, from = 0;
+    for (int k = 0; k < rank; k++) {   /* column-major: the first axis is contiguous */
+        stride[k] = n;
+        n *= shape[k];
+    }
+    size_t bytes = (size_t)n * size;
     unsigned char *copy = malloc(bytes ? bytes : 1);
     if (!copy)
         return fp_fail(err, "out of memory");
     memcpy(copy, data, bytes);
-    for (uint64_t i = 0; i < rows; i++)
-        for (uint64_t j = 0; j < cols; j++)
-            memcpy((unsigned char *)data + (i * cols + j) * size, copy + (j * rows + i) * size, size);
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy((unsigned char *)data + i * size, copy + from * size, size);
+        for (int k = rank - 1; k >= 0; k--) {
+            if (++index[k] < shape[k]) {
+                from += stride[k];
+                break;
+            }
+            from -= (shape[k] - 1) * stride[k];
+            index[k] = 0;
+        }
+    }
     free(copy);
     return 0;
 }
 
-int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
-                   fp_dtype dtype, fp_matrix *out, fp_error *err)
+/* fp_matrix_read and fp_batch_read: arrays of rank max_rank at most. */
+static int read_array(const char *path, const char *format, fp_dtype bin_dtype, fp_dtype dtype,
+                      int max_rank, fp_matrix *out, fp_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t size = fp_dtype_size(dtype);
@@ -522,17 +561,28 @@ int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
     if (rc == 0)
         rc = r->ops->shape(r, dtype, &rank, shape, err);
     if (rc == 0) {
-        if (rank > 2) {
+        if (rank > max_rank && max_rank == 2) {
             rc = fp_fail(err, "%s: expected a vector or a matrix, got a rank-%d array", r->name, rank);
+        } else if (rank > max_rank) {
+            rc = fp_fail(err, "%s: expected an array of rank %d at most, got a rank-%d array",
+                         r->name, max_rank, rank);
         } else {
-            out->rank = rank == 2 ? 2 : 1;
+            out->rank = rank >= 2 ? rank : 1;
             out->rows = rank == 0 ? 1 : shape[0];
-            out->cols = rank == 2 ? shape[1] : 1;
-            if (out->rows * out->cols != n)
+            out->cols = 1;
+            for (int k = 1; k < rank; k++)   /* (their product is n, checked next) */
+                out->cols *= shape[k];
+            for (int k = 0; k < rank; k++)
+                out->shape[k] = shape[k];
+            int overflow = 0;
+            uint64_t total = 1;
+            for (int k = 0; k < rank; k++)
+                overflow |= __builtin_mul_overflow(total, shape[k], &total);
+            if (overflow || total != n)
                 rc = fp_fail(err, "%s: read %llu elements, the shape says %llu", r->name,
                              (unsigned long long)n, (unsigned long long)(out->rows * out->cols));
-            else if (r->fortran_order && rank == 2)
-                rc = transpose(data, out->rows, out->cols, size, err);
+            else if (r->fortran_order && rank >= 2)
+                rc = to_row_major(data, rank, shape, size, err);
         }
     }
     fp_vec_reader_close(r);
@@ -544,4 +594,16 @@ int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
     out->dtype = dtype;
     out->data = data;
     return 0;
+}
+
+int fp_matrix_read(const char *path, const char *format, fp_dtype bin_dtype,
+                   fp_dtype dtype, fp_matrix *out, fp_error *err)
+{
+    return read_array(path, format, bin_dtype, dtype, 2, out, err);
+}
+
+int fp_batch_read(const char *path, const char *format, fp_dtype bin_dtype, fp_dtype dtype,
+                  fp_matrix *out, fp_error *err)
+{
+    return read_array(path, format, bin_dtype, dtype, FP_MATRIX_MAX_RANK, out, err);
 }

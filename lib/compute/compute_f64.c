@@ -1,8 +1,9 @@
 /* The compute kernels in double: every file below is written once over `real`. */
 #define FP_REAL_BITS 64
 #include "activations.c"
-#include "layers.c"
 #include "losses.c"
-#include "passes.c"
 #include "tangent.c"
+#include "compute/layer_files.h"   /* every kind's layers/<kind>.c (layers/registry.h) */
+#include "passes.c"
 #include "tangent_pass.c"
+#include "symmetrise.c"

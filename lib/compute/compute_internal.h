@@ -1,55 +1,17 @@
 /*
- * Inside the compute core: the layer list, the buffers, and the table of
- * per-precision passes. model.c builds it from a tree (no arithmetic),
+ * Inside the compute core: the net (its layers, buffers and the table of
+ * per-precision passes). model.c builds it from a tree (no arithmetic),
  * net.c plans buffers and checks inputs (no arithmetic), and the kernels
- * (activations.c, layers.c, losses.c, passes.c) are written once over a `real`
- * type and compiled twice, by compute_f32.c and compute_f64.c.
+ * (activations.c, losses.c, tangent.c, each layer kind's file of layers/,
+ * passes.c, tangent_pass.c) are written once over a `real` type and compiled
+ * twice, by compute_f32.c and compute_f64.c. layer.h says what a layer kind is.
  */
 #ifndef FP_COMPUTE_INTERNAL_H
 #define FP_COMPUTE_INTERNAL_H
 
 #include "backend.h"
 #include "fp_compute.h"
-
-typedef enum layer_kind {
-    LAYER_DENSE, LAYER_BATCHNORM, LAYER_LAYERNORM, LAYER_ACTIVATION
-} layer_kind;
-
-typedef enum act_kind {
-    ACT_IDENTITY, ACT_RELU, ACT_LEAKYRELU, ACT_ELU, ACT_SELU, ACT_GELU, ACT_GELU_TANH, ACT_SIGMOID,
-    ACT_TANH, ACT_SOFTPLUS, ACT_SWISH, ACT_SOFTMAX, ACT_LOGSOFTMAX, ACT_COUNT
-} act_kind;
-
-/* Where a layer's parameter lives: in the flat vector, with its gradient at the
- * same offset of the gradient buffer, or among the constants (not selected).
- * Offsets rather than pointers, so a device backend resolves them against its
- * own copies of the buffers. */
-typedef enum slot_home { SLOT_ABSENT, SLOT_PARAM, SLOT_CONST } slot_home;
-typedef struct slot {
-    slot_home home;
-    uint64_t offset;       /* elements into net->params or net->consts */
-} slot;
-
-typedef struct layer {
-    layer_kind kind;
-    act_kind act;
-    char *path;            /* model path, for messages */
-    uint64_t in, out;      /* features; 0 for layers that keep their input's width */
-    int kernel_in_out;     /* Dense weight stored in x out (a Keras kernel) */
-    double eps;            /* normalisation layers */
-    slot weight, bias;     /* Dense: weight, bias; norms: scale (gamma), shift (beta) */
-    slot mean, var;        /* BatchNorm's running statistics (inference mode) */
-    int grad_below;        /* an earlier layer has a parameter in the flat vector */
-} layer;
-
-/* One layer's buffers for a batch, as element offsets into net->work. */
-typedef struct layer_plan {
-    uint64_t in, out;      /* widths */
-    uint64_t out_at;       /* output, rows x out */
-    uint64_t pre_at;       /* before the activation (== out_at for identity) */
-    uint64_t norm_at;      /* normalised input (xhat) of norm layers */
-    uint64_t stats_at;     /* norm layers: mean, then 1/std, per group */
-} layer_plan;
+#include "layer.h"
 
 struct net_ops;
 struct net_tangent_ops;
@@ -64,18 +26,19 @@ struct fp_net {
     void *device;
     layer *layers;
     size_t n_layers;
-    uint64_t in_features;  /* 0 when no layer fixes it */
+    uint64_t in_features;  /* 0 when no layer fixes it (the first layer that fixes a width) */
     char *in_why;          /* which array fixes it ("/layers/0/weight is 4 x 2"), for messages */
     uint64_t n_params, n_consts;
     void *params, *grads, *consts;
 
-    /* The workspace, planned for `rows` samples of `width` features. */
-    uint64_t rows, width;
+    /* The workspace, planned for `rows` samples of shape in_shape (in_elems each). */
+    uint64_t rows, in_elems;
+    sample_shape in_shape;
     layer_plan *plan;
     void *work;
     uint64_t work_elems;
     uint64_t planned_elems;   /* what the plan for `rows` uses of it */
-    uint64_t delta_at[2];  /* two rows x max_width buffers for the backward pass */
+    uint64_t delta_at[2];  /* two rows x (the widest layer) buffers for the backward pass */
     uint64_t target_at;    /* the target, rows x out, in the compute dtype */
 
     /* Hessian scratch kept between calls (hessian.c), so blocks of rows do not
@@ -114,11 +77,11 @@ typedef struct tangent_dirs {
 } tangent_dirs;
 
 /* The tangent pass (tangent.c, tangent_pass.c): HV (k x n_params) = H V for the
- * directions on the prepared batch; tw is scratch of fp_tangent_scratch_elems
+ * directions on the prepared batch; tangents is scratch of fp_tangent_scratch_elems
  * (for k = dirs->k and its unit). */
 typedef struct net_tangent_ops {
     void (*hvp)(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
-                void *tw);
+                void *tangents);
     /* A device's pipelined blocks of rows (NULL on the host): rows_start queues
      * H V for the directions and the copy of the rows back to the host, and
      * returns at once; rows_wait waits for the oldest block started and returns
@@ -154,8 +117,20 @@ int fp_neuron_rows_on(const fp_net *net);
 
 extern const net_tangent_ops fp_net_tangent_ops_f32, fp_net_tangent_ops_f64;
 
+/* symmetrise.c, per precision: fp_hessian_symmetrise and _rows' work. */
+void fp_symmetrise_f32(void *matrix, uint64_t n, uint64_t block);
+void fp_symmetrise_f64(void *matrix, uint64_t n, uint64_t block);
+void fp_symmetrise_rows_f32(void *rows, const void *strip, uint64_t W, uint64_t block, uint64_t n,
+                            uint64_t at);
+void fp_symmetrise_rows_f64(void *rows, const void *strip, uint64_t W, uint64_t block, uint64_t n,
+                            uint64_t at);
+
 /* splitmix64, the fixed-seed generator of Hutchinson's probes and Lanczos' start. */
 uint64_t fp_splitmix64(uint64_t *state);
+
+/* X's samples: how many, and their shape (net.c). */
+void fp_net_input_shape(const fp_net *net, const fp_matrix *x, uint64_t *rows,
+                        sample_shape *sample);
 
 /* Checks X (and Y with with_target), plans the batch, copies Y into the target
  * buffer and returns X in the compute dtype (*owned: a converted copy to free). */

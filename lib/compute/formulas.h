@@ -2,7 +2,7 @@
  * The formulas, once: activations and their first two derivatives, the losses'
  * terms and second derivatives, softmax rows, and one normalisation group's
  * statistics, backward pass and tangent. Each works on one element, row or
- * group, so the CPU kernels (activations.c, losses.c, layers.c, tangent.c)
+ * group, so the CPU kernels (activations.c, losses.c, tangent.c, layers/)
  * loop over them and the CUDA kernels (cuda/kernels.cuh) give each to a thread:
  * the two backends differ in the order of the work, not in the arithmetic.
  * Included after real.h (the `real` type); FP_HD makes them callable on the
@@ -401,14 +401,6 @@ FP_HD static inline void unit_range(const tslice *t, size_t K, size_t *k0, size_
     *k0 = lo > 0 ? (size_t)lo : 0;
     *k1 = hi < 0 ? 0 : (size_t)hi < K ? (size_t)hi : K;
     *k1 = *k1 > *k0 ? *k1 : *k0;
-}
-
-/* Element j of a Dense weight as (output o, input c); a Keras kernel is in x out. */
-FP_HD static inline void weight_index(size_t j, size_t C, size_t OC, int kernel_in_out, size_t *o,
-                                      size_t *c)
-{
-    *o = kernel_in_out ? j % OC : j / C;
-    *c = kernel_in_out ? j / OC : j % C;
 }
 
 #endif

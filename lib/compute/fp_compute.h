@@ -184,6 +184,17 @@ int fp_hessian_row_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *y, f
 int fp_hessian_full_on_device(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                               size_t block, const fp_row_sink *sink, fp_error *err);
 
+/* The whole matrix made exactly symmetric from the upper triangle's rows S of
+ * fp_hessian_row_blocks with FP_ROWS_UPPER in blocks of `block` rows (each
+ * block's rows from its own first column on): H[i,j] is S[i,j] right of row
+ * i's block, S[j,i] left of it, the average of the two inside it. dtype is
+ * the compute dtype (FP_F32 or FP_F64). In memory: S (n x n) becomes H. */
+void fp_hessian_symmetrise(void *S, uint64_t n, size_t block, fp_dtype dtype);
+/* A piece at a time, for S kept in a file: rows (W x n, S's rows [at, at + W))
+ * become H's, given the strip (at + W) x W whose row c holds S[c, at .. at + W). */
+void fp_hessian_symmetrise_rows(void *rows, const void *strip, size_t W, size_t block,
+                                uint64_t n, uint64_t at, fp_dtype dtype);
+
 /* Called after each block: done of total rows, or done iterations with total 0
  * where the count is not known in advance (Lanczos runs until it converges). */
 typedef void (*fp_progress_fn)(void *ctx, uint64_t done, uint64_t total);

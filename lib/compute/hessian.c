@@ -88,13 +88,21 @@ static size_t pass_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
 {
     if (net->backend->net_ops)   /* a device sizes its passes by its own memory */
         max_bytes = net->backend->block_bytes;
-    uint64_t rows = x->rank == 1 && net->in_features != 1 ? 1 : x->rows;
-    uint64_t widest = 1, per_row = 0;
-    /* an estimate of the planned workspace (net.c's plan) per sample */
-    uint64_t cur = x->rank == 1 && net->in_features != 1 ? x->rows : x->cols;
+    uint64_t rows, widest = 1, per_row = 0;
+    /* an estimate of the planned workspace (net.c's plan) per sample: each
+     * layer's output, before its activation, its scratch and their statistics */
+    sample_shape sample;
+    fp_net_input_shape(net, x, &rows, &sample);
+    uint64_t cur = shape_elems(&sample);
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
-        cur = l->kind == LAYER_DENSE ? l->out : cur;
+        sample_shape out = sample;
+        char why[8];
+        if (l->type->output_shape && l->type->output_shape(l, &sample, &out, why, sizeof why) == 0)
+            sample = out;
+        if (l->type->flags & LAYER_RESHAPES)
+            continue;   /* (no buffer of its own) */
+        cur = shape_elems(&sample);
         per_row += 4 * cur + 2;
         widest = cur > widest ? cur : widest;
     }
@@ -121,28 +129,22 @@ int fp_neuron_rows_on(const fp_net *net)
     return !net->backend->net_ops;   /* a device's gain is not measured yet */
 }
 
-/* How many rows of H one neuron's tangent serves, at least (tangent_pass.c's
- * neuron rows): the narrowest Dense input, when every layer is Dense or an
- * activation and no Dense weight is shared; else 1. */
+/* How many rows of H one neuron's tangent serves, at least (neuron rows: a
+ * kind's fast path, dense.c's): the fewest any layer's serve, when every
+ * layer works sample by sample; else 1. */
 static size_t neuron_factor(const fp_net *net)
 {
-    size_t f = 0;
+    uint64_t f = 0;
     if (!fp_neuron_rows_on(net))
         return 1;
     for (size_t i = 0; i < net->n_layers; i++) {
-        const layer *l = &net->layers[i];
-        if (l->kind != LAYER_DENSE && l->kind != LAYER_ACTIVATION)
+        const layer_type *type = net->layers[i].type;
+        if (!(type->flags & LAYER_SAMPLEWISE))
             return 1;
-        if (l->kind != LAYER_DENSE || l->weight.home != SLOT_PARAM)
-            continue;
-        for (size_t j = 0; j < net->n_layers; j++)
-            if (j != i && net->layers[j].weight.home == SLOT_PARAM
-                && net->layers[j].weight.offset == l->weight.offset)
-                return 1;   /* shared: its rows take plain passes */
-        size_t in = (size_t)l->in;   /* the weight's (the plan may not be made yet) */
-        f = f == 0 || in < f ? in : f;
+        uint64_t rows = type->neuron_rows ? type->neuron_rows->rows_per_tangent(net, i) : 0;
+        f = rows && (f == 0 || rows < f) ? rows : f;
     }
-    return f ? f : 1;
+    return f ? (size_t)f : 1;
 }
 
 size_t fp_tangent_capacity(const fp_net *net, size_t k, int unit)
@@ -172,23 +174,18 @@ size_t fp_hessian_block(fp_net *net, const fp_matrix *x, size_t max_bytes)
     return pass_rows(net, x, max_bytes) * host_threads(net);
 }
 
-/* Elements of a neuron pass's M (tangent_pass.c): a Dense weight's rows of
- * products for the whole batch, at least one row, at most 1 Mi elements on the
- * host (8 MiB in f64, in cache) and 16 Mi on a device (fewer, bigger products);
- * none when neuron rows are off. */
+/* Elements of a neuron pass's scratch (dense.c's M: a weight's rows of
+ * products for the whole batch), at most 1 Mi elements on the host (8 MiB in
+ * f64, in cache) and 16 Mi on a device (fewer, bigger products), or what one
+ * row needs; none when neuron rows are off. */
 uint64_t fp_neuron_scratch_elems(const fp_net *net)
 {
     uint64_t most = net->backend->net_ops ? (uint64_t)1 << 24 : (uint64_t)1 << 20, need = 0;
     if (!fp_neuron_rows_on(net))
         return 0;
     for (size_t i = 0; i < net->n_layers; i++) {
-        const layer_plan *p = &net->plan[i];
-        if (net->layers[i].kind != LAYER_DENSE)
-            continue;
-        uint64_t row = net->rows * (p->in > p->out ? p->in : p->out);
-        uint64_t all = net->rows * p->in * p->out;
-        uint64_t want = all < most ? all : most;
-        want = want > row ? want : row;
+        const layer_type *type = net->layers[i].type;
+        uint64_t want = type->neuron_rows ? type->neuron_rows->scratch(net, i, most) : 0;
         need = want > need ? want : need;
     }
     return need;
@@ -221,7 +218,7 @@ typedef struct hvp_run {
     fp_net *net;
     const void *x;
     fp_loss loss;
-    const tangent_dirs *dd;
+    const tangent_dirs *dirs;
     void *HV;
     size_t part, n_parts;
     size_t next;       /* the next part to take */
@@ -235,16 +232,15 @@ typedef struct hvp_thread {
     pthread_t tid;
 } hvp_thread;
 
-/* Whether the tangent pass reads unit directions' rows: only normalisation
- * layers' parameters do (a Dense layer needs just where the 1 is). */
+/* Whether the tangent pass reads unit directions' rows: only some kinds'
+ * parameters do (normalisation layers'; a Dense layer needs just where the 1 is). */
 static int reads_unit_rows(const fp_net *net)
 {
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
-        if ((l->kind == LAYER_BATCHNORM || l->kind == LAYER_LAYERNORM)
-            && (l->weight.home == SLOT_PARAM || l->bias.home == SLOT_PARAM
-                || l->mean.home == SLOT_PARAM || l->var.home == SLOT_PARAM))
-            return 1;
+        for (int s = 0; s < LAYER_MAX_SLOTS && (l->type->flags & LAYER_READS_UNIT_ROWS); s++)
+            if (l->slots[s].home == SLOT_PARAM)
+                return 1;
     }
     return 0;
 }
@@ -260,12 +256,12 @@ static void run_parts(hvp_run *r, size_t id)
         clone.work = w->work;
         use = &clone;
     }
-    void *tw = host ? grow(&w->tangent, &w->tangent_bytes,
-                           fp_tangent_scratch_elems(net, r->part, r->dd->unit) * elem)
+    void *tangents = host ? grow(&w->tangent, &w->tangent_bytes,
+                           fp_tangent_scratch_elems(net, r->part, r->dirs->unit) * elem)
                     : NULL;
-    int rows_read = host && r->dd->unit && reads_unit_rows(net);
+    int rows_read = host && r->dirs->unit && reads_unit_rows(net);
     void *unit = rows_read ? grow(&w->unit, &w->unit_bytes, r->part * n * elem) : NULL;
-    if (host && (!tw || (rows_read && !unit))) {
+    if (host && (!tangents || (rows_read && !unit))) {
         __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -274,19 +270,19 @@ static void run_parts(hvp_run *r, size_t id)
         if (at >= r->n_parts || __atomic_load_n(&r->failed, __ATOMIC_RELAXED))
             return;
         size_t done = at * r->part;
-        tangent_dirs part = *r->dd;
+        tangent_dirs part = *r->dirs;
         part.forward_done = host;   /* batch_begin ran it (a device runs its own) */
-        part.k = r->dd->k - done < r->part ? r->dd->k - done : r->part;
-        part.V = r->dd->V ? (const char *)r->dd->V + done * n * elem : NULL;
-        if (r->dd->unit) {   /* unit rows: the support moves with the part */
-            part.lo = r->dd->lo + done;
+        part.k = r->dirs->k - done < r->part ? r->dirs->k - done : r->part;
+        part.V = r->dirs->V ? (const char *)r->dirs->V + done * n * elem : NULL;
+        if (r->dirs->unit) {   /* unit rows: the support moves with the part */
+            part.lo = r->dirs->lo + done;
             part.hi = part.lo + part.k;
             if (unit) {
                 unit_rows(unit, net->precision, n, part.lo, part.k);
                 part.V = unit;
             }
         }
-        use->tangent_ops->hvp(use, r->x, r->loss, &part, (char *)r->HV + done * n * elem, tw);
+        use->tangent_ops->hvp(use, r->x, r->loss, &part, (char *)r->HV + done * n * elem, tangents);
         if (!host && fp_net_device_failed(net, r->err) < 0) {
             r->failed = 2;
             return;
@@ -337,21 +333,21 @@ static void batch_end(fp_net *net, hvp_batch *b)
     free(b->owned);
 }
 
-/* H V for the directions dd describes (dd->k of them, any count) on a prepared
+/* H V for the directions dirs describes (dirs->k of them, any count) on a prepared
  * batch, in passes whose scratch stays near FP_HESSIAN_BLOCK_BYTES each: on the
  * host, as many passes side by side as it has threads (each gemm then on one
  * thread, so the elementwise work runs in parallel too); unit directions
- * (dd->V NULL) are made per pass. A part's arithmetic does not depend on which
+ * (dirs->V NULL) are made per pass. A part's arithmetic does not depend on which
  * thread runs it: the same parts give the same bytes on every run. */
 static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
-                     const tangent_dirs *dd, void *HV, fp_error *err)
+                     const tangent_dirs *dirs, void *HV, fp_error *err)
 {
-    size_t k = dd->k, threads = b->side_by_side;
-    size_t part = dd->unit ? pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
+    size_t k = dirs->k, threads = b->side_by_side;
+    size_t part = dirs->unit ? pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
                            : pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
     size_t even = (k + threads - 1) / threads;   /* the directions shared out */
     part = even && even < part ? even : part;
-    hvp_run r = { net, b->x, loss, dd, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
+    hvp_run r = { net, b->x, loss, dirs, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
     threads = threads < r.n_parts ? threads : r.n_parts;
     if (workers_ready(net, threads ? threads : 1) < 0)
         return fp_fail(err, "out of memory for the tangent pass of %zu directions", part);
@@ -388,11 +384,11 @@ static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_los
 int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, const void *V,
            size_t k, void *HV, fp_error *err)
 {
-    tangent_dirs dd = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
+    tangent_dirs dirs = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
     hvp_batch b;
     if (batch_begin(net, x, y, loss, k > 1, &b, err) < 0)
         return -1;
-    int rc = hvp_parts(net, x, &b, loss, &dd, HV, err);
+    int rc = hvp_parts(net, x, &b, loss, &dirs, HV, err);
     batch_end(net, &b);
     return rc;
 }
@@ -412,9 +408,9 @@ static int batch_rows(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_lo
                       uint64_t row_begin, uint64_t row_end, uint64_t col_begin, int diag_only,
                       void *out, fp_error *err)
 {
-    tangent_dirs dd = { .V = NULL, .k = (size_t)(row_end - row_begin), .lo = row_begin,
+    tangent_dirs dirs = { .V = NULL, .k = (size_t)(row_end - row_begin), .lo = row_begin,
                         .hi = row_end, .col_lo = col_begin, .unit = 1, .diag_only = diag_only };
-    return dd.k ? hvp_parts(net, x, b, loss, &dd, out, err) : 0;
+    return dirs.k ? hvp_parts(net, x, b, loss, &dirs, out, err) : 0;
 }
 
 int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -452,10 +448,10 @@ static int pipelined_blocks(fp_net *net, const hvp_batch *b, fp_loss loss, uint6
     while (at < (rc == 0 ? row_end : started)) {
         while (rc == 0 && started < row_end && started - at < 2 * (uint64_t)block) {
             uint64_t stop = row_end - started < block ? row_end : started + block;
-            tangent_dirs dd = { .V = NULL, .k = (size_t)(stop - started), .lo = started,
+            tangent_dirs dirs = { .V = NULL, .k = (size_t)(stop - started), .lo = started,
                                 .hi = stop, .col_lo = flags & FP_ROWS_UPPER ? started : 0,
                                 .unit = 1 };
-            ops->rows_start(net, b->x, loss, &dd);
+            ops->rows_start(net, b->x, loss, &dirs);
             started = stop;
         }
         uint64_t stop = row_end - at < block ? row_end : at + block;

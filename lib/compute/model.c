@@ -1,7 +1,9 @@
 /*
  * From a model tree to a net: the layer list, each parameter resolved to the
  * flat vector (selected) or the constants (everything else), the widths checked
- * from layer to layer. Errors name the file and the model path, and list what
+ * from layer to layer. The Chains are walked here; each layer is read by its
+ * kind (layers/<kind>.c, found by name through the registry) with the
+ * layer_* calls below. Errors name the file and the model path, and list what
  * is supported, because a model from another tool most often fails here.
  */
 #include "compute_internal.h"
@@ -14,28 +16,42 @@
 
 /* ---------------------------------------------------------------- names */
 
-typedef struct named_kind {
+/* The containers of layers: Flux's Chain, PyTorch's and Keras' Sequential,
+ * Keras' Functional models (merges such as Add or Concatenate are not
+ * supported layers, so one whose layers are all supported is a chain in
+ * layer order). */
+static int is_chain(const char *type)
+{
+    static const char *const names[] = { "Chain", "Sequential", "Functional", "Model", NULL };
+    for (const char *const *name = names; *name; name++)
+        if (!strcmp(type, *name))
+            return 1;
+    return 0;
+}
+
+/* What a layer may be, for messages: Flux's names first, then other tools'. */
+static void list_layer_names(char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "Chain");
+    for (size_t i = 0; i < fp_n_layer_types && len < cap; i++)
+        if (fp_layer_types[i]->name)
+            len += (size_t)snprintf(buf + len, cap - len, ", %s", fp_layer_types[i]->name);
+    if (len < cap)
+        len += (size_t)snprintf(buf + len, cap - len, ", Sequential");
+    for (size_t i = 0; i < fp_n_layer_types && len < cap; i++)
+        for (const char *const *alias = fp_layer_types[i]->aliases; alias && *alias && len < cap;
+             alias++)
+            len += (size_t)snprintf(buf + len, cap - len, ", %s", *alias);
+    if (len < cap)
+        snprintf(buf + len, cap - len, ", Functional, Model");
+}
+
+typedef struct named_act {
     const char *name;
-    int kind;
-} named_kind;
+    act_kind act;
+} named_act;
 
-enum { KIND_CHAIN = -1, KIND_PASS = -2 };   /* besides layer_kind */
-
-/* Flux's names first (they are the ones the messages list), then other tools'. */
-static const named_kind layer_names[] = {
-    { "Chain", KIND_CHAIN }, { "Dense", LAYER_DENSE }, { "BatchNorm", LAYER_BATCHNORM },
-    { "LayerNorm", LAYER_LAYERNORM }, { "Dropout", KIND_PASS }, { "Flatten", KIND_PASS },
-    { "Activation", LAYER_ACTIVATION },
-    { "Sequential", KIND_CHAIN }, { "Linear", LAYER_DENSE },
-    { "BatchNormalization", LAYER_BATCHNORM }, { "BatchNorm1d", LAYER_BATCHNORM },
-    { "LayerNormalization", LAYER_LAYERNORM }, { "AlphaDropout", KIND_PASS },
-    { "InputLayer", KIND_PASS },
-    /* Keras Functional models: merges (Add, Concatenate, ...) are not supported
-     * layers, so one whose layers are all supported is a chain in layer order. */
-    { "Functional", KIND_CHAIN }, { "Model", KIND_CHAIN },
-};
-
-static const named_kind act_names[] = {
+static const named_act act_names[] = {
     { "identity", ACT_IDENTITY }, { "relu", ACT_RELU }, { "leakyrelu", ACT_LEAKYRELU },
     { "elu", ACT_ELU }, { "selu", ACT_SELU }, { "gelu", ACT_GELU }, { "sigmoid", ACT_SIGMOID },
     { "tanh", ACT_TANH }, { "softplus", ACT_SOFTPLUS }, { "swish", ACT_SWISH },
@@ -47,36 +63,9 @@ static const named_kind act_names[] = {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static int find_name(const named_kind *table, size_t n, const char *name, int *kind)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(table[i].name, name)) {
-            *kind = table[i].kind;
-            return 0;
-        }
-    }
-    return -1;
-}
+const char *const layer_activation_keys[] = { "activation", "σ", "λ", NULL };
 
-static void list_names(char *buf, size_t cap, const named_kind *table, size_t n)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < n && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", table[i].name);
-}
-
-/* The keys each tool uses for the same array or setting. */
-static const char *const keys_activation[] = { "activation", "σ", "λ", NULL };
-static const char *const keys_scale[] = { "gamma", "γ", "scale", "weight", NULL };
-static const char *const keys_shift[] = { "beta", "β", "bias", NULL };
-static const char *const keys_mean[] = { "mean", "μ", "running_mean", "moving_mean", NULL };
-static const char *const keys_var[] = { "var", "σ²", "running_var", "moving_variance", NULL };
-static const char *const keys_eps[] = { "eps", "ϵ", "ε", "epsilon", NULL };
-
-/* The first present, non-null child under any of the keys; Flux's LayerNorm keeps
- * its scale and shift in a `diag` (Scale) child, so look there as well. */
-static const fp_node *find_key(const fp_node *map, const char *const *keys, const char **key)
+const fp_node *layer_field(const fp_node *map, const char *const *keys, const char **key)
 {
     for (const char *const *k = keys; *k; k++) {
         const fp_node *child = fp_map_get(map, *k);
@@ -84,13 +73,6 @@ static const fp_node *find_key(const fp_node *map, const char *const *keys, cons
             *key = *k;
             return child;
         }
-    }
-    const fp_node *diag = fp_map_get(map, "diag");
-    if (diag && diag->kind == FP_MAP && (keys == keys_scale || keys == keys_shift)) {
-        const fp_node *found = find_key(diag, keys, key);
-        if (found)
-            *key = keys == keys_scale ? "diag/scale" : "diag/bias";
-        return found;
     }
     return NULL;
 }
@@ -109,7 +91,7 @@ typedef struct constant {
  * the most a model may expand to. */
 enum { MAX_EXPANDED_LAYERS = 100000 };
 
-typedef struct builder {
+struct layer_reader {
     fp_net *net;
     size_t n_expanded;     /* add_node calls so far */
     const fp_layout *layout;
@@ -120,11 +102,10 @@ typedef struct builder {
     size_t n_consts, cap_consts;
     uint64_t width;        /* features leaving the layers so far; 0 = not fixed yet */
     int any_param;         /* a layer so far uses the flat vector */
-} builder;
+};
+typedef layer_reader builder;
 
-static int fail_at(builder *b, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail_at(builder *b, const char *path, const char *fmt, ...)
+int layer_fail(builder *b, const char *path, const char *fmt, ...)
 {
     char what[768];
     va_list ap;
@@ -136,7 +117,12 @@ static int fail_at(builder *b, const char *path, const char *fmt, ...)
     return fp_fail(b->err, "%s: %s", *path ? path : "/", what);
 }
 
-static char *join(const char *base, const char *key)
+int layer_no_memory(builder *b)
+{
+    return fp_fail(b->err, "out of memory");
+}
+
+char *layer_join(const char *base, const char *key)
 {
     size_t n = strlen(base) + strlen(key) + 2;
     char *path = malloc(n);
@@ -145,10 +131,22 @@ static char *join(const char *base, const char *key)
     return path;
 }
 
-static const char *kind_name(fp_kind kind)
+const char *layer_node_kind(fp_kind kind)
 {
     static const char *const names[] = { "map", "list", "array", "string", "number", "bool", "null" };
     return names[kind];
+}
+
+int layer_train_mode(const builder *b)
+{
+    return b->net->train_mode;
+}
+
+void *layer_settings(builder *b, layer *l, size_t size)
+{
+    if (!(l->settings = calloc(1, size)))
+        layer_no_memory(b);
+    return l->settings;
 }
 
 /* Grows *items (n used of *cap) so that one more fits. */
@@ -159,25 +157,24 @@ static int room_for_one(builder *b, void **items, size_t *cap, size_t n, size_t 
     size_t grown_cap = *cap ? 2 * *cap : 8;
     void *grown = realloc(*items, grown_cap * size);
     if (!grown)
-        return fp_fail(b->err, "out of memory");
+        return layer_no_memory(b);
     *items = grown;
     *cap = grown_cap;
     return 0;
 }
 
-/* Resolves an array to the flat vector or the constants; want = element count. */
-static int take_slot(builder *b, const fp_node *node, const char *path, uint64_t want, slot *out)
+int layer_take_array(builder *b, const fp_node *node, const char *path, uint64_t want, slot *out)
 {
     if (node->kind != FP_ARRAY)
-        return fail_at(b, path, "expected an array, found a %s", kind_name(node->kind));
+        return layer_fail(b, path, "expected an array, found a %s", layer_node_kind(node->kind));
     if (fp_dtype_is_complex(node->dtype))
-        return fail_at(b, path, "complex parameters are not supported by predict and gradient");
+        return layer_fail(b, path, "complex parameters are not supported by predict and gradient");
     if (node->n_elems != want)
-        return fail_at(b, path, "has %llu elements, expected %llu", (unsigned long long)node->n_elems,
-                       (unsigned long long)want);
+        return layer_fail(b, path, "has %llu elements, expected %llu",
+                          (unsigned long long)node->n_elems, (unsigned long long)want);
     const fp_param *param = fp_layout_find(b->layout, node);
     if (param) {
-        *out = (slot){ SLOT_PARAM, param->offset };
+        *out = (slot){ SLOT_PARAM, param->offset, want };
         b->any_param = 1;
         return 0;
     }
@@ -185,26 +182,38 @@ static int take_slot(builder *b, const fp_node *node, const char *path, uint64_t
         return -1;
     constant *c = &b->consts[b->n_consts];
     if (!(c->path = strdup(path)))
-        return fp_fail(b->err, "out of memory");
+        return layer_no_memory(b);
     c->node = node;
-    *out = (slot){ SLOT_CONST, b->n_consts++ };   /* placed by place_constants */
+    *out = (slot){ SLOT_CONST, b->n_consts++, want };   /* placed by place_constants */
     return 0;
 }
 
-/* A layer that fixes its input width: check it against the layers before. */
-static int take_width(builder *b, const char *path, const char *what, uint64_t in, uint64_t out)
+int layer_take_field(builder *b, const fp_node *node, const char *path, const char *key,
+                     uint64_t *n, slot *out)
+{
+    char *at = layer_join(path, key);
+    if (!at)
+        return layer_no_memory(b);
+    if (!*n && node->kind == FP_ARRAY)
+        *n = node->n_elems;
+    int rc = layer_take_array(b, node, at, *n, out);
+    free(at);
+    return rc;
+}
+
+int layer_fix_width(builder *b, const char *path, const char *what, uint64_t in, uint64_t out)
 {
     if (in > b->net->backend->max_dim || out > b->net->backend->max_dim)
-        return fail_at(b, path, "%s is wider than the %s backend takes (%zu)", what,
-                       b->net->backend->name, b->net->backend->max_dim);
+        return layer_fail(b, path, "%s is wider than the %s backend takes (%zu)", what,
+                          b->net->backend->name, b->net->backend->max_dim);
     if (b->width && b->width != in)
-        return fail_at(b, path, "takes %llu inputs (%s), but the layers before it give %llu",
-                       (unsigned long long)in, what, (unsigned long long)b->width);
+        return layer_fail(b, path, "takes %llu inputs (%s), but the layers before it give %llu",
+                          (unsigned long long)in, what, (unsigned long long)b->width);
     if (!b->width && !b->net->in_features) {
         b->net->in_features = in;
         size_t n = strlen(path) + strlen(what) + 8;
         if (!(b->net->in_why = malloc(n)))
-            return fp_fail(b->err, "out of memory");
+            return layer_no_memory(b);
         snprintf(b->net->in_why, n, "%s: %s", *path ? path : "/", what);
     }
     b->width = out;
@@ -214,113 +223,34 @@ static int take_width(builder *b, const char *path, const char *what, uint64_t i
 static int parse_activation(builder *b, const fp_node *map, const char *path, act_kind *act)
 {
     const char *key;
-    const fp_node *node = find_key(map, keys_activation, &key);
+    const fp_node *node = layer_field(map, layer_activation_keys, &key);
     *act = ACT_IDENTITY;
     if (!node)
         return 0;
-    char *at = join(path, key);
-    int kind = -1, rc = 0;
+    char *at = layer_join(path, key);
     if (!at)
-        return fp_fail(b->err, "out of memory");
-    if (node->kind != FP_STRING) {
-        rc = fail_at(b, at, "expected an activation name, found a %s", kind_name(node->kind));
-    } else if (find_name(act_names, COUNT(act_names), node->str, &kind) < 0) {
-        char names[512];
-        list_names(names, sizeof names, act_names, COUNT(act_names));
-        rc = fail_at(b, at, "unknown activation '%s' (supported: %s)", node->str, names);
-    }
-    free(at);
-    *act = (act_kind)kind;
-    return rc;
-}
-
-/* Resolves the optional array under keys into s; n = its required length, or
- * 0 to take (and return through *n) the first present array's length. */
-static int take_optional(builder *b, const fp_node *map, const char *path,
-                         const char *const *keys, uint64_t *n, slot *s)
-{
-    const char *key;
-    const fp_node *node = find_key(map, keys, &key);
-    if (!node)
-        return 0;
-    char *at = join(path, key);
-    if (!at)
-        return fp_fail(b->err, "out of memory");
-    if (!*n && node->kind == FP_ARRAY)
-        *n = node->n_elems;
-    int rc = take_slot(b, node, at, *n, s);
-    free(at);
-    return rc;
-}
-
-static int build_dense(builder *b, const fp_node *map, const char *path, layer *l)
-{
-    const char *key = "weight";
-    const fp_node *weight = fp_map_get(map, "weight");
-    if (!weight || weight->kind == FP_NULL) {
-        key = "kernel";
-        weight = fp_map_get(map, "kernel");
-        l->kernel_in_out = 1;
-    }
-    if (!weight)
-        return fail_at(b, path, "Dense has no weight (out x in) or kernel (in x out)");
-    char *at = join(path, key);
-    if (!at)
-        return fp_fail(b->err, "out of memory");
+        return layer_no_memory(b);
     int rc = 0;
-    if (weight->kind != FP_ARRAY) {
-        rc = fail_at(b, at, "expected a matrix, found a %s", kind_name(weight->kind));
-    } else if (weight->rank != 2) {
-        rc = fail_at(b, at, "expected a matrix, found an array of rank %d", weight->rank);
+    size_t i = 0;
+    if (node->kind != FP_STRING) {
+        rc = layer_fail(b, at, "expected an activation name, found a %s",
+                        layer_node_kind(node->kind));
     } else {
-        l->out = weight->shape[l->kernel_in_out ? 1 : 0];
-        l->in = weight->shape[l->kernel_in_out ? 0 : 1];
-        char what[96];
-        snprintf(what, sizeof what, "%s is %llu x %llu", key,
-                 (unsigned long long)weight->shape[0], (unsigned long long)weight->shape[1]);
-        rc = take_width(b, path, what, l->in, l->out);
-        if (rc == 0)
-            rc = take_slot(b, weight, at, weight->n_elems, &l->weight);
+        while (i < COUNT(act_names) && strcmp(act_names[i].name, node->str))
+            i++;
+        if (i == COUNT(act_names)) {
+            char names[512];
+            size_t len = 0;
+            for (size_t j = 0; j < COUNT(act_names) && len < sizeof names; j++)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", j ? ", " : "",
+                                        act_names[j].name);
+            rc = layer_fail(b, at, "unknown activation '%s' (supported: %s)", node->str, names);
+        } else {
+            *act = act_names[i].act;
+        }
     }
     free(at);
-    static const char *const keys_bias[] = { "bias", NULL };
-    uint64_t n_out = l->out;
-    if (rc == 0)
-        rc = take_optional(b, map, path, keys_bias, &n_out, &l->bias);
     return rc;
-}
-
-static int build_norm(builder *b, const fp_node *map, const char *path, layer *l)
-{
-    /* The width: from any of the arrays, else the layer keeps its input's width. */
-    uint64_t n = 0;
-    int rc = take_optional(b, map, path, keys_scale, &n, &l->weight);
-    if (rc == 0)
-        rc = take_optional(b, map, path, keys_shift, &n, &l->bias);
-    if (rc == 0 && l->kind == LAYER_BATCHNORM && !b->net->train_mode) {
-        rc = take_optional(b, map, path, keys_mean, &n, &l->mean);
-        if (rc == 0)
-            rc = take_optional(b, map, path, keys_var, &n, &l->var);
-        if (rc == 0 && (l->mean.home == SLOT_ABSENT || l->var.home == SLOT_ABSENT))
-            return fail_at(b, path, "BatchNorm in inference mode needs its running mean and var "
-                                    "(or use --train-mode)");
-    }
-    if (rc < 0)
-        return -1;
-    l->eps = 1e-5;
-    const char *key;
-    const fp_node *eps = find_key(map, keys_eps, &key);
-    if (eps && eps->kind == FP_NUMBER)
-        l->eps = eps->number;
-    else if (eps && !(eps->kind == FP_ARRAY && eps->n_elems == 1
-                      && fp_array_read(eps, &l->eps, FP_F64, b->err) == 0))
-        return fail_at(b, path, "%s should be a number", key);
-    if (!n)
-        return 0;
-    char what[64];
-    snprintf(what, sizeof what, "normalises %llu features", (unsigned long long)n);
-    l->in = l->out = n;
-    return take_width(b, path, what, n, n);
 }
 
 /* Whether a and b (ASCII, 4 characters or more) are one edit apart: a letter
@@ -347,57 +277,49 @@ static int one_edit_apart(const char *a, const char *b)
  * load_state_dict and Keras' from_config refuse unknown names: read as
  * written, the layer would silently be linear. Other fields (Keras' units,
  * dtype, ...) are ignored. */
-static int check_typos(builder *b, const fp_node *map, const char *path, int kind)
+static int check_typos(builder *b, const fp_node *map, const char *path,
+                       const char *const *const *fields)
 {
-    static const char *const keys_weight[] = { "weight", "kernel", NULL };
-    static const char *const keys_bias[] = { "bias", NULL };
-    static const char *const keys_diag[] = { "diag", NULL };
-    static const char *const *const dense[] = { keys_weight, keys_bias, keys_activation, NULL };
-    static const char *const *const norm[] = { keys_scale, keys_shift, keys_mean, keys_var,
-                                               keys_eps, keys_activation, keys_diag, NULL };
-    static const char *const *const act[] = { keys_activation, NULL };
-    const char *const *const *sets = kind == LAYER_DENSE ? dense : kind == LAYER_ACTIVATION ? act
-                                                                                            : norm;
     for (size_t i = 0; i < map->n_children; i++) {
         const char *key = map->keys[i];
         int known = !strcmp(key, "type");
-        for (size_t s = 0; sets[s] && !known; s++)
-            for (const char *const *k = sets[s]; *k && !known; k++)
+        for (size_t s = 0; fields[s] && !known; s++)
+            for (const char *const *k = fields[s]; *k && !known; k++)
                 known = !strcmp(key, *k);
-        for (size_t s = 0; sets[s] && !known; s++) {
+        for (size_t s = 0; fields[s] && !known; s++) {
             int present = 0;
-            for (const char *const *k = sets[s]; *k; k++)
+            for (const char *const *k = fields[s]; *k; k++)
                 present |= fp_map_get(map, *k) != NULL;
-            for (const char *const *k = sets[s]; *k && !present; k++)
+            for (const char *const *k = fields[s]; *k && !present; k++)
                 if (one_edit_apart(key, *k))
-                    return fail_at(b, path, "%s has no field '%s' (did you mean '%s'?)",
-                                   map->type ? map->type : "the layer", key, *k);
+                    return layer_fail(b, path, "%s has no field '%s' (did you mean '%s'?)",
+                                      map->type ? map->type : "the layer", key, *k);
         }
     }
     return 0;
 }
 
+/* A layer of the kind at index `kind` in the registry, read by its kind from
+ * map (NULL: the identity standing for a model without layers). */
 static int add_layer(builder *b, const fp_node *map, const char *path, int kind)
 {
     fp_net *net = b->net;
+    const layer_type *type = fp_layer_types[kind];
     if (room_for_one(b, (void **)&net->layers, &b->cap_layers, net->n_layers, sizeof *net->layers) < 0)
         return -1;
     layer *l = &net->layers[net->n_layers];
     memset(l, 0, sizeof *l);
     if (!(l->path = strdup(path)))
-        return fp_fail(b->err, "out of memory");
+        return layer_no_memory(b);
     net->n_layers++;
-    l->kind = (layer_kind)kind;
+    l->type = type;
+    l->kind = kind;
     l->grad_below = b->any_param;
-    if (map && check_typos(b, map, path, kind) < 0)
+    if (map && type->fields && check_typos(b, map, path, type->fields) < 0)
         return -1;
-    if (map && parse_activation(b, map, path, &l->act) < 0)
+    if (map && (type->flags & LAYER_HAS_ACTIVATION) && parse_activation(b, map, path, &l->act) < 0)
         return -1;
-    if (kind == LAYER_DENSE)
-        return build_dense(b, map, path, l);
-    if (kind == LAYER_BATCHNORM || kind == LAYER_LAYERNORM)
-        return build_norm(b, map, path, l);
-    return 0;
+    return type->read && map ? type->read(b, map, path, l) : 0;
 }
 
 static int add_node(builder *b, const fp_node *node, const char *path, int depth);
@@ -412,9 +334,9 @@ static int add_children(builder *b, const fp_node *node, const char *path, int d
             continue;
         char index[32];
         snprintf(index, sizeof index, "%zu", i);
-        char *at = join(path, node->kind == FP_MAP ? node->keys[i] : index);
+        char *at = layer_join(path, node->kind == FP_MAP ? node->keys[i] : index);
         if (!at)
-            return fp_fail(b->err, "out of memory");
+            return layer_no_memory(b);
         int rc = add_node(b, node->children[i], at, depth + 1);
         free(at);
         if (rc < 0)
@@ -423,38 +345,40 @@ static int add_children(builder *b, const fp_node *node, const char *path, int d
     return 0;
 }
 
+/* The Chain walk: a node is a list of layers, a Chain (its `layers`, or a
+ * Keras model's layers by name), or a layer of a registered kind. */
 static int add_node(builder *b, const fp_node *node, const char *path, int depth)
 {
     if (depth > 64)
-        return fail_at(b, path, "layers nested more than 64 deep");
+        return layer_fail(b, path, "layers nested more than 64 deep");
     if (++b->n_expanded > MAX_EXPANDED_LAYERS)
-        return fail_at(b, path, "the model expands to more than %d layers here (a shared layer, "
-                       "Chain or list of layers counts at each use)", MAX_EXPANDED_LAYERS);
+        return layer_fail(b, path, "the model expands to more than %d layers here (a shared "
+                          "layer, Chain or list of layers counts at each use)", MAX_EXPANDED_LAYERS);
     if (node->kind == FP_LIST)
         return add_children(b, node, path, depth, 0);
     char names[512];
-    list_names(names, sizeof names, layer_names, COUNT(layer_names));
+    list_layer_names(names, sizeof names);
     if (node->kind != FP_MAP)
-        return fail_at(b, path, "expected a layer, found a %s (supported: %s)",
-                       kind_name(node->kind), names);
-    int kind = KIND_CHAIN;
+        return layer_fail(b, path, "expected a layer, found a %s (supported: %s)",
+                          layer_node_kind(node->kind), names);
     if (!node->type && !fp_map_get(node, "layers"))
-        return fail_at(b, path, "has no layer type (supported: %s)", names);
-    if (node->type && find_name(layer_names, COUNT(layer_names), node->type, &kind) < 0)
-        return fail_at(b, path, "unknown layer type '%s' (supported: %s)", node->type, names);
-    if (kind == KIND_PASS)   /* Dropout and Flatten: identities on a batch of rows */
-        return 0;
-    if (kind != KIND_CHAIN)
-        return add_layer(b, node, path, kind);
+        return layer_fail(b, path, "has no layer type (supported: %s)", names);
+    if (node->type && !is_chain(node->type)) {
+        int kind;
+        const layer_type *type = fp_layer_type_named(node->type, &kind);
+        if (!type)
+            return layer_fail(b, path, "unknown layer type '%s' (supported: %s)", node->type,
+                              names);
+        return type->flags & LAYER_OMITTED ? 0 : add_layer(b, node, path, kind);
+    }
     const fp_node *layers = fp_map_get(node, "layers");
-    if (!layers && node->type && (!strcmp(node->type, "Sequential") || !strcmp(node->type, "Functional")
-                                  || !strcmp(node->type, "Model")))   /* Keras: layers by name */
+    if (!layers && node->type && strcmp(node->type, "Chain"))   /* Keras: layers by name */
         return add_children(b, node, path, depth, 1);
     if (!layers || (layers->kind != FP_LIST && layers->kind != FP_MAP))
-        return fail_at(b, path, "a Chain needs `layers`, a list or map of layers");
-    char *at = join(path, "layers");
+        return layer_fail(b, path, "a Chain needs `layers`, a list or map of layers");
+    char *at = layer_join(path, "layers");
     if (!at)
-        return fp_fail(b->err, "out of memory");
+        return layer_no_memory(b);
     int rc = add_children(b, layers, at, depth, 0);
     free(at);
     return rc;
@@ -487,7 +411,7 @@ static int place_constants(builder *b)
     if (!uses || !first_use) {
         free(uses);
         free(first_use);
-        return fp_fail(b->err, "out of memory");
+        return layer_no_memory(b);
     }
     for (size_t i = 0; i < n; i++)
         uses[i] = (const_use){ b->consts[i].node, i };
@@ -505,10 +429,9 @@ static int place_constants(builder *b)
     }
     for (size_t l = 0; l < b->net->n_layers; l++) {
         layer *ly = &b->net->layers[l];
-        slot *slots[] = { &ly->weight, &ly->bias, &ly->mean, &ly->var };
-        for (size_t k = 0; k < sizeof slots / sizeof *slots; k++)
-            if (slots[k]->home == SLOT_CONST)
-                slots[k]->offset = b->consts[slots[k]->offset].offset;
+        for (size_t k = 0; k < LAYER_MAX_SLOTS; k++)
+            if (ly->slots[k].home == SLOT_CONST)
+                ly->slots[k].offset = b->consts[ly->slots[k].offset].offset;
     }
     for (size_t i = 0; i < n; i++) {   /* load_buffers reads each kept one */
         if (first_use[i] == i)
@@ -564,8 +487,8 @@ static int choose_precision(builder *b, const fp_net_options *opts)
     const fp_layout *layout = b->layout;
     for (size_t i = 0; i < layout->n_params; i++)
         if (fp_dtype_is_complex(layout->params[i].node->dtype))
-            return fail_at(b, layout->params[i].path,
-                           "complex parameters are not supported by predict and gradient");
+            return layer_fail(b, layout->params[i].path,
+                              "complex parameters are not supported by predict and gradient");
     fp_dtype precision = opts && opts->precision ? opts->precision : layout->dtype;
     if (precision != FP_F32 && precision != FP_F64)
         return fp_fail(b->err, "compute precision %s is not supported (float32, float64)",
@@ -576,6 +499,14 @@ static int choose_precision(builder *b, const fp_net_options *opts)
     if (b->net->backend->net_ops)   /* a device backend runs its own build of the passes */
         b->net->backend->net_ops(b->net->precision, &b->net->ops, &b->net->tangent_ops);
     return 0;
+}
+
+static int computes_nothing(const fp_net *net)
+{
+    for (size_t i = 0; i < net->n_layers; i++)
+        if (!(net->layers[i].type->flags & LAYER_RESHAPES))
+            return 0;
+    return 1;
 }
 
 int fp_net_build(fp_net **out, const fp_node *root, const fp_layout *layout,
@@ -598,9 +529,13 @@ int fp_net_build(fp_net **out, const fp_node *root, const fp_layout *layout,
         rc = choose_precision(&b, opts);
     if (rc == 0)
         rc = add_node(&b, root, "", 0);
-    /* A model of identities only: one identity keeps every pass uniform. */
-    if (rc == 0 && net->n_layers == 0)
-        rc = add_layer(&b, NULL, "", LAYER_ACTIVATION);
+    /* A model of identities and reshapes only: one identity keeps every pass
+     * uniform, and gives the output a buffer of its own. */
+    if (rc == 0 && computes_nothing(net)) {
+        int identity;
+        fp_layer_type_named("Activation", &identity);
+        rc = add_layer(&b, NULL, "", identity);
+    }
     if (rc == 0)
         rc = place_constants(&b);
     if (rc == 0)
@@ -620,8 +555,10 @@ void fp_net_free(fp_net *net)
 {
     if (!net)
         return;
-    for (size_t i = 0; i < net->n_layers; i++)
+    for (size_t i = 0; i < net->n_layers; i++) {
         free(net->layers[i].path);
+        free(net->layers[i].settings);
+    }
     free(net->layers);
     free(net->in_why);
     free(net->params);

@@ -10,10 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const loss_names[FP_LOSS_COUNT] = {
-    "sumsq", "mse", "sse", "mae", "huber", "crossentropy", "logitcrossentropy",
-    "binarycrossentropy", "logitbinarycrossentropy",
-};
+/* Flux's names of the losses, in fp_loss's order: one list, made into the
+ * table and into the text messages list them in. */
+#define LOSSES(NAME) NAME("sumsq") NAME("mse") NAME("sse") NAME("mae") NAME("huber") \
+    NAME("crossentropy") NAME("logitcrossentropy") NAME("binarycrossentropy")         \
+    NAME("logitbinarycrossentropy")
+#define LOSS_ENTRY(name) name,
+#define LOSS_LISTED(name) ", " name
+static const char *const loss_names[FP_LOSS_COUNT] = { LOSSES(LOSS_ENTRY) };
+static const char loss_list[] = LOSSES(LOSS_LISTED);
 
 int fp_loss_parse(const char *name, fp_loss *out)
 {
@@ -35,8 +40,7 @@ int fp_loss_needs_target(fp_loss loss) { return loss != FP_LOSS_SUMSQ; }
 
 const char *fp_loss_names(void)
 {
-    return "sumsq, mse, sse, mae, huber, crossentropy, logitcrossentropy, binarycrossentropy, "
-           "logitbinarycrossentropy";
+    return loss_list + 2;   /* (past the first ", ") */
 }
 
 int fp_device_usable(const char *device, fp_error *err)
@@ -54,37 +58,97 @@ uint64_t fp_net_in_features(const fp_net *net) { return net->in_features; }
 void *fp_net_params(fp_net *net) { return net->params; }
 const void *fp_net_grads(const fp_net *net) { return net->grads; }
 
-uint64_t fp_net_out_features(const fp_net *net, uint64_t in_features)
+/* A sample's shape through the layers, from in to *out; into plan's shapes
+ * when plan is non-NULL. -1 with the first layer that cannot take its input. */
+static int sample_shapes(const fp_net *net, const sample_shape *in, layer_plan *plan,
+                         sample_shape *out, fp_error *err)
 {
-    uint64_t width = in_features;
-    for (size_t i = 0; i < net->n_layers; i++)
-        if (net->layers[i].kind == LAYER_DENSE)
-            width = net->layers[i].out;
-    return width;
+    *out = *in;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->layers[i];
+        sample_shape next = *out;
+        char why[256];
+        if (l->type->output_shape && l->type->output_shape(l, out, &next, why, sizeof why) < 0)
+            return fp_fail(err, "does not fit the model: %s: %s", *l->path ? l->path : "/", why);
+        if (plan) {
+            plan[i].in_shape = *out;
+            plan[i].out_shape = next;
+            plan[i].in_elems = shape_elems(out);
+            plan[i].out_elems = shape_elems(&next);
+        }
+        *out = next;
+    }
+    return 0;
 }
 
-/* Rank 1 is one sample (as in PyTorch), except for a model that takes one
- * feature, where a vector file is the natural batch of scalars. */
-static void input_shape(const fp_net *net, const fp_matrix *x, uint64_t *rows, uint64_t *cols)
+uint64_t fp_net_out_features(const fp_net *net, uint64_t in_features)
+{
+    sample_shape in = shape_vector(in_features), out;
+    return sample_shapes(net, &in, NULL, &out, NULL) == 0 ? shape_elems(&out) : 0;
+}
+
+/* X's samples: rank 1 is one sample (as in PyTorch), except for a model that
+ * takes one feature, where a vector file is the natural batch of scalars;
+ * rank 2 rows of cols; a higher rank its dimensions after the first. */
+static void input_shape(const fp_net *net, const fp_matrix *x, uint64_t *rows,
+                        sample_shape *sample)
 {
     if (x->rank == 1 && net->in_features != 1) {
         *rows = 1;
-        *cols = x->rows;
+        *sample = shape_vector(x->rows);
+    } else if (x->rank <= 2) {
+        *rows = x->rows;
+        *sample = shape_vector(x->cols);
     } else {
         *rows = x->rows;
-        *cols = x->cols;
+        sample->rank = x->rank - 1;
+        for (int i = 1; i < x->rank; i++)
+            sample->dim[i - 1] = x->shape[i];
     }
+}
+
+void fp_net_input_shape(const fp_net *net, const fp_matrix *x, uint64_t *rows,
+                        sample_shape *sample)
+{
+    input_shape(net, x, rows, sample);
+}
+
+/* The output of the layers for X: rows samples of shape *out. */
+static int output_shape(const fp_net *net, const fp_matrix *x, uint64_t *rows, sample_shape *out,
+                        fp_error *err)
+{
+    sample_shape in;
+    input_shape(net, x, rows, &in);
+    return sample_shapes(net, &in, NULL, out, err);
+}
+
+/* "rows x the sample's shape", for messages. */
+static void batch_text(char *buf, size_t cap, uint64_t rows, const sample_shape *sample)
+{
+    char shape[96];
+    shape_text(shape, sizeof shape, sample);
+    snprintf(buf, cap, "%llu x %s", (unsigned long long)rows, shape);
 }
 
 int fp_net_check_input(const fp_net *net, const fp_matrix *x, fp_error *err)
 {
-    uint64_t rows, cols;
-    input_shape(net, x, &rows, &cols);
+    if (x->rank < 1 || x->rank > FP_MATRIX_MAX_RANK)
+        return fp_fail(err, "has rank %d; the model takes 1 to %d", x->rank, FP_MATRIX_MAX_RANK);
+    uint64_t rows, cols, elems = 1, given = 0;
+    int overflow = __builtin_mul_overflow(x->rows, x->cols, &given);
+    sample_shape sample, out;
+    input_shape(net, x, &rows, &sample);
+    cols = shape_elems(&sample);
+    for (int i = 0; x->rank > 2 && i < x->rank; i++)
+        overflow |= __builtin_mul_overflow(elems, x->shape[i], &elems);
+    if (x->rank > 2 && (overflow || x->shape[0] != x->rows || elems != given))
+        return fp_fail(err, "its shape does not match its %llu rows of %llu elements",
+                       (unsigned long long)x->rows, (unsigned long long)x->cols);
     if (!fp_dtype_is_float(x->dtype) && (fp_dtype_is_complex(x->dtype) || x->dtype == FP_BOOL))
         return fp_fail(err, "holds %s; the model needs real numbers", fp_dtype_name(x->dtype));
     if (rows == 0)
         return fp_fail(err, "has no samples (rows)");
-    if (net->in_features && cols != net->in_features)
+    if (net->in_features && cols != net->in_features && x->rank <= 2)
         return fp_fail(err, "has %llu feature%s per row, the model takes %llu (%s)",
                        (unsigned long long)cols, cols == 1 ? "" : "s",
                        (unsigned long long)net->in_features, net->in_why);
@@ -94,14 +158,14 @@ int fp_net_check_input(const fp_net *net, const fp_matrix *x, fp_error *err)
         return fp_fail(err, "%llu x %llu is more than the %s backend takes (%zu per dimension)",
                        (unsigned long long)rows, (unsigned long long)cols, net->backend->name,
                        net->backend->max_dim);
-    return 0;
+    return sample_shapes(net, &sample, NULL, &out, err);
 }
 
 /* A vector of integer class labels instead of one-hot rows. */
 static int takes_labels(fp_loss loss, uint64_t rows, uint64_t classes, const fp_matrix *y)
 {
     return (loss == FP_LOSS_CROSSENTROPY || loss == FP_LOSS_LOGITCROSSENTROPY) && classes > 1
-           && (y->rank == 1 || y->cols == 1) && y->rows == rows;
+           && (y->rank == 1 || (y->rank == 2 && y->cols == 1)) && y->rows == rows;
 }
 
 /* Reads element i of y as a double (y may hold any real dtype). */
@@ -116,9 +180,11 @@ static double element(const fp_matrix *y, uint64_t i)
 int fp_net_check_target(const fp_net *net, const fp_matrix *x, const fp_matrix *y,
                         fp_loss loss, fp_error *err)
 {
-    uint64_t rows, cols;
-    input_shape(net, x, &rows, &cols);
-    uint64_t classes = fp_net_out_features(net, cols);
+    uint64_t rows;
+    sample_shape out;
+    if (output_shape(net, x, &rows, &out, err) < 0)
+        return -1;
+    uint64_t classes = shape_elems(&out);
     if (!fp_loss_needs_target(loss))
         return y ? fp_fail(err, "the loss %s takes no target", fp_loss_name(loss)) : 0;
     if (!y)
@@ -137,51 +203,69 @@ int fp_net_check_target(const fp_net *net, const fp_matrix *x, const fp_matrix *
     }
     int same = y->rank == 2 ? y->rows == rows && y->cols == classes
                             : y->rows == rows * classes && (rows == 1 || classes == 1);
+    if (y->rank > 2) {   /* the output's own shape */
+        same = y->rank == out.rank + 1 && y->shape[0] == rows;
+        for (int i = 1; same && i < y->rank; i++)
+            same = y->shape[i] == out.dim[i - 1];
+    }
     if (!same) {
-        char shape[64];
+        char shape[128], output[128];
         if (y->rank == 2)
             snprintf(shape, sizeof shape, "shape %llu x %llu", (unsigned long long)y->rows,
                      (unsigned long long)y->cols);
-        else
+        else if (y->rank > 2) {
+            sample_shape y_sample = { y->rank - 1, { 0 } };
+            for (int i = 1; i < y->rank; i++)
+                y_sample.dim[i - 1] = y->shape[i];
+            char text[112];
+            batch_text(text, sizeof text, y->shape[0], &y_sample);
+            snprintf(shape, sizeof shape, "shape %s", text);
+        } else
             snprintf(shape, sizeof shape, "%llu elements", (unsigned long long)y->rows);
-        return fp_fail(err, "has %s, the model's output for X is %llu x %llu%s", shape,
-                       (unsigned long long)rows, (unsigned long long)classes,
+        batch_text(output, sizeof output, rows, &out);
+        return fp_fail(err, "has %s, the model's output for X is %s%s", shape, output,
                        loss == FP_LOSS_CROSSENTROPY || loss == FP_LOSS_LOGITCROSSENTROPY
                            ? " (one-hot rows, or one 0-based label per sample)" : "");
     }
     return 0;
 }
 
-/* Element offsets of every buffer for rows x width inputs; grows the workspace. */
-static int plan_batch(fp_net *net, uint64_t rows, uint64_t width, fp_error *err)
+/* Element offsets of every buffer for rows samples of shape sample; grows
+ * the workspace. Per layer: its output, its output before the activation (if
+ * it has one), its kind's scratch; a reshaping layer takes none of its own.
+ * Then two delta buffers and the target, rows x the widest layer each. */
+static int plan_batch(fp_net *net, uint64_t rows, const sample_shape *sample, fp_error *err)
 {
-    if (net->work && net->rows == rows && net->width == width)
+    if (net->work && net->rows == rows && shape_equal(&net->in_shape, sample))
         return 0;
-    uint64_t at = 0, cur = width, max_width = width;
+    net->in_shape.rank = -1;   /* no plan, until this one is made */
+    sample_shape out;
+    if (sample_shapes(net, sample, net->plan, &out, err) < 0)
+        return -1;
+    uint64_t at = 0, max_width = shape_elems(sample);
     int overflow = 0;
 #define TAKE(n) (overflow |= __builtin_add_overflow(at, (n), &at))
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->layers[i];
         layer_plan *p = &net->plan[i];
-        p->in = cur;
-        p->out = l->kind == LAYER_DENSE ? l->out : cur;
+        max_width = p->out_elems > max_width ? p->out_elems : max_width;
+        if (l->type->flags & LAYER_RESHAPES) {   /* its input's buffer, reshaped */
+            p->out_at = p->pre_at = i == 0 ? PLAN_AT_INPUT : net->plan[i - 1].out_at;
+            p->scratch_at = 0;
+            continue;
+        }
         uint64_t block;
-        overflow |= __builtin_mul_overflow(rows, p->out, &block);   /* norm layers: in == out */
+        overflow |= __builtin_mul_overflow(rows, p->out_elems, &block);
         p->out_at = at;
         TAKE(block);
         p->pre_at = p->out_at;
-        if (l->act != ACT_IDENTITY && l->kind != LAYER_ACTIVATION) {
+        if (l->act != ACT_IDENTITY && !(l->type->flags & LAYER_ONLY_ACTIVATION)) {
             p->pre_at = at;
             TAKE(block);
         }
-        if (l->kind == LAYER_BATCHNORM || l->kind == LAYER_LAYERNORM) {
-            p->norm_at = at;
-            TAKE(block);
-            p->stats_at = at;
-            TAKE(2 * (l->kind == LAYER_BATCHNORM ? p->in : rows));
-        }
-        cur = p->out;
-        max_width = cur > max_width ? cur : max_width;
+        p->scratch_at = at;
+        if (l->type->scratch && !overflow)
+            TAKE(l->type->scratch(l, p, rows));
     }
     uint64_t delta;
     overflow |= __builtin_mul_overflow(rows, max_width, &delta);
@@ -205,7 +289,8 @@ static int plan_batch(fp_net *net, uint64_t rows, uint64_t width, fp_error *err)
         net->work_elems = at;
     }
     net->rows = rows;
-    net->width = width;
+    net->in_shape = *sample;
+    net->in_elems = shape_elems(sample);
     net->planned_elems = at;
     return 0;
 }
@@ -227,16 +312,18 @@ static int prepare(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss 
                    int with_target, const void **x_data, void **owned, fp_error *err)
 {
     *owned = NULL;
-    uint64_t rows, cols;
-    input_shape(net, x, &rows, &cols);
+    uint64_t rows;
+    sample_shape sample;
+    input_shape(net, x, &rows, &sample);
+    uint64_t cols = shape_elems(&sample);
     if (check_batch(net, x, y, loss, with_target, err) < 0)
         return -1;
-    if (plan_batch(net, rows, cols, err) < 0)
+    if (plan_batch(net, rows, &sample, err) < 0)
         return -1;
     size_t elem = fp_dtype_size(net->precision);
     if (with_target && y) {
         void *target = (char *)net->work + net->target_at * elem;
-        uint64_t classes = fp_net_out_features(net, cols);
+        uint64_t classes = net->plan[net->n_layers - 1].out_elems;
         if (takes_labels(loss, rows, classes, y)) {   /* one-hot rows */
             memset(target, 0, rows * classes * elem);
             double one = 1;
@@ -270,6 +357,7 @@ static fp_matrix rows_of(const fp_matrix *m, uint64_t at, uint64_t k)
 {
     fp_matrix part = *m;
     part.rows = k;
+    part.shape[0] = m->rank > 2 ? k : m->shape[0];
     part.data = (char *)m->data + at * m->cols * fp_dtype_size(m->dtype);
     return part;
 }
@@ -281,17 +369,17 @@ static fp_matrix rows_of(const fp_matrix *m, uint64_t at, uint64_t k)
  * batch's statistics. */
 #define PREDICT_WORK_BYTES ((uint64_t)64 << 20)
 
-static uint64_t block_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uint64_t cols,
-                             const char *knob, fp_error *err)
+static uint64_t block_rows(fp_net *net, const fp_matrix *x, uint64_t rows,
+                           const sample_shape *sample, const char *knob, fp_error *err)
 {
     const char *forced = getenv(knob);
     char *end;
-    if (net->train_mode || rows < 2 || (x->rank != 2 && !(x->rank == 1 && net->in_features == 1)))
+    if (net->train_mode || rows < 2 || (x->rank == 1 && net->in_features != 1))
         return rows;   /* (a vector: one sample, or a batch of scalars) */
     unsigned long long asked = forced ? strtoull(forced, &end, 10) : 0;
     if (forced && end != forced && !*end && asked > 0 && forced[0] != '-')
         return (uint64_t)asked;   /* (anything else: not a row count, ignored) */
-    if (plan_batch(net, 1, cols, err) < 0)   /* one row's plan: the bytes a row takes */
+    if (plan_batch(net, 1, sample, err) < 0)   /* one row's plan: the bytes a row takes */
         return 0;
     uint64_t per_row = net->planned_elems * fp_dtype_size(net->precision);
     uint64_t k = per_row ? PREDICT_WORK_BYTES / per_row : rows;
@@ -301,16 +389,19 @@ static uint64_t block_rows(fp_net *net, const fp_matrix *x, uint64_t rows, uint6
 int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
 {
     memset(out, 0, sizeof *out);
-    uint64_t rows, cols;
-    input_shape(net, x, &rows, &cols);
+    uint64_t rows;
+    sample_shape sample, out_shape;
+    input_shape(net, x, &rows, &sample);
     if (check_batch(net, x, NULL, FP_LOSS_SUMSQ, 0, err) < 0)
         return -1;
-    uint64_t step = block_rows(net, x, rows, cols, "FLATPARAMS_PREDICT_ROWS", err);
+    if (sample_shapes(net, &sample, NULL, &out_shape, err) < 0)
+        return -1;
+    uint64_t step = block_rows(net, x, rows, &sample, "FLATPARAMS_PREDICT_ROWS", err);
     if (step == 0 && rows > 0)
         return -1;
     step = step ? step : 1;   /* (no rows: one empty pass, as before) */
     size_t elem = fp_dtype_size(net->precision);
-    uint64_t out_cols = fp_net_out_features(net, cols), bytes = rows * out_cols * elem;
+    uint64_t out_cols = shape_elems(&out_shape), bytes = rows * out_cols * elem;
     if (!(out->data = malloc(bytes > 0 ? bytes : 1)))
         return fp_fail(err, "out of memory for the output");
     for (uint64_t at = 0; at < rows || at == 0; at += step) {
@@ -326,13 +417,16 @@ int fp_predict(fp_net *net, const fp_matrix *x, fp_matrix *out, fp_error *err)
             goto fail;
         const layer_plan *last = &net->plan[net->n_layers - 1];
         memcpy((char *)out->data + at * out_cols * elem,
-               (char *)net->work + last->out_at * elem, net->rows * last->out * elem);
+               (char *)net->work + last->out_at * elem, net->rows * last->out_elems * elem);
         if (rows == 0)
             break;
     }
-    out->rank = 2;
+    out->rank = out_shape.rank > 1 ? out_shape.rank + 1 : 2;
     out->rows = rows;
     out->cols = out_cols;
+    out->shape[0] = rows;
+    for (int i = 0; out->rank > 2 && i < out_shape.rank; i++)
+        out->shape[i + 1] = out_shape.dim[i];
     out->dtype = net->precision;
     return 0;
 fail:
@@ -410,11 +504,12 @@ static int gradient_in_blocks(fp_net *net, const fp_matrix *x, const fp_matrix *
 int fp_gradient(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                 void *grad_out, double *value, fp_error *err)
 {
-    uint64_t rows, cols;
-    input_shape(net, x, &rows, &cols);
+    uint64_t rows;
+    sample_shape sample;
+    input_shape(net, x, &rows, &sample);
     if (check_batch(net, x, y, loss, 1, err) < 0)   /* (the whole batch, before blocks) */
         return -1;
-    uint64_t step = block_rows(net, x, rows, cols, "FLATPARAMS_GRADIENT_ROWS", err);
+    uint64_t step = block_rows(net, x, rows, &sample, "FLATPARAMS_GRADIENT_ROWS", err);
     if (step == 0 && rows > 0)
         return -1;
     if (step > 0 && step < rows && (!y || y->rows == rows))

@@ -153,7 +153,7 @@ typedef struct dev_buf {
 } dev_buf;
 
 typedef struct cuda_net {
-    dev_buf params, grads, consts, work, x, tw, V, HV;
+    dev_buf params, grads, consts, work, x, tangents, V, HV;
     /* Pipelined rows (rows_start, rows_wait): two slots, each with its H V
      * rows on the device and a pinned host copy; the copies run on their own
      * stream, after the slot's `computed` event, while the next block computes. */
@@ -237,7 +237,7 @@ static fp_net shadow_of(fp_net *net)
 static int sync_in(fp_net *net, const void *x, fp_net *shadow)
 {
     cuda_net *s = state(net);
-    size_t e = elem_of(net), x_bytes = net->rows * net->width * e;
+    size_t e = elem_of(net), x_bytes = net->rows * net->in_elems * e;
     if (!s || grow(&s->params, net->n_params * e) < 0 || grow(&s->grads, net->n_params * e) < 0
         || grow(&s->consts, net->n_consts * e) < 0 || grow(&s->work, net->work_elems * e) < 0
         || grow(&s->x, x_bytes) < 0)
@@ -273,7 +273,7 @@ static void host_forward(fp_net *net, const void *x)
     const layer_plan *last = &net->plan[net->n_layers - 1];
     size_t e = elem_of(net);
     down((char *)net->work + last->out_at * e, (char *)shadow.work + last->out_at * e,
-         net->rows * last->out * e);
+         net->rows * last->out_elems * e);
 }
 
 static double host_loss(fp_net *net, fp_loss loss, int with_grad)
@@ -307,43 +307,43 @@ __global__ static void k_unit_rows_f64(double *V, size_t n, uint64_t begin, size
 }
 
 /* The directions into s->V (unit rows made here, others copied in) and the
- * tangent scratch, for dd->k directions; -1 when allocating failed (recorded). */
-static int directions_in(fp_net *net, cuda_net *s, const tangent_dirs *dd)
+ * tangent scratch, for dirs->k directions; -1 when allocating failed (recorded). */
+static int directions_in(fp_net *net, cuda_net *s, const tangent_dirs *dirs)
 {
-    size_t e = elem_of(net), k = dd->k, n = net->n_params, rows = k * n * e;
-    if (grow(&s->tw, fp_tangent_scratch_elems(net, k, dd->unit) * e) < 0 || grow(&s->V, rows) < 0)
+    size_t e = elem_of(net), k = dirs->k, n = net->n_params, rows = k * n * e;
+    if (grow(&s->tangents, fp_tangent_scratch_elems(net, k, dirs->unit) * e) < 0 || grow(&s->V, rows) < 0)
         return -1;
-    if (dd->unit) {   /* e_lo .. e_lo+k-1, made here */
+    if (dirs->unit) {   /* e_lo .. e_lo+k-1, made here */
         fp_cuda_note(cudaMemset(s->V.p, 0, rows), "cudaMemset");
         unsigned blocks = (unsigned)((k + 255) / 256);
         if (net->precision == FP_F32)
-            FP_LAUNCH(k_unit_rows_f32, blocks, 256, (float *)s->V.p, n, dd->lo, k);
+            FP_LAUNCH(k_unit_rows_f32, blocks, 256, (float *)s->V.p, n, dirs->lo, k);
         else
-            FP_LAUNCH(k_unit_rows_f64, blocks, 256, (double *)s->V.p, n, dd->lo, k);
+            FP_LAUNCH(k_unit_rows_f64, blocks, 256, (double *)s->V.p, n, dirs->lo, k);
         fp_cuda_note(cudaGetLastError(), "making unit directions");
     } else {
-        up(s->V.p, dd->V, rows);
+        up(s->V.p, dirs->V, rows);
     }
     return 0;
 }
 
-static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd, void *HV,
-                     void *tw)
+static void host_hvp(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs, void *HV,
+                     void *tangents)
 {
-    (void)tw;
+    (void)tangents;
     fp_net shadow;
     if (sync_in(net, x, &shadow) < 0)
         return;
     cuda_net *s = (cuda_net *)net->device;
-    size_t e = elem_of(net), k = dd->k, n = net->n_params, rows = k * n * e;
-    if (directions_in(net, s, dd) < 0 || grow(&s->HV, rows) < 0)
+    size_t e = elem_of(net), k = dirs->k, n = net->n_params, rows = k * n * e;
+    if (directions_in(net, s, dirs) < 0 || grow(&s->HV, rows) < 0)
         return;
-    tangent_dirs on_device = *dd;
+    tangent_dirs on_device = *dirs;
     on_device.V = s->V.p;
-    dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HV.p, s->tw.p);
-    if (dd->unit && dd->diag_only) {   /* entries (r, lo + r): a column of pitch n + 1 */
+    dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HV.p, s->tangents.p);
+    if (dirs->unit && dirs->diag_only) {   /* entries (r, lo + r): a column of pitch n + 1 */
         size_t pitch = (n + 1) * e;
-        fp_cuda_note(cudaMemcpy2D((char *)HV + dd->lo * e, pitch, (char *)s->HV.p + dd->lo * e,
+        fp_cuda_note(cudaMemcpy2D((char *)HV + dirs->lo * e, pitch, (char *)s->HV.p + dirs->lo * e,
                                   pitch, e, k, cudaMemcpyDeviceToHost), "copying from the GPU");
     } else {
         down(HV, s->HV.p, rows);
@@ -383,7 +383,7 @@ static int pinned_of(cuda_net *s, int slot, size_t bytes)
     return 0;
 }
 
-static void rows_start(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dd)
+static void rows_start(fp_net *net, const void *x, fp_loss loss, const tangent_dirs *dirs)
 {
     cuda_net *s = state(net);
     if (!s)
@@ -393,13 +393,13 @@ static void rows_start(fp_net *net, const void *x, fp_loss loss, const tangent_d
     s->in_flight++;
     s->ok[slot] = 0;
     fp_net shadow;
-    size_t e = elem_of(net), rows = dd->k * net->n_params * e;
-    if (sync_in(net, x, &shadow) < 0 || pipeline_of(s) < 0 || directions_in(net, s, dd) < 0
+    size_t e = elem_of(net), rows = dirs->k * net->n_params * e;
+    if (sync_in(net, x, &shadow) < 0 || pipeline_of(s) < 0 || directions_in(net, s, dirs) < 0
         || grow(&s->HVs[slot], rows) < 0 || pinned_of(s, slot, rows) < 0)
         return;   /* (page-locked, so the copy is asynchronous) */
-    tangent_dirs on_device = *dd;
+    tangent_dirs on_device = *dirs;
     on_device.V = s->V.p;
-    dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HVs[slot].p, s->tw.p);
+    dev_tangent_ops(net)->hvp(&shadow, s->x.p, loss, &on_device, s->HVs[slot].p, s->tangents.p);
     /* the copy waits for this block's passes (the default stream), not the next block's */
     fp_cuda_note(cudaEventRecord(s->computed[slot], 0), "cudaEventRecord");
     fp_cuda_note(cudaStreamWaitEvent(s->copy, s->computed[slot], 0), "cudaStreamWaitEvent");
@@ -429,7 +429,7 @@ static const void *rows_wait(fp_net *net)
  * one, those above it are final or upper rows, alike right of this block):
  * left of the block the transpose of the rows above, inside it the average of
  * the two, right of it as computed; so S is exactly symmetric once every
- * block is done (cmd/hessian.c's SYMMETRISE_IN_PLACE, a block at a time). One
+ * block is done (symmetrise.c's fp_symmetrise, a block at a time). One
  * thread per entry left of the diagonal block, one per pair inside it. */
 template <typename real>
 __global__ static void k_symmetrise_rows(real *S, size_t n, size_t at, size_t k)
@@ -487,11 +487,11 @@ static int full_block(fp_net *net, cuda_net *s, fp_net *shadow, fp_loss loss, si
     size_t e = elem_of(net), n = net->n_params;
     for (size_t lo = at; lo < at + k; lo += pass) {
         size_t kp = at + k - lo < pass ? at + k - lo : pass;
-        tangent_dirs dd = { NULL, kp, lo, lo + kp, at, 1, 0, 0 };
-        if (directions_in(net, s, &dd) < 0)
+        tangent_dirs dirs = { NULL, kp, lo, lo + kp, at, 1, 0, 0 };
+        if (directions_in(net, s, &dirs) < 0)
             return -1;
-        dd.V = s->V.p;
-        dev_tangent_ops(net)->hvp(shadow, s->x.p, loss, &dd, (char *)s->S.p + lo * n * e, s->tw.p);
+        dirs.V = s->V.p;
+        dev_tangent_ops(net)->hvp(shadow, s->x.p, loss, &dirs, (char *)s->S.p + lo * n * e, s->tangents.p);
     }
     dim3 threads(SYM_TX, SYM_TY);
     dim3 grid((unsigned)((at + k + SYM_TX - 1) / SYM_TX), (unsigned)((k + SYM_TY - 1) / SYM_TY));
@@ -608,7 +608,7 @@ static void net_ops_of(int precision, const net_ops **ops, const net_tangent_ops
 static void net_release(fp_net *net)
 {
     cuda_net *s = (cuda_net *)net->device;
-    dev_buf *all[] = { &s->params, &s->grads, &s->consts, &s->work, &s->x, &s->tw, &s->V, &s->HV,
+    dev_buf *all[] = { &s->params, &s->grads, &s->consts, &s->work, &s->x, &s->tangents, &s->V, &s->HV,
                        &s->HVs[0], &s->HVs[1], &s->S };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]->p);

@@ -1,9 +1,12 @@
-/* The passes (passes.c, tangent_pass.c) on the GPU in float: the same files, compiled
- * against the CUDA kernels of kernels.cuh instead of the host's. */
+/* The passes (passes.c, tangent_pass.c) and the layer kinds' ops on the GPU in
+ * float: the same files, compiled against the CUDA kernels of kernels.cuh and
+ * cuda/layers/ instead of the host's. */
 #include "cuda_internal.h"
 #define FP_REAL_BITS 32
 #define PASS_NAME(name) name##_cuda_f32
+#define FP_DEVICE_KERNELS 1   /* the layer files take the GPU's kernels */
 #include "../real.h"
 #include "kernels.cuh"
+#include "compute/layer_files.h"
 #include "../passes.c"
 #include "../tangent_pass.c"
