@@ -4,6 +4,7 @@
 #include "keras_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,18 +154,94 @@ fp_node *keras_new_layer(const cJSON *layer, fp_error *err)
     return map;
 }
 
+/* ---------------------------------------------------------------- settings */
+
+/* The shape of item when it is a list of whole numbers, or lists of such
+ * lists, every list of one level as long as its siblings (ZeroPadding2D's
+ * [[1, 1], [2, 2]]): its rank (1 to FP_MAX_RANK), or 0 when it is anything
+ * else (a list of strings, floats, nulls, maps; an empty or ragged list). */
+static int int_list_shape(const cJSON *item, uint64_t shape[FP_MAX_RANK])
+{
+    int rank = 0;
+    for (const cJSON *level = item; cJSON_IsArray(level); level = level->child) {
+        if (rank == FP_MAX_RANK || !level->child)
+            return 0;
+        shape[rank++] = (uint64_t)cJSON_GetArraySize(level);
+    }
+    return rank;
+}
+
+/* Writes the whole numbers of item (a list of the given shape, from level
+ * `depth` down) to *out, advancing it; -1 when one is not a whole number in
+ * int64's range or a list has another length than its level's. */
+static int int_list_values(const cJSON *item, const uint64_t *shape, int rank, int depth,
+                           int64_t **out)
+{
+    if (depth == rank) {
+        double v = cJSON_IsNumber(item) ? item->valuedouble : 0.5;
+        if (!(v == floor(v) && fabs(v) <= 9007199254740992.0))   /* 2^53: exact in a double */
+            return -1;
+        *(*out)++ = (int64_t)v;
+        return 0;
+    }
+    if (!cJSON_IsArray(item) || (uint64_t)cJSON_GetArraySize(item) != shape[depth])
+        return -1;
+    const cJSON *child;
+    cJSON_ArrayForEach(child, item)
+        if (int_list_values(child, shape, rank, depth + 1, out) < 0)
+            return -1;
+    return 0;
+}
+
+/* *out: item as an int64 array when it is a list of whole numbers (strides:
+ * [2, 1]; padding: [[1, 1], [2, 2]]). Returns 1 then, 0 when item is no such
+ * list (*out NULL), -1 on failure. Integer arrays are settings, never
+ * parameters. */
+static int int_list_array(const cJSON *item, fp_node **out, fp_error *err)
+{
+    uint64_t shape[FP_MAX_RANK];
+    int rank = int_list_shape(item, shape);
+    *out = NULL;
+    if (!rank)
+        return 0;
+    fp_node *array = fp_node_new_array(FP_I64, rank, shape, err);
+    if (!array)
+        return -1;
+    int64_t *values = malloc(array->n_elems * sizeof *values), *at = values;
+    int rc = values ? int_list_values(item, shape, rank, 0, &at) : fp_fail(err, "out of memory");
+    if (rc < 0) {
+        free(values);
+        fp_node_release(array);
+        return values ? 0 : -1;
+    }
+    array->data = values;
+    *out = array;
+    return 1;
+}
+
+/* A scalar setting as its node; NULL for anything else, and when out of memory. */
+static fp_node *scalar_setting(const cJSON *item)
+{
+    return cJSON_IsString(item) ? fp_node_new_string(item->valuestring)
+         : cJSON_IsNumber(item) ? fp_node_new_number(item->valuedouble)
+         : cJSON_IsBool(item) ? fp_node_new_bool(cJSON_IsTrue(item))
+                              : NULL;
+}
+
 int keras_add_settings(fp_node *map, const cJSON *layer, fp_error *err)
 {
     const cJSON *item;
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(layer, "config")) {
         if (!item->string || !strcmp(item->string, "name") || fp_map_get(map, item->string))
             continue;
-        fp_node *value = cJSON_IsString(item) ? fp_node_new_string(item->valuestring)
-                       : cJSON_IsNumber(item) ? fp_node_new_number(item->valuedouble)
-                       : cJSON_IsBool(item) ? fp_node_new_bool(cJSON_IsTrue(item))
-                                            : NULL;
-        if (!value && (cJSON_IsString(item) || cJSON_IsNumber(item) || cJSON_IsBool(item)))
-            return fp_fail(err, "out of memory");
+        fp_node *value = NULL;
+        if (cJSON_IsArray(item)) {
+            if (int_list_array(item, &value, err) < 0)
+                return -1;
+        } else if (cJSON_IsString(item) || cJSON_IsNumber(item) || cJSON_IsBool(item)) {
+            if (!(value = scalar_setting(item)))
+                return fp_fail(err, "out of memory");
+        }
         if (value && fp_node_append(map, item->string, value, err) < 0) {
             fp_node_release(value);
             return -1;

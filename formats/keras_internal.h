@@ -7,7 +7,9 @@
  * layer, keyed by the layer's name, in Keras' order. A layer map's type is the
  * layer's class_name ("Dense", "BatchNormalization"), its arrays come first
  * (kernel, bias, gamma, beta, moving_mean, moving_variance, ...), then the
- * scalar settings of its config (activation, use_bias, epsilon, trainable, ...). */
+ * settings of its config: scalars (activation, use_bias, epsilon, trainable,
+ * ...) and lists of whole numbers as int64 arrays (strides, kernel_size,
+ * ZeroPadding2D's padding [[1, 1], [2, 2]]), which are never parameters. */
 #ifndef FP_KERAS_INTERNAL_H
 #define FP_KERAS_INTERNAL_H
 
@@ -41,8 +43,10 @@ fp_node *keras_new_root(const cJSON *model, fp_error *err);
 /* A layer map: type = class_name and trainable = 0 for `trainable: false`;
  * untyped when layer is NULL (a weights file without architecture). */
 fp_node *keras_new_layer(const cJSON *layer, fp_error *err);
-/* Appends the scalar settings of the layer's config (strings, numbers,
- * booleans) except name, skipping keys the map already has. */
+/* Appends the settings of the layer's config except name, skipping keys the
+ * map already has: strings, numbers and booleans as they are; a list of whole
+ * numbers, or equal-length lists of them, as an int64 array of rank 1 or
+ * more. Other values (maps, nulls, lists of anything else) are left out. */
 int keras_add_settings(fp_node *map, const cJSON *layer, fp_error *err);
 
 /* Appends child (a weight, a layer) under key, refusing a key the map already
