@@ -97,17 +97,6 @@ const char *keras_layer_class(const cJSON *layer)
     return string_item(layer, "class_name");
 }
 
-const cJSON *keras_find_layer(const cJSON *layers, const char *name)
-{
-    const cJSON *layer;
-    cJSON_ArrayForEach(layer, layers) {
-        const char *n = keras_layer_name(layer);
-        if (n && !strcmp(n, name))
-            return layer;
-    }
-    return NULL;
-}
-
 static int is_string(const fp_node *node)
 {
     return node && node->kind == FP_STRING;

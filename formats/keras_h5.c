@@ -1,7 +1,9 @@
 /* Keras legacy HDF5 files (doc/contract.md §4): model.save("m.h5") files (a model_config
  * attribute, the weights under model_weights) and save_weights files
  * (layer_names at the root), in Keras' own order: layer_names x weight_names,
- * which is the order of Keras' trainable_weights.
+ * which is the order of Keras' trainable_weights. Layers the architecture has
+ * and layer_names leaves out (Keras 3's model.save does not list a
+ * Sequential's InputLayer) are in the tree too, in their architecture place.
  *
  * The HDF5 reader hands these files here (h5_read), so the tree's format stays
  * "hdf5": every array is lazy and keeps its real dataset path as origin, and
@@ -210,6 +212,84 @@ static char *model_config_text(keras_reader *k, int *failed)
     return text;
 }
 
+/* Layer `name` of the tree: its class and settings from entry (NULL without
+ * an architecture), its weights from its group when it has one (listed). */
+static int add_layer(keras_reader *k, fp_node *tree, const char *name, const cJSON *entry,
+                     int listed)
+{
+    if (fp_map_get(tree, name))
+        return fp_fail(k->err, "%s: /%s: two layers of that name", k->state->name, name);
+    fp_node *layer = keras_new_layer(entry, k->err);
+    int rc = layer ? 0 : -1;
+    if (rc == 0 && ((listed && read_layer(k, name, layer) < 0)
+                    || keras_add_settings(layer, entry, k->err) < 0
+                    || fp_node_append(tree, name, layer, k->err) < 0))
+        rc = -1;
+    if (rc < 0 && layer && !layer->refs)
+        fp_node_release(layer);
+    return rc;
+}
+
+/* The index of each layer_names entry among the architecture's layers (-1:
+ * not there); listed[i] marks the architecture's layers layer_names has. */
+static int place_names(keras_reader *k, const fp_node *names, const cJSON *layers, long *index,
+                       unsigned char *listed)
+{
+    for (size_t i = 0; i < names->n_children; i++) {
+        index[i] = -1;
+        long at = 0;
+        const cJSON *layer;
+        cJSON_ArrayForEach(layer, layers) {
+            const char *name = keras_layer_name(layer);
+            if (name && !strcmp(name, names->children[i]->str)) {
+                if (listed[at])
+                    return fp_fail(k->err, "%s: /%s: layer named twice in layer_names",
+                                   k->state->name, name);
+                index[i] = at;
+                listed[at] = 1;
+                break;
+            }
+            at++;
+        }
+    }
+    return 0;
+}
+
+/* The layers, in layer_names order (the order of Keras' weights, so of the
+ * vector), with the architecture's layers that layer_names leaves out (Keras
+ * 3 does not list a Sequential's InputLayer) each placed before the first
+ * listed layer that follows it in the architecture, or last. */
+static int read_layers(keras_reader *k, fp_node *tree, const fp_node *names, const cJSON *layers)
+{
+    size_t n_layers = layers ? (size_t)cJSON_GetArraySize(layers) : 0;
+    long *index = calloc(names->n_children + 1, sizeof *index);
+    unsigned char *listed = calloc(n_layers + 1, 1);
+    int rc = index && listed ? place_names(k, names, layers, index, listed)
+                             : fp_fail(k->err, "out of memory");
+    const cJSON *unlisted = layers ? layers->child : NULL;   /* the next one not yet placed */
+    long unlisted_at = 0;
+    for (size_t i = 0; rc == 0 && i <= names->n_children; i++) {
+        long until = i < names->n_children ? index[i] : (long)n_layers;
+        for (; rc == 0 && unlisted && unlisted_at < until; unlisted = unlisted->next, unlisted_at++) {
+            const char *name = keras_layer_name(unlisted);
+            if (!listed[unlisted_at] && name)
+                rc = add_layer(k, tree, name, unlisted, 0);
+        }
+        if (rc == 0 && i < names->n_children) {
+            const char *name = names->children[i]->str;
+            const cJSON *entry = index[i] >= 0 ? cJSON_GetArrayItem(layers, (int)index[i]) : NULL;
+            if (fp_map_get(tree, name))
+                rc = fp_fail(k->err, "%s: /%s: layer named twice in layer_names", k->state->name,
+                             name);
+            else
+                rc = add_layer(k, tree, name, entry, 1);
+        }
+    }
+    free(index);
+    free(listed);
+    return rc;
+}
+
 fp_node *keras_h5_read(h5_state *state, hid_t root, fp_error *err)
 {
     keras_reader k = { .state = state, .root = root, .err = err };
@@ -225,27 +305,11 @@ fp_node *keras_h5_read(h5_state *state, hid_t root, fp_error *err)
     char *text = model_config_text(&k, &failed);
     cJSON *model = NULL;
     fp_node *tree = NULL, *names = NULL;
-    const cJSON *layers = NULL;
     if (!failed && keras_config_load(text, state->name, "/model_config", &model, err) == 0) {
-        layers = model ? keras_config_layers(model) : NULL;
         tree = keras_new_root(model, err);
         names = tree ? read_names(&k, k.weights, "layer_names") : NULL;
     }
-    int rc = names ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < names->n_children; i++) {
-        const char *name = names->children[i]->str;
-        const cJSON *entry = layers ? keras_find_layer(layers, name) : NULL;
-        fp_node *layer = NULL;
-        if (fp_map_get(tree, name))
-            rc = fp_fail(err, "%s: /%s: layer named twice in layer_names", state->name, name);
-        else if (!(layer = keras_new_layer(entry, err)) || read_layer(&k, name, layer) < 0
-                 || keras_add_settings(layer, entry, err) < 0
-                 || fp_node_append(tree, name, layer, err) < 0)
-            rc = -1;
-        if (rc < 0 && layer && !layer->refs)
-            fp_node_release(layer);
-    }
-    if (rc < 0) {
+    if (!names || read_layers(&k, tree, names, model ? keras_config_layers(model) : NULL) < 0) {
         fp_node_release(tree);
         tree = NULL;
     }

@@ -9,7 +9,9 @@
  * (kernel, bias, gamma, beta, moving_mean, moving_variance, ...), then the
  * settings of its config: scalars (activation, use_bias, epsilon, trainable,
  * ...) and lists of whole numbers as int64 arrays (strides, kernel_size,
- * ZeroPadding2D's padding [[1, 1], [2, 2]]), which are never parameters. */
+ * ZeroPadding2D's padding [[1, 1], [2, 2]]), which are never parameters.
+ * Every layer of the architecture is there, with or without weights (Flatten,
+ * MaxPooling2D, InputLayer), so the compute core can run the model. */
 #ifndef FP_KERAS_INTERNAL_H
 #define FP_KERAS_INTERNAL_H
 
@@ -30,8 +32,6 @@ const cJSON *keras_config_layers(const cJSON *model);
 /* A layer entry's name (config.name, else name) and class_name, or NULL. */
 const char *keras_layer_name(const cJSON *layer);
 const char *keras_layer_class(const cJSON *layer);
-/* The entry of layers whose name is name, or NULL. */
-const cJSON *keras_find_layer(const cJSON *layers, const char *name);
 
 /* Whether a tree read as JSON is a Keras architecture (model.to_json()): a
  * root with a string class_name and a config whose layers (config.layers, or
