@@ -430,7 +430,7 @@ fp_node *keras3_read_tree(h5_state *state, const cJSON *model, fp_error *err)
         fp_node_release(root);
         return NULL;
     }
-    if (read_saveable(&r, "/", "", model, root, 0) < 0) {
+    if (read_saveable(&r, "/", "", model, root, 0) < 0 || keras_add_input_shape(root, model, err) < 0) {
         fp_node_release(root);
         root = NULL;
     }

@@ -239,6 +239,78 @@ int keras_add_settings(fp_node *map, const cJSON *layer, fp_error *err)
     return 0;
 }
 
+/* ---------------------------------------------------------------- the input */
+
+/* The one InputLayer among layers (NULL when none or several), and how many
+ * there are. */
+static const cJSON *only_input_layer(const cJSON *layers, int *count)
+{
+    const cJSON *layer, *found = NULL;
+    *count = 0;
+    cJSON_ArrayForEach(layer, layers) {
+        const char *class_name = keras_layer_class(layer);
+        if (class_name && !strcmp(class_name, "InputLayer") && ++*count == 1)
+            found = layer;
+    }
+    return *count == 1 ? found : NULL;
+}
+
+/* A batch shape's list, Keras 3's spelling (batch_shape) or Keras 1 and 2's
+ * (batch_input_shape), from a layer's or a model's config. */
+static const cJSON *batch_shape_of(const cJSON *config, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(config, *keys);
+        if (cJSON_IsArray(item))
+            return item;
+    }
+    return NULL;
+}
+
+int keras_add_input_shape(fp_node *root, const cJSON *model, fp_error *err)
+{
+    static const char *const layer_keys[] = { "batch_shape", "batch_input_shape", NULL };
+    static const char *const model_keys[] = { "build_input_shape", NULL };
+    const cJSON *layers = model ? keras_config_layers(model) : NULL;
+    if (!layers || fp_map_get(root, KERAS_INPUT_SHAPE))
+        return 0;
+    int n_inputs;
+    const cJSON *input = only_input_layer(layers, &n_inputs), *shape = NULL;
+    if (input)
+        shape = batch_shape_of(cJSON_GetObjectItemCaseSensitive(input, "config"), layer_keys);
+    else if (!n_inputs)   /* a Sequential without InputLayer: its first layer says, or the model */
+        shape = batch_shape_of(cJSON_GetObjectItemCaseSensitive(layers->child, "config"), layer_keys);
+    if (!shape && !n_inputs)
+        shape = batch_shape_of(cJSON_GetObjectItemCaseSensitive(model, "config"), model_keys);
+    /* Without the batch dimension; unless Keras gives every other one (a
+     * sequence of any length is [null, null, 3]), no input shape. */
+    const cJSON *first = shape && shape->child ? shape->child->next : NULL;
+    uint64_t rank = 0;
+    for (const cJSON *dim = first; dim; dim = dim->next, rank++)
+        if (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= 1e15)
+            || dim->valuedouble != floor(dim->valuedouble))
+            return 0;
+    if (!rank)
+        return 0;
+    fp_node *array = fp_node_new_array(FP_I64, 1, &rank, err);
+    if (!array)
+        return -1;
+    int64_t *dims = malloc(rank * sizeof *dims);
+    if (!dims) {
+        fp_node_release(array);
+        return fp_fail(err, "out of memory");
+    }
+    size_t i = 0;
+    for (const cJSON *dim = first; dim; dim = dim->next)
+        dims[i++] = (int64_t)dim->valuedouble;
+    array->data = dims;
+    if (fp_node_append(root, KERAS_INPUT_SHAPE, array, err) < 0) {
+        fp_node_release(array);
+        return -1;
+    }
+    return 0;
+}
+
 int keras_add_child(fp_node *map, const char *key, fp_node *child, const char *file,
                     const char *where, fp_error *err)
 {

@@ -309,7 +309,8 @@ fp_node *keras_h5_read(h5_state *state, hid_t root, fp_error *err)
         tree = keras_new_root(model, err);
         names = tree ? read_names(&k, k.weights, "layer_names") : NULL;
     }
-    if (!names || read_layers(&k, tree, names, model ? keras_config_layers(model) : NULL) < 0) {
+    if (!names || read_layers(&k, tree, names, model ? keras_config_layers(model) : NULL) < 0
+        || keras_add_input_shape(tree, model, err) < 0) {
         fp_node_release(tree);
         tree = NULL;
     }

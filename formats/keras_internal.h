@@ -11,7 +11,8 @@
  * ...) and lists of whole numbers as int64 arrays (strides, kernel_size,
  * ZeroPadding2D's padding [[1, 1], [2, 2]]), which are never parameters.
  * Every layer of the architecture is there, with or without weights (Flatten,
- * MaxPooling2D, InputLayer), so the compute core can run the model. */
+ * MaxPooling2D, InputLayer), so the compute core can run the model; after the
+ * layers, the root's input_shape (KERAS_INPUT_SHAPE) when Keras gives it. */
 #ifndef FP_KERAS_INTERNAL_H
 #define FP_KERAS_INTERNAL_H
 
@@ -48,6 +49,16 @@ fp_node *keras_new_layer(const cJSON *layer, fp_error *err);
  * numbers, or equal-length lists of them, as an int64 array of rank 1 or
  * more. Other values (maps, nulls, lists of anything else) are left out. */
 int keras_add_settings(fp_node *map, const cJSON *layer, fp_error *err);
+
+/* The root's key for the model's input shape: one sample's, without the
+ * batch dimension, as an int64 array ([8, 8, 1] for Keras' (None, 8, 8, 1)). */
+#define KERAS_INPUT_SHAPE "input_shape"
+/* Appends it to root from the model's only InputLayer (batch_shape in Keras
+ * 3, batch_input_shape in Keras 1 and 2), else, without InputLayer, from the
+ * first layer's batch_input_shape or the model's build_input_shape. Nothing
+ * when the model has several inputs, leaves a dimension open (None), or root
+ * already has that key (a layer of that name). */
+int keras_add_input_shape(fp_node *root, const cJSON *model, fp_error *err);
 
 /* Appends child (a weight, a layer) under key, refusing a key the map already
  * has. moving_mean and moving_variance are batch statistics whatever the
