@@ -43,8 +43,9 @@ static const struct known_layer {
     { "Conv1DTranspose", { "kernel", "bias" }, { NULL, "use_bias" } },
     { "Conv2DTranspose", { "kernel", "bias" }, { NULL, "use_bias" } },
     { "Conv3DTranspose", { "kernel", "bias" }, { NULL, "use_bias" } },
-    { "DepthwiseConv1D", { "depthwise_kernel", "bias" }, { NULL, "use_bias" } },
-    { "DepthwiseConv2D", { "depthwise_kernel", "bias" }, { NULL, "use_bias" } },
+    /* Keras 3 calls a depthwise kernel "kernel" (Keras 2: depthwise_kernel) */
+    { "DepthwiseConv1D", { "kernel", "bias" }, { NULL, "use_bias" } },
+    { "DepthwiseConv2D", { "kernel", "bias" }, { NULL, "use_bias" } },
     { "SeparableConv1D", { "depthwise_kernel", "pointwise_kernel", "bias" }, { NULL, NULL, "use_bias" } },
     { "SeparableConv2D", { "depthwise_kernel", "pointwise_kernel", "bias" }, { NULL, NULL, "use_bias" } },
     { "BatchNormalization", { "gamma", "beta", "moving_mean", "moving_variance" },
