@@ -467,5 +467,6 @@ int main(void)
     kt_add_rebuild_tests(s);
     kt_add_compute_tests(s);
     kt_add_mixup_tests(s);
+    kt_add_cnn_tree_tests(s);
     return run_suite(s);
 }
