@@ -38,6 +38,9 @@ and, for every model,
                         respect to model.trainable_weights, flattened in that
                         order, from the float64 model (float64)
     NAME.LOSS.grad32.npy  the same from the float32 model (float32)
+    NAME.v.npy          a fixed random vector v, one value per trainable weight
+    NAME.LOSS.hvp.npy   the Hessian of the loss times v (float64): the gradient
+                        of <dL/dθ, v>, both by GradientTape (float64 model)
 
 LOSS is flatparams' name (Flux's definitions): mse is
 keras.losses.MeanSquaredError; logitcrossentropy is
@@ -221,6 +224,22 @@ def gradient(model, loss, x, target):
     return float(value), np.concatenate([g.numpy().ravel() for g in grads])
 
 
+def hessian_vector(model, loss, x, target, v):
+    """H v: the gradient of <dL/dθ, v> (reverse over reverse)."""
+    weights = model.trainable_weights
+    pieces, at = [], 0
+    for w in weights:
+        size = int(np.prod(w.shape))
+        pieces.append(tf.constant(v[at:at + size].reshape(tuple(w.shape))))
+        at += size
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            value = loss(tf.constant(target), model(tf.constant(x), training=False))
+        grads = inner.gradient(value, weights)
+        dot = tf.add_n([tf.reduce_sum(g * p) for g, p in zip(grads, pieces)])
+    return np.concatenate([h.numpy().ravel() for h in outer.gradient(dot, weights)])
+
+
 def arch_layers(model):
     """(name, class) of every layer of the saved architecture, in order."""
     config = json.loads(model.to_json())["config"]
@@ -270,6 +289,8 @@ def make(name, build, seed, extras, lines):
             f.write(model32.to_json())
         lines.append("file %s %s.weights.h5 %s.arch.json" % (name, name, name))
 
+    v = rng.standard_normal(sum(int(np.prod(w.shape)) for w in model64.trainable_weights))
+    np.save(path("v.npy"), v)
     for (loss_name, target, loss64), (_, _, loss32) in zip(losses(kind, "float64"),
                                                            losses(kind, "float32")):
         value64, grad64 = gradient(model64, loss64, x.astype(np.float64),
@@ -277,6 +298,9 @@ def make(name, build, seed, extras, lines):
         value32, grad32 = gradient(model32, loss32, x, targets[target])
         np.save(path("%s.grad.npy" % loss_name), grad64)
         np.save(path("%s.grad32.npy" % loss_name), grad32)
+        np.save(path("%s.hvp.npy" % loss_name),
+                hessian_vector(model64, loss64, x.astype(np.float64),
+                               targets[target].astype(np.float64), v))
         lines.append("loss %s %s %s.%s.npy %.17g %.9g" % (name, loss_name, name, target,
                                                          value64, value32))
 

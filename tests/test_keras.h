@@ -29,6 +29,9 @@ void kt_add_rebuild_tests(Suite *s);
 void kt_add_compute_tests(Suite *s);   /* test_keras_compute.c: against PyTorch */
 void kt_add_mixup_tests(Suite *s);     /* test_keras_mixups.c: files taken for others */
 void kt_add_cnn_tree_tests(Suite *s);  /* test_keras_cnn_tree.c: CNN files' trees */
+/* test_keras_cnn.c: CNN files' predict, gradient and H v against Keras and
+ * TensorFlow; built once the compute core has the CNN layers. */
+void kt_add_cnn_compute_tests(Suite *s);
 
 /* The CNN models Keras saved (testdata/keras/cnn/cases.txt, made by
  * testdata/make_keras_cnn_fixtures.py): each file of a model, and each loss
