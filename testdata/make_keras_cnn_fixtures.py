@@ -15,10 +15,12 @@ wrongly), and saved as
 
     NAME.keras          model.save("NAME.keras"): Keras 3's zip
     NAME.h5             model.save("NAME.h5"): the legacy HDF5 file (some models)
-    NAME.weights.h5 + NAME.arch.json
+    NAME_weights.h5 + NAME.arch.json
                         a Keras 2-style save_weights file (layer_names at the
-                        root; Keras 3 writes it with legacy_h5_format) and
-                        model.to_json(): read with --arch (one model)
+                        root; Keras 3 writes it with legacy_h5_format, and
+                        loads it by the .h5 suffix: "NAME.weights.h5" would be
+                        its own format) and model.to_json(): read with --arch
+                        (one model)
 
 and, for every model,
 
@@ -170,7 +172,7 @@ def activations(dt):
     ], name="activations"), "softmax"
 
 
-# NAME, builder, seed, extra files: "h5" (model.save to .h5), "weights" (save_weights + arch)
+# NAME, builder, seed, extra files: "h5" (model.save to .h5), "weights" (legacy save_weights + arch)
 MODELS = [
     ("conv1d", conv1d, 11, ("h5",)),
     ("conv2d", conv2d, 12, ("h5", "weights")),
@@ -283,11 +285,11 @@ def make(name, build, seed, extras, lines):
         model32.save(path("h5"))
         lines.append("file %s %s.h5 -" % (name, name))
     if "weights" in extras:
-        with h5py.File(path("weights.h5"), "w") as f:
+        with h5py.File(os.path.join(OUT, name + "_weights.h5"), "w") as f:
             legacy_h5_format.save_weights_to_hdf5_group(f, model32)
         with open(path("arch.json"), "w") as f:
             f.write(model32.to_json())
-        lines.append("file %s %s.weights.h5 %s.arch.json" % (name, name, name))
+        lines.append("file %s %s_weights.h5 %s.arch.json" % (name, name, name))
 
     v = rng.standard_normal(sum(int(np.prod(w.shape)) for w in model64.trainable_weights))
     np.save(path("v.npy"), v)

@@ -195,9 +195,9 @@ static void keys_of(const fp_node *root, char *buf, size_t cap)
 
 START_TEST(cnn_settings_are_int64_arrays)
 {
-    /* In every form of one model: the zip, model.save("m.h5"), save_weights + --arch. */
+    /* In every form of one model: the zip, model.save("m.h5"), legacy save_weights + --arch. */
     const char *conv2d[][2] = { { "conv2d.keras", NULL }, { "conv2d.h5", NULL },
-                                { "conv2d.weights.h5", "conv2d.arch.json" } };
+                                { "conv2d_weights.h5", "conv2d.arch.json" } };
     for (int i = 0; i < 3; i++) {
         fp_tree tree;
         char arch[4096];
