@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Keras loads what `flatparams rebuild` writes (interop suite).
 
-For each Keras file (the corpus's, and files Keras itself saves here in every
-form: full .h5, legacy weights-only .h5, .keras, Keras 3 save_weights .weights.h5
-with --arch from to_json()): flatten it, make a new vector
+For each Keras file (the corpus's, the CNN models of testdata/keras/cnn, and
+files Keras itself saves here in every form: full .h5, legacy weights-only .h5,
+.keras, Keras 3 save_weights .weights.h5 with --arch from to_json()): flatten it, make a new vector
 v = original * 1.5 + 0.25 in the file's dtype, rebuild the file with it, load the
 result in Keras (load_model, or load_weights into the architecture), and check
 that Keras' trainable weights, concatenated in Keras' order, equal v bit for bit
@@ -249,6 +249,41 @@ except Exception:  # noqa: BLE001
     check("Keras saves its own models", lambda: (_ for _ in ()).throw(RuntimeError(traceback.format_exc())))
 for name, path, load, ext, extra in made:
     check_rebuild(name, path, load, ext, extra)
+
+
+def keras_cnn_files():
+    """The CNN models Keras saved (testdata/keras/cnn, make_keras_cnn_fixtures.py):
+    flatten and rebuild as above for each form (.keras, model.save .h5, legacy
+    save_weights with --arch); and Keras, loading each committed file, still
+    predicts what the fixtures say, so the compute tests' numbers belong to
+    these files."""
+    cnn = os.path.join(src, "testdata", "keras", "cnn")
+    with open(os.path.join(cnn, "cases.txt")) as f:
+        rows = [line.split() for line in f if line.startswith("file ")]
+    for _, name, model, arch in rows:
+        path = os.path.join(cnn, model)
+        if arch != "-":
+            def load(p, arch=os.path.join(cnn, arch)):
+                with open(arch) as f:
+                    model = keras.models.model_from_json(f.read())
+                model.load_weights(p)   # a legacy weights-only .h5: layer by layer
+                return model
+            extra = ("--arch", os.path.join(cnn, arch))
+        else:
+            load, extra = (keras3 if model.endswith(".keras") else full_h5), ()
+        check_rebuild("cnn_" + model, path, load, os.path.splitext(model)[1], extra)
+
+        def predicts_fixture(path=path, load=load, name=name):
+            x = np.load(os.path.join(cnn, name + ".x.npy"))
+            want = np.load(os.path.join(cnn, name + ".predict.npy"))
+            got = load(path).predict(x, verbose=0)
+            assert got.shape == want.shape, (got.shape, want.shape)
+            assert np.allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max()), \
+                f"Keras predicts {got.ravel()[:4]}..., the fixture says {want.ravel()[:4]}..."
+        check(f"cnn_{model}: Keras predicts what {name}.predict.npy says", predicts_fixture)
+
+
+keras_cnn_files()
 
 
 def run_fp_status(*args):
