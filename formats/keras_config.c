@@ -160,9 +160,9 @@ static int int_list_shape(const cJSON *item, uint64_t shape[FP_MAX_RANK])
     return rank;
 }
 
-/* Writes the whole numbers of item (a list of the given shape, from level
- * `depth` down) to *out, advancing it; -1 when one is not a whole number in
- * int64's range or a list has another length than its level's. */
+/* Whether item (a list of the given shape, from level `depth` down) holds a
+ * whole number in int64's range at every place, each list as long as its
+ * level says; with out non-NULL, writes them there, advancing *out. */
 static int int_list_values(const cJSON *item, const uint64_t *shape, int rank, int depth,
                            int64_t **out)
 {
@@ -170,7 +170,8 @@ static int int_list_values(const cJSON *item, const uint64_t *shape, int rank, i
         double v = cJSON_IsNumber(item) ? item->valuedouble : 0.5;
         if (!(v == floor(v) && fabs(v) <= 9007199254740992.0))   /* 2^53: exact in a double */
             return -1;
-        *(*out)++ = (int64_t)v;
+        if (out)
+            *(*out)++ = (int64_t)v;
         return 0;
     }
     if (!cJSON_IsArray(item) || (uint64_t)cJSON_GetArraySize(item) != shape[depth])
@@ -185,24 +186,24 @@ static int int_list_values(const cJSON *item, const uint64_t *shape, int rank, i
 /* *out: item as an int64 array when it is a list of whole numbers (strides:
  * [2, 1]; padding: [[1, 1], [2, 2]]). Returns 1 then, 0 when item is no such
  * list (*out NULL), -1 on failure. Integer arrays are settings, never
- * parameters. */
+ * parameters. The list is checked whole before anything is allocated: its
+ * first elements alone may claim a shape far beyond its size. */
 static int int_list_array(const cJSON *item, fp_node **out, fp_error *err)
 {
     uint64_t shape[FP_MAX_RANK];
     int rank = int_list_shape(item, shape);
     *out = NULL;
-    if (!rank)
+    if (!rank || int_list_values(item, shape, rank, 0, NULL) < 0)
         return 0;
     fp_node *array = fp_node_new_array(FP_I64, rank, shape, err);
     if (!array)
         return -1;
     int64_t *values = malloc(array->n_elems * sizeof *values), *at = values;
-    int rc = values ? int_list_values(item, shape, rank, 0, &at) : fp_fail(err, "out of memory");
-    if (rc < 0) {
-        free(values);
+    if (!values) {
         fp_node_release(array);
-        return values ? 0 : -1;
+        return fp_fail(err, "out of memory");
     }
+    int_list_values(item, shape, rank, 0, &at);
     array->data = values;
     *out = array;
     return 1;

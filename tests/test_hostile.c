@@ -304,5 +304,6 @@ int main(void)
     add_hostile_link_tests(s);
     add_hostile_sweep_tests(s);
     add_hostile_memory_tests(s);
+    add_hostile_keras_list_tests(s);
     return run_suite(s);
 }

@@ -41,5 +41,6 @@ void add_hostile_zip_tests(Suite *s);
 void add_hostile_link_tests(Suite *s);
 void add_hostile_sweep_tests(Suite *s);
 void add_hostile_memory_tests(Suite *s);
+void add_hostile_keras_list_tests(Suite *s);
 
 #endif
