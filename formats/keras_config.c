@@ -145,10 +145,10 @@ fp_node *keras_new_layer(const cJSON *layer, fp_error *err)
 
 /* ---------------------------------------------------------------- settings */
 
-/* The shape of item when it is a list of whole numbers, or lists of such
- * lists, every list of one level as long as its siblings (ZeroPadding2D's
- * [[1, 1], [2, 2]]): its rank (1 to FP_MAX_RANK), or 0 when it is anything
- * else (a list of strings, floats, nulls, maps; an empty or ragged list). */
+/* The shape a list's first elements give, level by level (ZeroPadding2D's
+ * [[1, 1], [2, 2]]: 2 x 2), and its rank; 0 when item is no list, a list on
+ * the way is empty, or lists nest deeper than FP_MAX_RANK. int_list_values
+ * checks that the rest agrees. */
 static int int_list_shape(const cJSON *item, uint64_t shape[FP_MAX_RANK])
 {
     int rank = 0;
