@@ -1,0 +1,44 @@
+/*
+ * Curvature beyond the Hessian's entries, on a built net (fp_compute.h):
+ * eigenvectors, seeded estimators (Hutch++ beside Hutchinson's trace, the
+ * spectral density by stochastic Lanczos quadrature) and loss landscapes.
+ *
+ * The estimators draw their probes from a seed and compute their products
+ * with fp_hvp_reproducible, so a seed gives the same bytes on any thread
+ * count, in f32 and in f64. Every function that can fail returns 0 on
+ * success and -1 after filling err; buffers are the caller's unless noted.
+ */
+#ifndef FP_CURVATURE_H
+#define FP_CURVATURE_H
+
+#include "fp_compute.h"
+
+/* fp_hessian_eigs, and when vectors is non-NULL the Ritz vectors too: k x
+ * n_params doubles, row i for values[i], each of unit length with its largest
+ * component positive (an eigenvector's sign is arbitrary; this fixes one). */
+int fp_hessian_eigpairs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                        size_t k, fp_eig_which which, double *values, double *vectors,
+                        size_t *iterations, fp_progress_fn progress, void *ctx, fp_error *err);
+
+/* HV = H V as fp_hvp, but with the directions cut into passes whose size
+ * depends on the net and X alone, each pass on one thread (gemm single
+ * threaded, the passes side by side): row i of HV has the same bytes for any
+ * thread count, which fp_hvp's blocks (shared out by the thread count) do
+ * not promise. For seeded estimators. */
+int fp_hvp_reproducible(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                        const void *V, size_t k, void *HV, fp_error *err);
+
+/* Hutch++ (Meyer, Musco, Musco & Woodruff 2021) from `products` (at least 3)
+ * Hessian-vector products: S, a third of them Rademacher; Q an orthonormal
+ * basis of H S; tr(Q^T H Q) from the second third, exactly; and Hutchinson's
+ * estimate of the rest, tr((I - QQ^T) H (I - QQ^T)), from the last third
+ * (Rademacher G, projected). For a spectrum that decays, the low-rank part
+ * holds most of the trace and the error falls as 1/products rather than
+ * Hutchinson's 1/sqrt(products). std_error (may be NULL): the standard error
+ * of the estimate, which is that of its Hutchinson part (the rest is exact
+ * for the Q drawn). */
+int fp_hessian_hutchpp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                       uint64_t products, uint64_t seed, double *estimate, double *std_error,
+                       fp_error *err);
+
+#endif
