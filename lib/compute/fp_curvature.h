@@ -41,4 +41,43 @@ int fp_hessian_hutchpp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_l
                        uint64_t products, uint64_t seed, double *estimate, double *std_error,
                        fp_error *err);
 
+/* ---- the spectral density: stochastic Lanczos quadrature (Ubaru, Chen &
+ * Saad 2017; PyHessian's density, Ghorbani, Krishnan & Xiao 2019). Each
+ * probe, a Rademacher vector scaled to unit length, starts `steps` Lanczos
+ * steps with full reorthogonalisation; the eigenvalues of its tridiagonal T
+ * are the quadrature's nodes and the squared first components of their
+ * eigenvectors its weights: sum_j w_j f(θ_j) estimates v^T f(H) v, whose
+ * mean over probes is tr(f(H)) / n. An estimator: its error shrinks with
+ * more probes (the weights' noise) and more steps (the nodes' resolution). */
+typedef struct fp_slq {
+    size_t probes, steps;   /* steps as run: at most n_params */
+    double *nodes;          /* probes x steps: each probe's nodes, then (past its count) none */
+    double *weights;        /* probes x steps: the nodes' weights, summing to 1 per probe */
+    size_t *counts;         /* the nodes of each probe: steps, or fewer where its Krylov
+                             * space closed (the quadrature then exact for that probe) */
+} fp_slq;
+
+/* The nodes and weights of `probes` probes from seed. The probes run in
+ * groups whose Lanczos vectors stay under 1 GiB, each step one
+ * fp_hvp_reproducible of the group's directions. progress (may be NULL):
+ * steps done of all probes' steps. Free with fp_slq_free. */
+int fp_hessian_slq(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                   size_t probes, size_t steps, uint64_t seed, fp_slq *out,
+                   fp_progress_fn progress, void *ctx, fp_error *err);
+void fp_slq_free(fp_slq *slq);
+
+/* PyHessian's defaults for fp_slq_density. */
+#define FP_DENSITY_POINTS 10000
+#define FP_DENSITY_MARGIN 0.01           /* the grid reaches this far past the nodes */
+#define FP_DENSITY_VARIANCE 1e-5         /* the Gaussian's variance per unit of the grid's width */
+
+/* The density on `points` (>= 2) grid values from the mean of the probes'
+ * smallest node minus FP_DENSITY_MARGIN to the mean of their largest plus it
+ * (PyHessian's grid): each node a Gaussian of standard deviation sigma, its
+ * weight times it, averaged over the probes and normalised so the grid's
+ * Riemann sum is 1. sigma <= 0: PyHessian's, sqrt(FP_DENSITY_VARIANCE *
+ * max(1, the grid's width)); *sigma_used (may be NULL) the one used. */
+void fp_slq_density(const fp_slq *slq, size_t points, double sigma, double *grid,
+                    double *density, double *sigma_used);
+
 #endif
