@@ -80,4 +80,23 @@ void fp_slq_free(fp_slq *slq);
 void fp_slq_density(const fp_slq *slq, size_t points, double sigma, double *grid,
                     double *density, double *sigma_used);
 
+/* ---- loss landscapes: the loss at θ + a d1 (+ b d2) over a grid. */
+
+/* k random directions (k x n_params doubles) from seed, filter-normalised
+ * (Li, Xu, Taylor, Studer & Goldstein 2018): each entry Gaussian, then each
+ * filter's part rescaled to the norm of the same part of θ, the parameters
+ * the net holds. A Dense weight's filters are its output neurons (a row of
+ * an out x in weight, a column of a Keras kernel, in x out); every other
+ * array is one filter. layout: the one the net was built with. */
+int fp_landscape_random(const fp_net *net, const fp_layout *layout, size_t k, uint64_t seed,
+                        double *directions, fp_error *err);
+
+/* losses[i] = L(θ + c_i d1) (k = 1), or losses[i * points + j] =
+ * L(θ + c_i d1 + c_j d2) (k = 2), for the coordinates c (points of them);
+ * directions k x n_params doubles. The net's parameters are θ again after,
+ * bit for bit. progress (may be NULL): losses done of all. */
+int fp_landscape_grid(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                      const double *directions, size_t k, const double *coords, size_t points,
+                      double *losses, fp_progress_fn progress, void *ctx, fp_error *err);
+
 #endif
