@@ -144,16 +144,16 @@ int fp_hessian_slq(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss 
         rc = fp_fail(err, "out of memory for %zu Lanczos vectors of %zu", group * steps, n);
     else
         g.beta = g.alpha + group * steps;
-    uint64_t state = seed;
+    uint64_t state = seed, reported = 0, total = (uint64_t)probes * steps;
     for (size_t first = 0; rc == 0 && first < probes; first += group) {
         g.size = probes - first < group ? probes - first : group;
         memset(g.alpha, 0, 2 * group * steps * sizeof(double));
         start_probes(&g, &state);
         for (size_t j = 0; rc == 0 && j < steps; j++) {
             rc = step(&g, j, out->counts + first, err);
+            reported = (uint64_t)first * steps + (uint64_t)(j + 1) * g.size;
             if (progress)
-                progress(ctx, (uint64_t)first * steps + (uint64_t)(j + 1) * g.size,
-                         (uint64_t)probes * steps);
+                progress(ctx, reported, total);
             int any = 0;
             for (size_t p = 0; p < g.size; p++)
                 any |= g.open[p];
@@ -165,8 +165,8 @@ int fp_hessian_slq(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss 
                             out->nodes + (first + p) * steps, out->weights + (first + p) * steps,
                             scratch, err);
     }
-    if (rc == 0 && progress)   /* (probes that closed early: the count's end) */
-        progress(ctx, (uint64_t)probes * steps, (uint64_t)probes * steps);
+    if (rc == 0 && progress && reported < total)   /* probes that closed early: the end */
+        progress(ctx, total, total);
     free(g.Q);
     free(g.w);
     free(g.alpha);

@@ -13,6 +13,9 @@
 
 #include "fp_compute.h"
 
+/* The seed of the commands' estimators and random directions without --seed. */
+#define FP_SEED_DEFAULT 24301u   /* 0x5EED */
+
 /* fp_hessian_eigs, and when vectors is non-NULL the Ritz vectors too: k x
  * n_params doubles, row i for values[i], each of unit length with its largest
  * component positive (an eigenvector's sign is arbitrary; this fixes one). */
