@@ -70,5 +70,6 @@ int main(void)
     Suite *s = suite_create("curvature");
     suite_add_tcase(s, plot_tcase());
     suite_add_tcase(s, density_tcase());
+    suite_add_tcase(s, trace_tcase());
     return run_suite(s);
 }
