@@ -72,5 +72,6 @@ int main(void)
     suite_add_tcase(s, density_tcase());
     suite_add_tcase(s, trace_tcase());
     suite_add_tcase(s, eigvecs_tcase());
+    suite_add_tcase(s, landscape_tcase());
     return run_suite(s);
 }
