@@ -1,8 +1,9 @@
 /*
- * Line and contour plots through cairo (plot.h). The axes: a frame, ticks at
- * 1-2-5 steps (decades on a log scale), tick labels, axis labels, a title.
- * Everything is drawn in canvas units, so the PNG's pixels and the SVG's
- * points put a value at the same place.
+ * Line and contour plots through cairo (plot.h): the module
+ * libflatparams_plot.so, which plot_load.c loads on the first plot. The axes:
+ * a frame, ticks at 1-2-5 steps (decades on a log scale), tick labels, axis
+ * labels, a title. Everything is drawn in canvas units, so the PNG's pixels
+ * and the SVG's points put a value at the same place.
  */
 #include "plot.h"
 
@@ -14,12 +15,6 @@
 #include <strings.h>
 
 #define FONT "DejaVu Sans"
-
-int fp_plot_wanted(const char *path)
-{
-    size_t len = path ? strlen(path) : 0;
-    return len > 4 && (!strcasecmp(path + len - 4, ".png") || !strcasecmp(path + len - 4, ".svg"));
-}
 
 /* ---------------------------------------------------------------- scales */
 
@@ -290,8 +285,8 @@ static void rgb(cairo_t *cr, unsigned colour)
 
 /* ---------------------------------------------------------------- line plots */
 
-int fp_plot_line(const char *path, const fp_plot *plot, const double *x, const double *y,
-                 size_t n, fp_error *err)
+int fp_plot_module_line(const char *path, const fp_plot *plot, const double *x, const double *y,
+                        size_t n, fp_error *err)
 {
     canvas c;
     if (canvas_open(&c, path, err) < 0)
@@ -327,34 +322,6 @@ int fp_plot_line(const char *path, const fp_plot *plot, const double *x, const d
 }
 
 /* ---------------------------------------------------------------- contour plots */
-
-double fp_plot_level(double lo, double hi, size_t k, size_t levels)
-{
-    return lo + (double)(k + 1) * (hi - lo) / (double)(levels + 1);
-}
-
-/* viridis at t in [0, 1], from five of its colours */
-static unsigned ramp(double t)
-{
-    static const unsigned stops[] = { 0x440154, 0x3b528b, 0x21918c, 0x5ec962, 0xfde725 };
-    t = fmax(0, fmin(1, t)) * 4;
-    int i = t >= 4 ? 3 : (int)t;
-    double f = t - i;
-    unsigned colour = 0;
-    for (int shift = 16; shift >= 0; shift -= 8) {
-        double a = stops[i] >> shift & 255, b = stops[i + 1] >> shift & 255;
-        colour |= (unsigned)lround(a + f * (b - a)) << shift;
-    }
-    return colour;
-}
-
-/* The top of the ramp is too light on white: lines use its first 85%. */
-#define RAMP_SPAN 0.85
-
-unsigned fp_plot_level_rgb(size_t k, size_t levels)
-{
-    return ramp(RAMP_SPAN * (double)(k + 1) / (double)(levels + 1));
-}
 
 /* The point where the level crosses the edge from (x0, y0, z0) to (x1, y1, z1). */
 static void crossing(double level, double x0, double y0, double z0, double x1, double y1,
@@ -421,7 +388,7 @@ static void colour_bar(cairo_t *cr, const frame *f, double lo, double hi, const 
     double left = f->right + 28, width = 18;
     cairo_pattern_t *gradient = cairo_pattern_create_linear(0, f->bottom, 0, f->top);
     for (int i = 0; i <= 16; i++) {
-        unsigned colour = ramp(RAMP_SPAN * i / 16.0);
+        unsigned colour = fp_plot_ramp(FP_PLOT_RAMP_SPAN * i / 16.0);
         cairo_pattern_add_color_stop_rgb(gradient, i / 16.0, (colour >> 16 & 255) / 255.0,
                                          (colour >> 8 & 255) / 255.0, (colour & 255) / 255.0);
     }
@@ -460,9 +427,9 @@ static void colour_bar(cairo_t *cr, const frame *f, double lo, double hi, const 
     }
 }
 
-int fp_plot_contour(const char *path, const fp_plot *plot, const double *x, size_t nx,
-                    const double *y, size_t ny, const double *z, size_t levels,
-                    const char *z_label, fp_error *err)
+int fp_plot_module_contour(const char *path, const fp_plot *plot, const double *x, size_t nx,
+                           const double *y, size_t ny, const double *z, size_t levels,
+                           const char *z_label, fp_error *err)
 {
     canvas c;
     if (canvas_open(&c, path, err) < 0)

@@ -6,6 +6,11 @@
  * the file's extension chooses. Files are written through a temporary file
  * and a rename, as every output (fp_outfile).
  *
+ * The drawing (plot.c) is a module of its own, libflatparams_plot.so beside
+ * libflatparams, loaded on the first plot (plot_load.c): cairo and what it
+ * pulls in (X11, fontconfig, freetype: megabytes of address space, which
+ * count under `ulimit -v`) are mapped only by a command that draws.
+ *
  * The canvas and the frame of the axes inside it are fixed (below), so a
  * test can find where a value was drawn.
  */
@@ -60,7 +65,19 @@ int fp_plot_contour(const char *path, const fp_plot *plot, const double *x, size
 
 /* Level k of `levels` between lo and hi: lo + (k + 1) (hi - lo) / (levels + 1). */
 double fp_plot_level(double lo, double hi, size_t k, size_t levels);
-/* The colour of level k of `levels` (a viridis ramp), as 0xRRGGBB. */
+/* The colour of level k of `levels`, as 0xRRGGBB: the ramp at
+ * FP_PLOT_RAMP_SPAN (k + 1) / (levels + 1). */
 unsigned fp_plot_level_rgb(size_t k, size_t levels);
+/* viridis at t in [0, 1] (from five of its colours), as 0xRRGGBB; lines use
+ * its first FP_PLOT_RAMP_SPAN, its top being too light on white. */
+unsigned fp_plot_ramp(double t);
+#define FP_PLOT_RAMP_SPAN 0.85
+
+/* The module's drawing functions, which fp_plot_line and fp_plot_contour call. */
+int fp_plot_module_line(const char *path, const fp_plot *plot, const double *x, const double *y,
+                        size_t n, fp_error *err);
+int fp_plot_module_contour(const char *path, const fp_plot *plot, const double *x, size_t nx,
+                           const double *y, size_t ny, const double *z, size_t levels,
+                           const char *z_label, fp_error *err);
 
 #endif
