@@ -9,6 +9,7 @@
 
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -269,6 +270,10 @@ static int canvas_close(canvas *c, int rc, fp_error *err)
     if (status == CAIRO_STATUS_SUCCESS)
         status = cairo_surface_status(c->surface);
     cairo_surface_destroy(c->surface);
+    /* cairo's font caches and fontconfig's state go: kept, LeakSanitizer counts
+     * what they lost track of as leaks (the next plot builds them again) */
+    cairo_debug_reset_static_data();
+    FcFini();
     if (rc == 0 && status != CAIRO_STATUS_SUCCESS)
         rc = fp_fail(err, "%s: cairo: %s", c->out.target, cairo_status_to_string(status));
     if (rc == 0)
