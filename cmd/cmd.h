@@ -22,6 +22,10 @@ typedef struct cmd_opts {
     fp_select sel;
     fp_dtype dtype;             /* --dtype, FP_DT_NONE when absent */
     long eigs, hutchinson;
+    /* the curvature estimators and landscapes (hessian, landscape) */
+    const char *eigvecs, *seed, *sigma, *directions, *range;
+    long hutchpp, probes, steps, points, dims;
+    int density;
     int quiet, json, nested, diag, trace, train_mode;
     int progress;               /* --progress: progress lines also when stderr is no terminal */
 } cmd_opts;
@@ -92,6 +96,6 @@ void cmd_progress_show(void *ctx, uint64_t done, uint64_t total);
 void cmd_progress_end(cmd_progress *p, int finished);
 
 extern const cmd cmd_flatten, cmd_rebuild, cmd_modules, cmd_params, cmd_summary, cmd_convert;
-extern const cmd cmd_predict, cmd_gradient, cmd_hessian;
+extern const cmd cmd_predict, cmd_gradient, cmd_hessian, cmd_landscape;
 
 #endif

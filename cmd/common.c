@@ -34,6 +34,17 @@ static const option_def option_defs[] = {
     { "device", 0, STR(device) },
     { "eigs", 0, ARG_LONG, offsetof(cmd_opts, eigs) },
     { "hutchinson", 0, ARG_LONG, offsetof(cmd_opts, hutchinson) },
+    { "hutchpp", 0, ARG_LONG, offsetof(cmd_opts, hutchpp) },
+    { "probes", 0, ARG_LONG, offsetof(cmd_opts, probes) },
+    { "steps", 0, ARG_LONG, offsetof(cmd_opts, steps) },
+    { "points", 0, ARG_LONG, offsetof(cmd_opts, points) },
+    { "dims", 0, ARG_LONG, offsetof(cmd_opts, dims) },
+    { "eigvecs", 0, STR(eigvecs) },
+    { "seed", 0, STR(seed) },
+    { "sigma", 0, STR(sigma) },
+    { "directions", 0, STR(directions) },
+    { "range", 0, STR(range) },
+    { "density", 0, FLAG(density) },
     { "quiet", 'q', FLAG(quiet) },
     { "json", 0, FLAG(json) },
     { "nested", 0, FLAG(nested) },
@@ -160,7 +171,7 @@ int cmd_parse(const cmd *c, int argc, char **argv, cmd_opts *opts)
             char *end;
             errno = 0;
             long v = strtol(value, &end, 10);
-            if (errno || *end || end == value || v < 1)   /* counts: --eigs K, --hutchinson N */
+            if (errno || *end || end == value || v < 1)   /* counts: --eigs K, --probes N, ... */
                 return cmd_usage_error(c, "option '--%s' needs a positive integer, got '%s'",
                                        def->name, value);
             *(long *)((char *)opts + def->offset) = v;

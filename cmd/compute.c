@@ -2,6 +2,7 @@
  * out, net built, X read and checked against the model. */
 #include "compute.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,41 @@ int compute_write(const cmd_opts *opts, const compute_session *s, const char *pa
         fp_vec_writer_abort(w);
     free(converted);
     return rc;
+}
+
+int compute_write_doubles(const cmd_opts *opts, const compute_session *s, const char *path,
+                          int rank, uint64_t rows, uint64_t cols, const double *values,
+                          fp_error *err)
+{
+    uint64_t count = rank == 2 ? rows * cols : rows;
+    void *data = malloc(count * 8 + 1);
+    if (!data)
+        return fp_fail(err, "out of memory");
+    fp_convert(data, fp_net_precision(s->net), values, FP_F64, count, NULL);
+    int rc = compute_write(opts, s, path, rank, rows, cols, data, err);
+    free(data);
+    return rc;
+}
+
+int compute_parse_seed(const cmd *c, const cmd_opts *opts, uint64_t *seed)
+{
+    *seed = FP_SEED_DEFAULT;
+    if (!opts->seed)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(opts->seed, &end, 10);
+    if (errno || *end || end == opts->seed || opts->seed[0] == '-' || opts->seed[0] == '+')
+        return cmd_usage_error(c, "--seed takes a number from 0 to 18446744073709551615, got '%s'",
+                               opts->seed);
+    *seed = value;
+    return 0;
+}
+
+const char *compute_model_name(const cmd_opts *opts)
+{
+    const char *slash = strrchr(opts->args[0], '/');
+    return slash && slash[1] ? slash + 1 : opts->args[0];
 }
 
 int compute_parse_loss(const cmd *c, const cmd_opts *opts, fp_loss *loss)

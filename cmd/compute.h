@@ -5,7 +5,7 @@
 #define FP_CMD_COMPUTE_H
 
 #include "cmd.h"
-#include "compute/fp_compute.h"
+#include "compute/fp_curvature.h"
 
 typedef struct compute_session {
     fp_tree tree;
@@ -42,6 +42,19 @@ int compute_read_batch(const cmd_opts *opts, const compute_session *s, const cha
  * ("-" for standard output) as --dtype, else the compute dtype. */
 int compute_write(const cmd_opts *opts, const compute_session *s, const char *path, int rank,
                   uint64_t rows, uint64_t cols, const void *data, fp_error *err);
+
+/* count doubles (rank 1) or rows x cols (rank 2) written as compute_write
+ * writes the compute dtype: as --dtype, else the compute dtype. */
+int compute_write_doubles(const cmd_opts *opts, const compute_session *s, const char *path,
+                          int rank, uint64_t rows, uint64_t cols, const double *values,
+                          fp_error *err);
+
+/* --seed (any unsigned 64-bit number; FP_SEED_DEFAULT without it). Returns 0,
+ * or the exit status after printing the usage error. */
+int compute_parse_seed(const cmd *c, const cmd_opts *opts, uint64_t *seed);
+
+/* The model's file name without its directories, for plot titles. */
+const char *compute_model_name(const cmd_opts *opts);
 
 /* The element type of written results: --dtype, else the compute dtype. */
 fp_dtype compute_out_dtype(const cmd_opts *opts, const compute_session *s);

@@ -12,7 +12,7 @@
  * symmetric and the host never holds it whole. A GPU with room for the whole
  * matrix keeps it in its own memory, symmetrises it there the same way and
  * hands out finished rows (fp_hessian_full_on_device). */
-#include "compute.h"
+#include "hessian.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,15 +61,6 @@ static int check_rows(const char *text, uint64_t n, uint64_t begin, uint64_t *en
     return 0;
 }
 
-typedef struct job {
-    const cmd_opts *opts;
-    compute_session *s;
-    const fp_matrix *y;
-    fp_loss loss;
-    cmd_progress prog;
-    double *diag;   /* --diag, --trace: the diagonal's buffer */
-    fp_vec_writer *full;   /* the full matrix's output, opened before the net (run) */
-} job;
 
 /* Opens the writer for rows x cols (or a vector when cols == 0). */
 static int open_writer(job *j, fp_vec_writer **w, uint64_t rows, uint64_t cols, fp_error *err)
@@ -360,19 +351,6 @@ done:
     return finish(w, rc, err);
 }
 
-/* count doubles (diagonal, eigenvalues, trace) written as a vector. */
-static int write_doubles(job *j, const double *values, uint64_t count, fp_error *err)
-{
-    void *data = malloc(count * 8 + 1);
-    if (!data)
-        return fp_fail(err, "out of memory");
-    fp_convert(data, fp_net_precision(j->s->net), values, FP_F64, count, NULL);
-    int rc = compute_write(j->opts, j->s, j->opts->output ? j->opts->output : "-", 1, count, 1,
-                           data, err);
-    free(data);
-    return rc;
-}
-
 static int write_hvp(job *j, fp_error *err)
 {
     fp_matrix v;
@@ -395,67 +373,17 @@ static int write_hvp(job *j, fp_error *err)
     return rc;
 }
 
-/* The diagonal into j->diag, for compute_timed. */
-static int diag_once(void *ctx, fp_error *err)
-{
-    job *j = ctx;
-    return fp_hessian_diag(j->s->net, &j->s->x, j->y, j->loss, j->diag, cmd_progress_show,
-                           &j->prog, err);
-}
-
-static int write_spectral(job *j, fp_error *err)
-{
-    uint64_t n = fp_net_n_params(j->s->net);
-    const cmd_opts *o = j->opts;
-    if (o->eigs) {
-        if ((uint64_t)o->eigs > n)
-            return fp_fail(err, "%s: --eigs %ld: the Hessian is %llu x %llu, so at most %llu "
-                           "eigenvalues", o->args[0], o->eigs, (unsigned long long)n,
-                           (unsigned long long)n, (unsigned long long)n);
-        fp_eig_which which = !o->which || !strcmp(o->which, "LM") ? FP_EIG_LM
-                             : !strcmp(o->which, "LA")            ? FP_EIG_LA : FP_EIG_SA;
-        double *values = malloc((size_t)o->eigs * sizeof *values);
-        cmd_progress_begin(&j->prog, "Lanczos iterations");
-        int rc = values ? fp_hessian_eigs(j->s->net, &j->s->x, j->y, j->loss, (size_t)o->eigs,
-                                          which, values, NULL, cmd_progress_show, &j->prog, err)
-                        : fp_fail(err, "out of memory");
-        cmd_progress_end(&j->prog, rc == 0);
-        if (rc == 0)
-            rc = write_doubles(j, values, (uint64_t)o->eigs, err);
-        free(values);
-        return rc;
-    }
-    if (o->hutchinson) {
-        double estimate, std_error;
-        if (fp_hessian_hutchinson(j->s->net, &j->s->x, j->y, j->loss, (uint64_t)o->hutchinson,
-                                  0x5EED, &estimate, &std_error, err) < 0)
-            return -1;
-        if (cmd_progress_on(&j->prog))
-            fprintf(stderr, "hessian: trace estimate %.10g ± %.3g (standard error, %ld probes)\n",
-                    estimate, std_error, o->hutchinson);
-        return write_doubles(j, &estimate, 1, err);
-    }
-    double *diag = malloc(n * sizeof *diag + 1), trace = 0;   /* --diag, --trace */
-    j->diag = diag;   /* FLATPARAMS_TIME: the computation alone, timed */
-    int rc = diag ? compute_timed(diag_once, j, err) : fp_fail(err, "out of memory");
-    for (uint64_t i = 0; rc == 0 && i < n; i++)
-        trace += diag[i];
-    if (rc == 0)
-        rc = o->trace ? write_doubles(j, &trace, 1, err) : write_doubles(j, diag, n, err);
-    free(diag);
-    return rc;
-}
-
 static int check_modes(const cmd_opts *o)
 {
-    int modes = !!o->rows + !!o->diag + !!o->hvp + !!o->eigs + !!o->trace + !!o->hutchinson;
+    int modes = !!o->rows + !!o->diag + !!o->hvp + !!o->eigs + !!o->trace + !!o->hutchinson
+                + !!o->hutchpp + !!o->density;
     if (modes > 1)
-        return cmd_usage_error(&cmd_hessian, "--rows, --diag, --hvp, --eigs, --trace and "
-                                             "--hutchinson exclude each other");
-    if (o->which && !o->eigs)
-        return cmd_usage_error(&cmd_hessian, "--which goes with --eigs");
-    if (o->which && strcmp(o->which, "LM") && strcmp(o->which, "LA") && strcmp(o->which, "SA"))
-        return cmd_usage_error(&cmd_hessian, "--which takes LM, LA or SA, got '%s'", o->which);
+        return cmd_usage_error(&cmd_hessian, "--rows, --diag, --hvp, --eigs, --trace, "
+                                             "--hutchinson, --hutchpp and --density exclude each "
+                                             "other");
+    int usage = hessian_check_spectral(o);
+    if (usage)
+        return usage;
     uint64_t begin, end;
     fp_error err;
     if (o->rows && parse_rows(o->rows, &begin, &end, &err) < 0)
@@ -482,7 +410,8 @@ static int open_full_early(job *j, fp_error *err)
 {
     const cmd_opts *o = j->opts;
     uint64_t n = j->s->layout.n_elems;
-    if (o->rows || o->hvp || o->eigs || o->hutchinson || o->diag || o->trace || n == 0)
+    if (o->rows || o->hvp || o->eigs || o->hutchinson || o->hutchpp || o->density || o->diag
+        || o->trace || n == 0)
         return 0;
     if (open_writer(j, &j->full, n, n, err) < 0)
         return -1;
@@ -529,8 +458,9 @@ static int run(cmd_opts *opts)
             rc = write_rows(&j, begin, end, &err);
     } else if (rc == 0 && opts->hvp) {
         rc = write_hvp(&j, &err);
-    } else if (rc == 0 && (opts->eigs || opts->hutchinson || opts->diag || opts->trace)) {
-        rc = write_spectral(&j, &err);
+    } else if (rc == 0 && (opts->eigs || opts->hutchinson || opts->hutchpp || opts->density
+                           || opts->diag || opts->trace)) {
+        rc = hessian_write_spectral(&j, &err);
     } else if (rc == 0) {
         rc = write_full(&j, &err);
     }
@@ -546,11 +476,14 @@ const cmd cmd_hessian = {
     .name = "hessian",
     .run = run,
     .min_args = 1, .max_args = 1,
-    .options = "output,x,y,loss,rows,diag,hvp,eigs,which,trace,hutchinson,include,exclude,all,"
-               "dtype,format,precision,device,quiet,train-mode,in-format,allow-external,arch,progress",
+    .options = "output,x,y,loss,rows,diag,hvp,eigs,which,eigvecs,trace,hutchinson,hutchpp,density,"
+               "probes,steps,sigma,points,seed,include,exclude,all,dtype,format,precision,device,"
+               "quiet,train-mode,in-format,allow-external,arch,progress",
     .usage =
         "hessian MODEL -x X [-y Y] [--loss L] [-o OUT] [--rows A:B | --diag | --hvp V |\n"
-        "        --eigs K [--which LM|LA|SA] | --trace | --hutchinson N] [--precision f32|f64]\n"
+        "        --eigs K [--which LM|LA|SA|BE] [--eigvecs F] | --trace | --hutchinson N |\n"
+        "        --hutchpp N | --density [--probes N] [--steps M] [--sigma S] [--points G]]\n"
+        "        [--seed S] [--precision f32|f64]\n"
         "\n"
         "Writes the exact Hessian (second derivatives) of the loss with respect to the flat\n"
         "parameter vector, n x n in flat order, or a part of it. Rows are computed a block\n"
@@ -565,9 +498,25 @@ const cmd cmd_hessian = {
         "  --diag          the diagonal (n values; as many products as the full matrix)\n"
         "  --hvp V         H v for a vector file V of length n\n"
         "  --eigs K        the K eigenvalues largest in magnitude (Lanczos with full\n"
-        "                  reorthogonalisation); --which LA or SA: largest or smallest\n"
+        "                  reorthogonalisation); --which LA or SA: largest or smallest;\n"
+        "                  BE (or both): the K/2 smallest and K - K/2 largest, increasing\n"
+        "  --eigvecs F     with --eigs: the eigenvectors too, into the matrix file F, K x n\n"
+        "                  in flat order (row i for value i; unit length, largest entry > 0)\n"
         "  --trace         the exact trace (the sum of the diagonal)\n"
-        "  --hutchinson N  estimate the trace from N Rademacher probes (fixed seed)\n"
+        "  --hutchinson N  estimate the trace from N Rademacher probes\n"
+        "  --hutchpp N     estimate the trace by Hutch++ from N products (N >= 3): exact on\n"
+        "                  a sketched top subspace, Hutchinson's on the rest; for a spectrum\n"
+        "                  that decays, far closer than Hutchinson's from as many products\n"
+        "                  (both print the standard error beside the progress)\n"
+        "  --density       the eigenvalue density, an ESTIMATE by stochastic Lanczos\n"
+        "                  quadrature (PyHessian's method): a table of G rows (eigenvalue,\n"
+        "                  density), or a plot (log scale) when OUT ends in .png or .svg\n"
+        "  --probes N      --density's random probes (default 1); --steps M, Lanczos steps\n"
+        "                  per probe (default 100, at most n); --sigma S, the Gaussians'\n"
+        "                  standard deviation (default sqrt(1e-5 x max(1, grid width)));\n"
+        "                  --points G, grid points (default 10000): PyHessian's defaults\n"
+        "  --seed S        the estimators' seed (default 24301): for a seed, the same numbers\n"
+        "                  on any thread count\n"
         "  --precision P   compute in f32 or f64 (default: the flat vector's type)\n"
         "  --train-mode    BatchNorm differentiates through the batch's own statistics\n"
         "  --dtype T       element type of the output (default: the compute precision)\n"

@@ -16,6 +16,7 @@ static const cmd *const commands[] = {
     &cmd_predict,
     &cmd_gradient,
     &cmd_hessian,
+    &cmd_landscape,
     NULL,
 };
 

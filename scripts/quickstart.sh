@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages="meson ninja-build pkg-config gcc g++ libhdf5-dev libcjson-dev libopenblas-dev check libzip-dev valgrind python3 groff-base"
+packages="meson ninja-build pkg-config gcc g++ libhdf5-dev libcjson-dev libopenblas-dev libcairo2-dev check libzip-dev valgrind python3 groff-base"
 missing=$(dpkg-query -W -f='${Package} ${Status}\n' $packages 2>/dev/null | grep -v 'install ok installed' | cut -d' ' -f1 || true)
 for p in $packages; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "${missing// /}" ]; then

@@ -66,5 +66,12 @@ check 1 flatten "$data/keras/synthetic3.arch.json"
 check 1 rebuild "$data/keras/synthetic3.keras" "$work/v.npy" -o "$work/k.h5"
 check 0 convert "$data/mlp_bn.json" -o "$work/mlp_bn.safetensors"
 FLATPARAMS_PROGRESS_SECONDS=0 check 0 hessian "$data/seed.json" -x "$work/x.txt" --eigs 2 --progress
+# the curvature estimators, eigenvectors, landscapes and their plots (cairo's module)
+check 0 hessian "$data/seed.json" -x "$work/x.txt" --eigs 2 --which BE --eigvecs "$work/vecs.npy"
+check 0 hessian "$data/seed.json" -x "$work/x.txt" --hutchpp 6 --progress
+check 0 hessian "$data/seed.json" -x "$work/x.txt" --density --probes 2 --steps 4 --points 50 -o "$work/d.png"
+check 0 landscape "$data/seed.json" -x "$work/x.txt" --points 5 -o "$work/l.svg"
+check 0 landscape "$data/seed.json" -x "$work/x.txt" --dims 1 --directions eigen --points 5
+check 1 landscape "$data/seed.json" -x "$work/x.txt" --directions "$work/short.txt"
 echo "valgrind: $((ran - failed)) passed, $failed failed"
 [ "$failed" = 0 ]

@@ -208,10 +208,11 @@ int fp_hessian_hutchinson(fp_net *net, const fp_matrix *x, const fp_matrix *y, f
                           uint64_t probes, uint64_t seed, double *estimate, double *std_error,
                           fp_error *err);
 
-typedef enum fp_eig_which { FP_EIG_LM, FP_EIG_LA, FP_EIG_SA } fp_eig_which;
+typedef enum fp_eig_which { FP_EIG_LM, FP_EIG_LA, FP_EIG_SA, FP_EIG_BE } fp_eig_which;
 /* k eigenvalues of H by Lanczos with full reorthogonalisation (in double):
  * largest magnitude (LM, sorted by decreasing |λ|), largest algebraic (LA,
- * decreasing) or smallest (SA, increasing). Runs until the wanted Ritz values'
+ * decreasing), smallest (SA, increasing), or both ends (BE, SciPy's eigsh:
+ * the k/2 smallest and the k - k/2 largest, increasing). Runs until the wanted Ritz values'
  * residual bounds fall below 1e-11 |λ_max| (f32: 1e-5), or the space is all of
  * R^n. k > n_params is an error. *iterations (may be NULL): HVPs used. */
 int fp_hessian_eigs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,

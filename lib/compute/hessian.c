@@ -1,10 +1,11 @@
 /*
  * Hessian products on a built net: H V for any number of directions (in blocks
  * whose scratch stays bounded), blocks of rows of H (H e_i), its diagonal and
- * trace, and Hutchinson's trace estimate. The arithmetic is the tangent pass's
+ * trace (the estimators are trace.c's). The arithmetic is the tangent pass's
  * (tangent.c, tangent_pass.c); this file only plans blocks and memory.
  */
 #include "compute_internal.h"
+#include "fp_curvature.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -339,13 +340,18 @@ static void batch_end(fp_net *net, hvp_batch *b)
  * thread, so the elementwise work runs in parallel too); unit directions
  * (dirs->V NULL) are made per pass. A part's arithmetic does not depend on which
  * thread runs it: the same parts give the same bytes on every run. */
+/* fp_hvp_reproducible shares the directions out as among this many threads,
+ * whatever the count. */
+#define REPRODUCIBLE_SHARES 8
+
 static int hvp_parts(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_loss loss,
-                     const tangent_dirs *dirs, void *HV, fp_error *err)
+                     const tangent_dirs *dirs, int reproducible, void *HV, fp_error *err)
 {
     size_t k = dirs->k, threads = b->side_by_side;
     size_t part = dirs->unit ? pass_rows(net, x, FP_HESSIAN_BLOCK_BYTES)
                            : pass_block(net, x, FP_HESSIAN_BLOCK_BYTES);
-    size_t even = (k + threads - 1) / threads;   /* the directions shared out */
+    size_t shares = reproducible ? REPRODUCIBLE_SHARES : threads;
+    size_t even = (k + shares - 1) / shares;   /* the directions shared out */
     part = even && even < part ? even : part;
     hvp_run r = { net, b->x, loss, dirs, HV, part, part ? (k + part - 1) / part : 0, 0, 0, err };
     threads = threads < r.n_parts ? threads : r.n_parts;
@@ -388,7 +394,20 @@ int fp_hvp(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss, co
     hvp_batch b;
     if (batch_begin(net, x, y, loss, k > 1, &b, err) < 0)
         return -1;
-    int rc = hvp_parts(net, x, &b, loss, &dirs, HV, err);
+    int rc = hvp_parts(net, x, &b, loss, &dirs, 0, HV, err);
+    batch_end(net, &b);
+    return rc;
+}
+
+int fp_hvp_reproducible(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                        const void *V, size_t k, void *HV, fp_error *err)
+{
+    tangent_dirs dirs = { .V = V, .k = k, .lo = 0, .hi = net->n_params, .col_lo = 0, .unit = 0 };
+    hvp_batch b;
+    /* side by side even for one direction: gemm on one thread, for the forward too */
+    if (batch_begin(net, x, y, loss, 1, &b, err) < 0)
+        return -1;
+    int rc = hvp_parts(net, x, &b, loss, &dirs, 1, HV, err);
     batch_end(net, &b);
     return rc;
 }
@@ -410,7 +429,7 @@ static int batch_rows(fp_net *net, const fp_matrix *x, const hvp_batch *b, fp_lo
 {
     tangent_dirs dirs = { .V = NULL, .k = (size_t)(row_end - row_begin), .lo = row_begin,
                         .hi = row_end, .col_lo = col_begin, .unit = 1, .diag_only = diag_only };
-    return dirs.k ? hvp_parts(net, x, b, loss, &dirs, out, err) : 0;
+    return dirs.k ? hvp_parts(net, x, b, loss, &dirs, 0, out, err) : 0;
 }
 
 int fp_hessian_rows_from(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
@@ -575,53 +594,4 @@ uint64_t fp_splitmix64(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-int fp_hessian_hutchinson(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
-                          uint64_t probes, uint64_t seed, double *estimate, double *std_error,
-                          fp_error *err)
-{
-    size_t n = (size_t)net->n_params, elem = fp_dtype_size(net->precision);
-    size_t block = fp_hessian_block(net, x, FP_HESSIAN_BLOCK_BYTES);
-    block = block < probes ? block : (size_t)probes;
-    void *V = malloc((block ? block : 1) * n * elem), *HV = malloc((block ? block : 1) * n * elem);
-    if (!V || !HV) {
-        free(V);
-        free(HV);
-        return fp_fail(err, "out of memory for %zu probes", block);
-    }
-    uint64_t state = seed;
-    double sum = 0, sum_sq = 0;
-    int rc = 0;
-    for (uint64_t done = 0; done < probes && rc == 0; done += block) {
-        size_t m = probes - done < block ? (size_t)(probes - done) : block;
-        for (size_t i = 0; i < m * n; i++) {   /* Rademacher: ±1 */
-            double s = (fp_splitmix64(&state) >> 63) ? 1.0 : -1.0;
-            if (net->precision == FP_F32)
-                ((float *)V)[i] = (float)s;
-            else
-                ((double *)V)[i] = s;
-        }
-        if ((rc = fp_hvp(net, x, y, loss, V, m, HV, err)) < 0)
-            break;
-        for (size_t r = 0; r < m; r++) {
-            double q = 0;
-            for (size_t i = r * n; i < (r + 1) * n; i++)
-                q += net->precision == FP_F32 ? (double)((float *)V)[i] * ((float *)HV)[i]
-                                              : ((double *)V)[i] * ((double *)HV)[i];
-            sum += q;
-            sum_sq += q * q;
-        }
-    }
-    free(V);
-    free(HV);
-    if (rc < 0)
-        return -1;
-    double mean = probes ? sum / (double)probes : 0;
-    *estimate = mean;
-    if (std_error) {
-        double var = probes > 1 ? (sum_sq - (double)probes * mean * mean) / (double)(probes - 1) : 0;
-        *std_error = probes > 1 && var > 0 ? __builtin_sqrt(var / (double)probes) : 0;
-    }
-    return 0;
 }

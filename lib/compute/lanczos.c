@@ -1,25 +1,25 @@
 /*
- * Eigenvalues of the Hessian without forming it: Lanczos on Hessian-vector
- * products, with full reorthogonalisation (classical Gram-Schmidt, twice) so
- * the Ritz values carry no ghost copies, and the tridiagonal eigenproblem by
- * implicit QL, tracking the last row of its eigenvectors for the residual
- * bounds |beta_m z_m,i| that decide convergence. The vectors are doubles
- * whatever the compute precision.
+ * Eigenvalues (and eigenvectors) of the Hessian without forming it: Lanczos
+ * on Hessian-vector products, with full reorthogonalisation (classical
+ * Gram-Schmidt, twice) so the Ritz values carry no ghost copies, and the
+ * tridiagonal eigenproblem by implicit QL, tracking the last row of its
+ * eigenvectors for the residual bounds |beta_m z_m,i| that decide
+ * convergence (all of them when the Ritz vectors are wanted). The vectors
+ * are doubles whatever the compute precision. The QL and the
+ * orthogonalisation serve density.c's quadrature too (lanczos.h).
  */
-#include "compute_internal.h"
+#include "lanczos.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Implicit QL on the tridiagonal (d[0..m), off-diagonal e[0..m-1) with e[i]
- * between i and i+1): d becomes the eigenvalues, zlast the last components of
- * their eigenvectors. e is destroyed. -1 when it does not converge. */
-static int tridiagonal_eigs(double *d, double *e, double *zlast, size_t m)
+int fp_tridiagonal_eigs(double *d, double *e, double *Z, size_t first_row, size_t rows, size_t m)
 {
-    for (size_t i = 0; i < m; i++)
-        zlast[i] = i + 1 == m ? 1 : 0;
+    memset(Z, 0, rows * m * sizeof *Z);
+    for (size_t r = 0; r < rows; r++)
+        Z[r * m + first_row + r] = 1;
     if (m)
         e[m - 1] = 0;
     for (size_t l = 0; l < m; l++) {
@@ -55,9 +55,12 @@ static int tridiagonal_eigs(double *d, double *e, double *zlast, size_t m)
                 r = (d[i] - g) * s + 2 * c * b;
                 d[i + 1] = g + (p = s * r);
                 g = c * r - b;
-                f = zlast[i + 1];
-                zlast[i + 1] = s * zlast[i] + c * f;
-                zlast[i] = c * zlast[i] - s * f;
+                for (size_t row = 0; row < rows; row++) {
+                    double *z = Z + row * m;
+                    f = z[i + 1];
+                    z[i + 1] = s * z[i] + c * f;
+                    z[i] = c * z[i] - s * f;
+                }
             }
             if (deflated)
                 continue;
@@ -86,8 +89,23 @@ static double wanted_key(fp_eig_which which, double value)
     return which == FP_EIG_LM ? -fabs(value) : which == FP_EIG_LA ? -value : value;
 }
 
-/* w -= Q_j (Q_j^T w), twice; returns |w|. */
-static double orthogonalise(double *w, const double *Q, size_t j, size_t n)
+/* order: the m Ritz values, the k wanted first (FP_EIG_BE: the k/2 smallest,
+ * then the k - k/2 largest, so the k read increasing), the rest after them. */
+static void rank_ritz(fp_eig_which which, const double *theta, size_t m, size_t k, ranked *order,
+                      ranked *spare)
+{
+    for (size_t i = 0; i < m; i++)
+        order[i] = (ranked){ wanted_key(which, theta[i]), i };
+    qsort(order, m, sizeof *order, by_key);
+    if (which != FP_EIG_BE || m < k)
+        return;
+    size_t low = k / 2, high = k - low;
+    memcpy(spare, order, m * sizeof *order);
+    memcpy(order + low, spare + m - high, high * sizeof *order);
+    memcpy(order + k, spare + low, (m - k) * sizeof *order);
+}
+
+double fp_lanczos_orthogonalise(double *w, const double *Q, size_t j, size_t n)
 {
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < j; i++) {
@@ -103,6 +121,8 @@ static double orthogonalise(double *w, const double *Q, size_t j, size_t n)
         norm += w[t] * w[t];
     return sqrt(norm);
 }
+
+#define orthogonalise fp_lanczos_orthogonalise
 
 /* A random unit vector orthogonal to Q_j; 0 when Q_j spans everything. */
 static double random_start(double *w, const double *Q, size_t j, size_t n, uint64_t *state)
@@ -144,14 +164,12 @@ static int ritz(const double *alpha, const double *beta, size_t m, double beta_n
 {
     memcpy(theta, alpha, m * sizeof *theta);
     memcpy(e, beta, m * sizeof *e);
-    if (tridiagonal_eigs(theta, e, zlast, m) < 0)
+    if (fp_tridiagonal_eigs(theta, e, zlast, m ? m - 1 : 0, m ? 1 : 0, m) < 0)
         return fp_fail(err, "the tridiagonal eigenproblem did not converge");
     double top = 0;
-    for (size_t i = 0; i < m; i++) {
-        order[i] = (ranked){ wanted_key(which, theta[i]), i };
+    for (size_t i = 0; i < m; i++)
         top = fmax(top, fabs(theta[i]));
-    }
-    qsort(order, m, sizeof *order, by_key);
+    rank_ritz(which, theta, m, k, order, order + m);
     *converged = m >= k;
     for (size_t i = 0; i < k && i < m; i++)
         if (fabs(beta_next * zlast[order[i].index]) > tol * fmax(top, DBL_MIN))
@@ -159,9 +177,49 @@ static int ritz(const double *alpha, const double *beta, size_t m, double beta_n
     return 0;
 }
 
+/* The Ritz vectors of the k wanted values (order's first k) into vectors (k x n):
+ * Q^T z for the eigenvectors z of T_m, each with its largest component positive. */
+static int ritz_vectors(const double *alpha, const double *beta, const double *Q, size_t m,
+                        size_t n, size_t k, const ranked *order, double *vectors, fp_error *err)
+{
+    double *d = malloc((m * m + 2 * m) * sizeof *d), *e = d ? d + m : NULL, *Z = d ? e + m : NULL;
+    if (!d)
+        return fp_fail(err, "out of memory for the eigenvectors of a %zu x %zu tridiagonal", m, m);
+    memcpy(d, alpha, m * sizeof *d);
+    memcpy(e, beta, m * sizeof *e);
+    if (fp_tridiagonal_eigs(d, e, Z, 0, m, m) < 0) {
+        free(d);
+        return fp_fail(err, "the tridiagonal eigenproblem did not converge");
+    }
+    for (size_t i = 0; i < k; i++) {
+        double *v = vectors + i * n, largest = 0;
+        memset(v, 0, n * sizeof *v);
+        for (size_t j = 0; j < m; j++) {
+            double z = Z[j * m + order[i].index];
+            for (size_t t = 0; t < n; t++)
+                v[t] += z * Q[j * n + t];
+        }
+        for (size_t t = 0; t < n; t++)
+            largest = fabs(v[t]) > fabs(largest) ? v[t] : largest;
+        if (largest < 0)   /* a sign of one's own: the same vector on every run */
+            for (size_t t = 0; t < n; t++)
+                v[t] = -v[t];
+    }
+    free(d);
+    return 0;
+}
+
 int fp_hessian_eigs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
                     size_t k, fp_eig_which which, double *values, size_t *iterations,
                     fp_progress_fn progress, void *ctx, fp_error *err)
+{
+    return fp_hessian_eigpairs(net, x, y, loss, k, which, values, NULL, iterations, progress, ctx,
+                               err);
+}
+
+int fp_hessian_eigpairs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss loss,
+                        size_t k, fp_eig_which which, double *values, double *vectors,
+                        size_t *iterations, fp_progress_fn progress, void *ctx, fp_error *err)
 {
     size_t n = (size_t)net->n_params;
     if (k > n || k == 0)
@@ -173,7 +231,7 @@ int fp_hessian_eigs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
     size_t elem = fp_dtype_size(net->precision);
     double *Q = malloc(m_max * n * sizeof *Q), *w = malloc(n * sizeof *w);
     double *alpha = malloc(5 * m_max * sizeof *alpha);
-    ranked *order = malloc(m_max * sizeof *order);
+    ranked *order = malloc(2 * m_max * sizeof *order);   /* and rank_ritz's spare */
     lanczos lz = { net, x, y, loss, malloc(n * elem), malloc(n * elem) };
     int rc = -1, converged = 0;
     if (!Q || !w || !alpha || !order || !lz.v || !lz.hv) {
@@ -229,6 +287,8 @@ int fp_hessian_eigs(fp_net *net, const fp_matrix *x, const fp_matrix *y, fp_loss
     }
     for (size_t i = 0; i < k; i++)
         values[i] = theta[order[i].index];
+    if (vectors && ritz_vectors(alpha, beta, Q, m, n, k, order, vectors, err) < 0)
+        goto done;
     if (iterations)
         *iterations = m;
     rc = 0;
